@@ -1,0 +1,22 @@
+// Package remoting is the shared vocabulary of a distributed-object
+// middleware built on the Remoting Patterns (Völter, Kircher, Zdun).
+//
+// It names the things that both ends of a connection talk about:
+//
+//   - [ObjectID]: the Object ID that identifies one remote object inside a
+//     server (a random UUID v4, or a stable UUID derived from a well-known name).
+//   - [Ref]: the Absolute Object Reference (endpoint + object id + interface)
+//     with a stable string form.
+//   - [Invocation] and [Caller]: what a generated Client Proxy hands to the
+//     Requestor.
+//   - [Code], [*Error] and the sentinels such as [ErrNotFound]: Remoting Errors
+//     that keep their code across the wire and support [errors.Is] and
+//     [errors.As], and [RegisterError] for application error types that
+//     should arrive at the client as their own type.
+//
+// The runtime lives in sub-packages: requestor (client side), invoker (server
+// side), lifecycle (which instance serves an Object ID), wire (frames and the
+// CBOR marshaller) and stubgen (the generator of proxies and invokers).
+//
+// This package starts no goroutines and is safe for concurrent use.
+package remoting

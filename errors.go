@@ -1,0 +1,245 @@
+package remoting
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+)
+
+// Code classifies a Remoting Error. Codes have explicit numbers because they
+// cross the wire; the numbers follow the gRPC status codes where the meaning
+// is the same, so that users and tools read them alike.
+type Code uint32
+
+// The codes a remote call can fail with.
+const (
+	CodeOK                 Code = 0
+	CodeCanceled           Code = 1  // the caller canceled the call
+	CodeUnknown            Code = 2  // an error that carried no code
+	CodeInvalidArgument    Code = 3  // arguments that do not fit the method
+	CodeDeadlineExceeded   Code = 4  // the call's deadline passed
+	CodeNotFound           Code = 5  // unknown object, name or method
+	CodePermissionDenied   Code = 7  // the caller may not use the object
+	CodeResourceExhausted  Code = 8  // a limit was reached (pool, frame size, concurrency)
+	CodeFailedPrecondition Code = 9  // the object is in no state for the call (for example an expired lease)
+	CodeUnimplemented      Code = 12 // the peer does not support the operation
+	CodeInternal           Code = 13 // a fault in the server or the middleware (for example a panic)
+	CodeUnavailable        Code = 14 // the peer cannot be reached or went away
+	CodeApplication        Code = 100
+)
+
+var codeNames = map[Code]string{
+	CodeOK:                 "OK",
+	CodeCanceled:           "Canceled",
+	CodeUnknown:            "Unknown",
+	CodeInvalidArgument:    "InvalidArgument",
+	CodeDeadlineExceeded:   "DeadlineExceeded",
+	CodeNotFound:           "NotFound",
+	CodePermissionDenied:   "PermissionDenied",
+	CodeResourceExhausted:  "ResourceExhausted",
+	CodeFailedPrecondition: "FailedPrecondition",
+	CodeUnimplemented:      "Unimplemented",
+	CodeInternal:           "Internal",
+	CodeUnavailable:        "Unavailable",
+	CodeApplication:        "Application",
+}
+
+// String returns the code's name, such as "NotFound".
+func (c Code) String() string {
+	if s, ok := codeNames[c]; ok {
+		return s
+	}
+	return fmt.Sprintf("Code(%d)", uint32(c))
+}
+
+// Sentinel errors, one per code. Every [*Error] matches the sentinel of its
+// code with [errors.Is], on the server where it was made and on the client
+// after it crossed the wire:
+//
+//	if errors.Is(err, remoting.ErrNotFound) { ... }
+var (
+	ErrCanceled           = errors.New("remoting: canceled")
+	ErrUnknown            = errors.New("remoting: unknown error")
+	ErrInvalidArgument    = errors.New("remoting: invalid argument")
+	ErrDeadlineExceeded   = errors.New("remoting: deadline exceeded")
+	ErrNotFound           = errors.New("remoting: not found")
+	ErrPermissionDenied   = errors.New("remoting: permission denied")
+	ErrResourceExhausted  = errors.New("remoting: resource exhausted")
+	ErrFailedPrecondition = errors.New("remoting: failed precondition")
+	ErrUnimplemented      = errors.New("remoting: unimplemented")
+	ErrInternal           = errors.New("remoting: internal error")
+	ErrUnavailable        = errors.New("remoting: unavailable")
+	ErrApplication        = errors.New("remoting: application error")
+)
+
+var sentinels = map[Code]error{
+	CodeCanceled:           ErrCanceled,
+	CodeUnknown:            ErrUnknown,
+	CodeInvalidArgument:    ErrInvalidArgument,
+	CodeDeadlineExceeded:   ErrDeadlineExceeded,
+	CodeNotFound:           ErrNotFound,
+	CodePermissionDenied:   ErrPermissionDenied,
+	CodeResourceExhausted:  ErrResourceExhausted,
+	CodeFailedPrecondition: ErrFailedPrecondition,
+	CodeUnimplemented:      ErrUnimplemented,
+	CodeInternal:           ErrInternal,
+	CodeUnavailable:        ErrUnavailable,
+	CodeApplication:        ErrApplication,
+}
+
+// Error is a Remoting Error: a failure with a [Code] and a message. Errors
+// made by the middleware on either end are *Error; so are errors that user
+// code returned on the server, which arrive at the client with
+// [CodeApplication] and their message. If the user registered the error's
+// type with [RegisterError], the original value is available through
+// [errors.As] as well.
+type Error struct {
+	Code    Code
+	Message string
+	// Cause is the error this one wraps: on the server the error user code
+	// returned, on the client a registered error type decoded from the wire,
+	// or the local cause of a transport failure. It may be nil.
+	Cause error
+}
+
+// Errorf returns an *Error with the given code and a formatted message. A %w
+// verb in format makes the wrapped error the Cause.
+func Errorf(code Code, format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	return &Error{Code: code, Message: err.Error(), Cause: errors.Unwrap(err)}
+}
+
+// Error returns "<Code>: <message>".
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return "remoting: " + e.Code.String()
+	}
+	return "remoting: " + e.Code.String() + ": " + e.Message
+}
+
+// Unwrap returns the Cause.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Is reports whether target is the sentinel of e's code (for example
+// [ErrNotFound] for [CodeNotFound]).
+func (e *Error) Is(target error) bool {
+	s, ok := sentinels[e.Code]
+	return ok && s == target
+}
+
+// CodeOf returns the code of the first [*Error] in err's chain, CodeOK for a
+// nil err, a code derived from the context errors, and CodeUnknown
+// otherwise.
+func CodeOf(err error) Code {
+	if err == nil {
+		return CodeOK
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	for c, s := range sentinels {
+		if errors.Is(err, s) {
+			return c
+		}
+	}
+	return CodeUnknown
+}
+
+// registry of application error types, see RegisterError.
+var registry struct {
+	sync.RWMutex
+	byName map[string]errorType
+	byType map[reflect.Type]string
+}
+
+type errorType struct {
+	decode func(body []byte, unmarshal func([]byte, any) error) (error, error)
+}
+
+// RegisterError registers the error type T under a name that is stable
+// across processes, so that a value of type T returned by a server method
+// (anywhere in the returned error's chain) crosses the wire whole and
+// arrives at the client as a T, reachable with [errors.As]. Both ends must
+// register the type under the same name, typically in an init function of
+// the package that declares it. T's exported fields are encoded with CBOR.
+//
+// Only registered types are ever created from wire data: a name the client
+// does not know arrives as a plain [*Error] with [CodeApplication].
+//
+// RegisterError panics if name or T is registered twice, as [encoding/gob]'s
+// Register does.
+func RegisterError[T error](name string) {
+	t := reflect.TypeFor[T]()
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.byName == nil {
+		registry.byName = make(map[string]errorType)
+		registry.byType = make(map[reflect.Type]string)
+	}
+	if _, dup := registry.byName[name]; dup {
+		panic(fmt.Sprintf("remoting: RegisterError: name %q registered twice", name))
+	}
+	if _, dup := registry.byType[t]; dup {
+		panic(fmt.Sprintf("remoting: RegisterError: type %v registered twice", t))
+	}
+	registry.byType[t] = name
+	registry.byName[name] = errorType{decode: func(body []byte, unmarshal func([]byte, any) error) (error, error) {
+		var v T
+		if err := unmarshal(body, &v); err != nil {
+			return nil, err
+		}
+		return v, nil
+	}}
+}
+
+// RegisteredError finds the first error in err's chain whose type was
+// registered with [RegisterError] and returns it with its name. It is for
+// the marshaller.
+func RegisteredError(err error) (name string, value error, ok bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	if len(registry.byType) == 0 {
+		return "", nil, false
+	}
+	var walk func(error) bool
+	walk = func(e error) bool {
+		for e != nil {
+			if n, found := registry.byType[reflect.TypeOf(e)]; found {
+				name, value = n, e
+				return true
+			}
+			switch u := e.(type) {
+			case interface{ Unwrap() []error }:
+				for _, inner := range u.Unwrap() {
+					if walk(inner) {
+						return true
+					}
+				}
+				return false
+			case interface{ Unwrap() error }:
+				e = u.Unwrap()
+			default:
+				return false
+			}
+		}
+		return false
+	}
+	ok = walk(err)
+	return name, value, ok
+}
+
+// DecodeRegisteredError creates a value of the error type registered under
+// name from body, using unmarshal (the marshaller's decoder). It reports
+// false if no type is registered under name. It is for the marshaller.
+func DecodeRegisteredError(name string, body []byte, unmarshal func([]byte, any) error) (error, bool, error) {
+	registry.RLock()
+	t, ok := registry.byName[name]
+	registry.RUnlock()
+	if !ok {
+		return nil, false, nil
+	}
+	v, err := t.decode(body, unmarshal)
+	return v, true, err
+}

@@ -1,0 +1,40 @@
+package remoting
+
+import "context"
+
+// SupportStubgenVersion1 is referenced by code that stubgen generated for
+// this runtime's contract. Generated code for an incompatible runtime names
+// a constant this package does not have and fails to compile with that name
+// in the message.
+const SupportStubgenVersion1 = true
+
+// Metadata is the invocation context: string pairs that travel with an
+// invocation in the frame header, for interceptors and user code on the
+// other end (credentials, trace ids, tenant names).
+type Metadata map[string]string
+
+// Invocation is one remote method call as a Client Proxy hands it to the
+// Requestor. Generated code fills it; interceptors may read and change it.
+type Invocation struct {
+	// Target is the object to call.
+	Target Ref
+	// Method is the wire name of the method, "<Interface>.<Method>" such as
+	// "Cart.Add".
+	Method string
+	// Args points to the generated argument struct of the method.
+	Args any
+	// Reply points to the generated result struct the reply is decoded
+	// into, or is nil for a method whose only result is error.
+	Reply any
+	// Meta is the invocation context sent with the call; it may be nil.
+	Meta Metadata
+}
+
+// Caller sends invocations to remote objects and waits for their replies;
+// the Requestor implements it. Invoke returns nil when the remote method
+// returned nil, the remote method's error as an [*Error] with
+// [CodeApplication], or an *Error with another code when the call failed in
+// the middleware. Generated Client Proxies call through a Caller.
+type Caller interface {
+	Invoke(ctx context.Context, inv *Invocation) error
+}

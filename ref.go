@@ -1,0 +1,64 @@
+package remoting
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Ref is an Absolute Object Reference: everything a client needs to reach
+// one remote object.
+//
+// Endpoint is where the object's server listens, as a URL-like string:
+// "tcp://127.0.0.1:4000", "tls://host:443" or "unix:///run/app.sock". An
+// empty Endpoint means "on the connection this reference arrived on" (used
+// for references that a server hands out to its own objects).
+//
+// Interface is the fully qualified name of the Go interface the object
+// implements, such as "example.com/shop/cart.Cart"; proxies check it so that
+// a reference to one interface cannot silently drive another.
+type Ref struct {
+	Endpoint  string   `cbor:"1,keyasint,omitempty"`
+	ID        ObjectID `cbor:"2,keyasint"`
+	Interface string   `cbor:"3,keyasint,omitempty"`
+}
+
+// String returns the stable textual form
+//
+//	<endpoint>/<object id>#<interface>
+//
+// for example "tcp://127.0.0.1:4000/4f0c...-9e1b#example.com/cart.Cart".
+// [ParseRef] reverses it exactly.
+func (r Ref) String() string {
+	return r.Endpoint + "/" + r.ID.String() + "#" + r.Interface
+}
+
+// ParseRef parses the form produced by [Ref.String].
+func ParseRef(s string) (Ref, error) {
+	hash := strings.LastIndexByte(s, '#')
+	if hash < 0 {
+		return Ref{}, fmt.Errorf("remoting: parse ref %q: missing '#<interface>'", s)
+	}
+	head, iface := s[:hash], s[hash+1:]
+	slash := strings.LastIndexByte(head, '/')
+	if slash < 0 {
+		return Ref{}, fmt.Errorf("remoting: parse ref %q: missing '/<object id>'", s)
+	}
+	id, err := ParseObjectID(head[slash+1:])
+	if err != nil {
+		return Ref{}, fmt.Errorf("remoting: parse ref %q: %w", s, err)
+	}
+	return Ref{Endpoint: head[:slash], ID: id, Interface: iface}, nil
+}
+
+// MarshalText implements [encoding.TextMarshaler] with [Ref.String].
+func (r Ref) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText implements [encoding.TextUnmarshaler] with [ParseRef].
+func (r *Ref) UnmarshalText(b []byte) error {
+	v, err := ParseRef(string(b))
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}

@@ -1,0 +1,76 @@
+package wire
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// Limits of the decoder. They bound the work and memory one body can cost
+// before the frame size limit applies.
+const (
+	// MaxNestedLevels bounds the nesting depth of arrays, maps and tags.
+	MaxNestedLevels = 32
+	// MaxArrayElements bounds the elements of one array.
+	MaxArrayElements = 1 << 20
+	// MaxMapPairs bounds the pairs of one map.
+	MaxMapPairs = 1 << 18
+)
+
+// The one encode mode and the one decode mode, built once and immutable.
+var (
+	encMode cbor.EncMode
+	decMode cbor.DecMode
+)
+
+func init() {
+	var err error
+	encMode, err = cbor.EncOptions{
+		Time:          cbor.TimeRFC3339Nano, // keeps nanoseconds and the zone offset
+		TimeTag:       cbor.EncTagRequired,
+		IndefLength:   cbor.IndefLengthForbidden,
+		NilContainers: cbor.NilContainerAsNull, // nil and empty slices and maps stay apart
+		ByteArray:     cbor.ByteArrayToByteSlice,
+		BigIntConvert: cbor.BigIntConvertShortest,
+	}.EncMode()
+	if err != nil {
+		panic(fmt.Sprintf("wire: cbor encode options: %v", err))
+	}
+	decMode, err = cbor.DecOptions{
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		TimeTag:          cbor.DecTagOptional,
+		MaxNestedLevels:  MaxNestedLevels,
+		MaxArrayElements: MaxArrayElements,
+		MaxMapPairs:      MaxMapPairs,
+		IndefLength:      cbor.IndefLengthForbidden,
+		// Interfaces are never decoded from the wire, but should a user type
+		// contain one, it gets plain maps, never a type chosen by the sender.
+		DefaultMapType:        reflect.TypeFor[map[string]any](),
+		UnrecognizedTagToAny:  cbor.UnrecognizedTagContentToAny,
+		DefaultByteStringType: reflect.TypeFor[[]byte](),
+	}.DecMode()
+	if err != nil {
+		panic(fmt.Sprintf("wire: cbor decode options: %v", err))
+	}
+}
+
+// Marshal encodes v, a generated argument or result struct, with the one
+// encode mode.
+func Marshal(v any) ([]byte, error) { return encMode.Marshal(v) }
+
+// AppendMarshal appends the encoding of v to dst.
+func AppendMarshal(dst []byte, v any) ([]byte, error) {
+	// cbor has no append API; an Encoder writing into a reusable buffer
+	// would cost an interface conversion per call, so encode and copy.
+	b, err := encMode.Marshal(v)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, b...), nil
+}
+
+// Unmarshal decodes data into v, which must point to a concrete generated
+// type: wire data is never decoded into an interface chosen by the sender.
+// Trailing bytes after the one CBOR item are an error.
+func Unmarshal(data []byte, v any) error { return decMode.Unmarshal(data, v) }
