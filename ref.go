@@ -62,3 +62,21 @@ func (r *Ref) UnmarshalText(b []byte) error {
 	*r = v
 	return nil
 }
+
+// ParseEndpoint splits an endpoint such as "tcp://127.0.0.1:4000" into the
+// network ("tcp", "unix" or "tls") and the address.
+func ParseEndpoint(endpoint string) (network, addr string, err error) {
+	network, addr, ok := strings.Cut(endpoint, "://")
+	if !ok {
+		network, addr = "tcp", endpoint
+	}
+	switch network {
+	case "tcp", "tcp4", "tcp6", "unix", "tls":
+	default:
+		return "", "", fmt.Errorf("remoting: endpoint %q: unknown network %q (want tcp, unix or tls)", endpoint, network)
+	}
+	if addr == "" {
+		return "", "", fmt.Errorf("remoting: endpoint %q: no address", endpoint)
+	}
+	return network, addr, nil
+}

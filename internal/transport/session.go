@@ -1,0 +1,352 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/remoting-go/remoting/wire"
+)
+
+// Options configure a Session. The zero value works; each field documents
+// its default.
+type Options struct {
+	// MaxFrameSize is the largest frame this end accepts and sends.
+	// Default wire.DefaultMaxFrameSize (4 MiB).
+	MaxFrameSize int
+	// KeepAliveInterval is how often yamux pings an idle peer. A peer that
+	// does not answer within WriteTimeout is declared dead and every call
+	// on the session fails with Unavailable, so a silently vanished peer is
+	// detected within KeepAliveInterval+WriteTimeout. Default 10s.
+	KeepAliveInterval time.Duration
+	// WriteTimeout bounds one write of yamux's session writer (the
+	// "safety valve" against a connection that accepts no data) and the
+	// wait for a keepalive answer. Default 10s.
+	WriteTimeout time.Duration
+	// StreamWindow is the largest receive window of a stream: how much a
+	// peer may send before this end has read it. Larger windows let large
+	// payloads stream without stalls. Default 1 MiB (yamux's own default is
+	// 256 KiB, which throttles 4 MiB frames to several round trips).
+	StreamWindow uint32
+	// AcceptBacklog bounds streams opened by the peer and not yet accepted.
+	// Call streams are few and long-lived, so this is small. Default 64.
+	AcceptBacklog int
+	// HandshakeTimeout bounds the handshake when the caller's context has
+	// no earlier deadline. Default 10s.
+	HandshakeTimeout time.Duration
+	// Logger receives yamux's own diagnostics (at debug level) and
+	// session-level events. Default: discard.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxFrameSize <= 0 {
+		o.MaxFrameSize = wire.DefaultMaxFrameSize
+	}
+	if o.KeepAliveInterval <= 0 {
+		o.KeepAliveInterval = 10 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.StreamWindow < 256<<10 {
+		o.StreamWindow = 1 << 20
+	}
+	if o.AcceptBacklog <= 0 {
+		o.AcceptBacklog = 64
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+func (o Options) yamux() *yamux.Config {
+	return &yamux.Config{
+		AcceptBacklog:          o.AcceptBacklog,
+		EnableKeepAlive:        true,
+		KeepAliveInterval:      o.KeepAliveInterval,
+		ConnectionWriteTimeout: o.WriteTimeout,
+		MaxStreamWindowSize:    o.StreamWindow,
+		StreamOpenTimeout:      o.WriteTimeout,
+		StreamCloseTimeout:     o.WriteTimeout,
+		Logger:                 yamuxLogger{o.Logger},
+	}
+}
+
+// ErrHandshake wraps every handshake failure.
+var ErrHandshake = errors.New("transport: handshake failed")
+
+// Session is one connection to a peer: a yamux session with a control
+// stream. It is safe for concurrent use.
+type Session struct {
+	mux     *yamux.Session
+	opts    Options
+	control *Stream
+	// PeerMaxFrameSize is the largest frame the peer accepts.
+	peerMax int
+
+	goAway     chan struct{} // closed when the peer sent KindGoAway
+	goAwayOnce sync.Once
+	closeOnce  sync.Once
+	ctlDone    chan struct{}
+}
+
+// Client performs the caller's half of the handshake on conn and returns
+// the session. On error conn is closed.
+func Client(ctx context.Context, conn net.Conn, opts Options) (*Session, error) {
+	opts = opts.withDefaults()
+	mux, err := yamux.Client(conn, opts.yamux())
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
+	}
+	s := newSession(mux, opts)
+	if err := s.clientHandshake(ctx); err != nil {
+		mux.Close()
+		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
+	}
+	s.startControl()
+	return s, nil
+}
+
+// Server performs the callee's half of the handshake on conn and returns
+// the session. On error conn is closed after the peer has been told why
+// (for example a protocol version mismatch), so both ends see the reason.
+func Server(ctx context.Context, conn net.Conn, opts Options) (*Session, error) {
+	opts = opts.withDefaults()
+	mux, err := yamux.Server(conn, opts.yamux())
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
+	}
+	s := newSession(mux, opts)
+	if err := s.serverHandshake(ctx); err != nil {
+		mux.Close()
+		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
+	}
+	s.startControl()
+	return s, nil
+}
+
+func newSession(mux *yamux.Session, opts Options) *Session {
+	return &Session{mux: mux, opts: opts, goAway: make(chan struct{}), ctlDone: make(chan struct{})}
+}
+
+func (s *Session) handshakeDeadline(ctx context.Context) time.Time {
+	d := time.Now().Add(s.opts.HandshakeTimeout)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		d = cd
+	}
+	return d
+}
+
+func (s *Session) hello() *wire.Frame {
+	body, _ := wire.Marshal(&wire.Hello{Magic: wire.Magic, Version: wire.ProtocolVersion, MaxFrameSize: uint32(s.opts.MaxFrameSize)})
+	return &wire.Frame{Body: body}
+}
+
+func (s *Session) clientHandshake(ctx context.Context) error {
+	ys, err := s.mux.OpenStream()
+	if err != nil {
+		return err
+	}
+	ys.SetDeadline(s.handshakeDeadline(ctx))
+	stop := context.AfterFunc(ctx, func() { ys.SetDeadline(time.Now()) })
+	defer stop()
+	f := s.hello()
+	f.Kind = wire.KindHello
+	if _, err := ys.Write(wire.AppendFrame([]byte{byte(wire.StreamControl)}, f)); err != nil {
+		return err
+	}
+	r := wire.NewReader(ys, s.opts.MaxFrameSize)
+	reply, err := r.ReadFrame()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("no welcome from peer: %w", err)
+	}
+	switch reply.Kind {
+	case wire.KindWelcome:
+	case wire.KindError:
+		return fmt.Errorf("refused by peer: %s", wire.DecodeError(reply.Body).Message)
+	default:
+		return fmt.Errorf("unexpected %v frame instead of welcome", reply.Kind)
+	}
+	var h wire.Hello
+	if err := wire.Unmarshal(reply.Body, &h); err != nil {
+		return fmt.Errorf("bad welcome: %v", err)
+	}
+	if err := h.Check(); err != nil {
+		return err
+	}
+	ys.SetDeadline(time.Time{})
+	s.peerMax = int(h.MaxFrameSize)
+	s.control = newStream(ys, r, s.sendMax(), nil)
+	return nil
+}
+
+func (s *Session) serverHandshake(ctx context.Context) error {
+	ctx, cancel := context.WithDeadline(ctx, s.handshakeDeadline(ctx))
+	defer cancel()
+	ys, err := s.mux.AcceptStreamWithContext(ctx)
+	if err != nil {
+		return fmt.Errorf("no control stream: %w", err)
+	}
+	ys.SetDeadline(s.handshakeDeadline(ctx))
+	br := bufio.NewReaderSize(ys, 512)
+	t, err := br.ReadByte()
+	if err != nil {
+		return fmt.Errorf("no stream type: %w", err)
+	}
+	if wire.StreamType(t) != wire.StreamControl {
+		return fmt.Errorf("first stream is type %d, want control", t)
+	}
+	r := wire.NewReader(br, s.opts.MaxFrameSize)
+	f, err := r.ReadFrame()
+	if err != nil {
+		return fmt.Errorf("no hello: %w", err)
+	}
+	var h wire.Hello
+	if f.Kind != wire.KindHello {
+		err = fmt.Errorf("unexpected %v frame instead of hello", f.Kind)
+	} else if uerr := wire.Unmarshal(f.Body, &h); uerr != nil {
+		err = fmt.Errorf("bad hello: %v", uerr)
+	} else {
+		err = h.Check()
+	}
+	if err != nil {
+		// Tell the peer why before hanging up.
+		refusal := &wire.Frame{Kind: wire.KindError, Body: wire.EncodeError(err)}
+		ys.Write(wire.AppendFrame(nil, refusal))
+		ys.Close()
+		return err
+	}
+	w := s.hello()
+	w.Kind = wire.KindWelcome
+	if _, err := ys.Write(wire.AppendFrame(nil, w)); err != nil {
+		return err
+	}
+	ys.SetDeadline(time.Time{})
+	s.peerMax = int(h.MaxFrameSize)
+	s.control = newStream(ys, r, s.sendMax(), nil)
+	return nil
+}
+
+// startControl runs the control-stream reader: it answers pings and notes
+// go-away. It ends when the session closes; a control stream failure
+// closes the session.
+func (s *Session) startControl() {
+	go func() {
+		defer close(s.ctlDone)
+		defer s.control.Abort()
+		for {
+			f, err := s.control.ReadFrame()
+			if err != nil {
+				if !errors.Is(err, io.EOF) && !s.mux.IsClosed() {
+					s.opts.Logger.Debug("remoting: control stream failed", "remote", s.RemoteAddr(), "err", err)
+				}
+				s.mux.Close()
+				return
+			}
+			switch f.Kind {
+			case wire.KindGoAway:
+				s.goAwayOnce.Do(func() { close(s.goAway) })
+			case wire.KindPing:
+				s.control.WriteFrame(context.Background(), &wire.Frame{Kind: wire.KindPong, ID: f.ID})
+			default:
+				// Kinds that later protocol minor features add are ignored.
+			}
+		}
+	}()
+}
+
+// Open opens a new call stream to the peer.
+func (s *Session) Open() (*Stream, error) {
+	ys, err := s.mux.OpenStream()
+	if err != nil {
+		return nil, err
+	}
+	return newStream(ys, wire.NewReader(ys, s.opts.MaxFrameSize), s.sendMax(), []byte{byte(wire.StreamCalls)}), nil
+}
+
+// Accept waits for the peer to open a call stream. It returns an error
+// once the session is closed. A stream of an unknown type is closed and
+// skipped.
+func (s *Session) Accept() (*Stream, error) {
+	for {
+		ys, err := s.mux.AcceptStream()
+		if err != nil {
+			return nil, err
+		}
+		br := bufio.NewReaderSize(ys, 32<<10)
+		t, err := br.ReadByte()
+		if err != nil || wire.StreamType(t) != wire.StreamCalls {
+			s.opts.Logger.Debug("remoting: refused stream", "remote", s.RemoteAddr(), "type", t, "err", err)
+			ys.Close()
+			continue
+		}
+		return newStream(ys, wire.NewReader(br, s.opts.MaxFrameSize), s.sendMax(), nil), nil
+	}
+}
+
+// GoAway tells the peer to open no new calls on this session.
+func (s *Session) GoAway() error {
+	return s.control.WriteFrame(context.Background(), &wire.Frame{Kind: wire.KindGoAway})
+}
+
+// GoingAway is closed when the peer announced it is draining.
+func (s *Session) GoingAway() <-chan struct{} { return s.goAway }
+
+// Closed is closed when the session has ended, for whatever reason.
+func (s *Session) Closed() <-chan struct{} { return s.mux.CloseChan() }
+
+// IsClosed reports whether the session has ended.
+func (s *Session) IsClosed() bool { return s.mux.IsClosed() }
+
+// sendMax is the largest frame this end sends: the peer's limit, and never
+// more than this end's own.
+func (s *Session) sendMax() int {
+	if s.peerMax > 0 && s.peerMax < s.opts.MaxFrameSize {
+		return s.peerMax
+	}
+	return s.opts.MaxFrameSize
+}
+
+// PeerMaxFrameSize is the largest frame the peer accepts.
+func (s *Session) PeerMaxFrameSize() int { return s.peerMax }
+
+// RemoteAddr is the peer's address.
+func (s *Session) RemoteAddr() net.Addr { return s.mux.RemoteAddr() }
+
+// LocalAddr is this end's address.
+func (s *Session) LocalAddr() net.Addr { return s.mux.LocalAddr() }
+
+// Close ends the session and every stream on it at once, and waits for
+// the goroutines of the session and its control stream. It is idempotent.
+func (s *Session) Close() error {
+	s.closeOnce.Do(func() {
+		s.mux.Close()
+		<-s.ctlDone
+	})
+	return nil
+}
+
+// yamuxLogger sends yamux's log lines to slog at debug level.
+type yamuxLogger struct{ l *slog.Logger }
+
+func (y yamuxLogger) Print(v ...any)                 { y.l.Debug(fmt.Sprint(v...)) }
+func (y yamuxLogger) Printf(format string, v ...any) { y.l.Debug(fmt.Sprintf(format, v...)) }
+func (y yamuxLogger) Println(v ...any)               { y.l.Debug(fmt.Sprintln(v...)) }

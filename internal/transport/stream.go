@@ -1,0 +1,70 @@
+package transport
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/remoting-go/remoting/wire"
+)
+
+// flushTimeout bounds how long Close waits for queued frames to be written.
+const flushTimeout = time.Second
+
+// maxPending is how many bytes of frames may queue for one stream before
+// writers wait for the connection.
+const maxPending = 1 << 20
+
+// Stream is one long-lived framed stream. Any number of goroutines may
+// write frames concurrently (they are coalesced); exactly one goroutine
+// reads.
+type Stream struct {
+	ys *yamux.Stream
+	r  *wire.Reader
+	w  *writer
+}
+
+// newStream wraps ys; frames larger than sendMax (the peer's limit) are
+// refused before they are sent.
+func newStream(ys *yamux.Stream, r *wire.Reader, sendMax int, preface []byte) *Stream {
+	return &Stream{ys: ys, r: r, w: newWriter(ys, sendMax, max(maxPending, sendMax), preface)}
+}
+
+// ReadFrame reads the next frame. Only one goroutine may call it.
+func (s *Stream) ReadFrame() (wire.Frame, error) { return s.r.ReadFrame() }
+
+// WriteFrame queues f for writing and returns without waiting for the
+// write, unless too much is queued already; then it waits until ctx ends.
+// A frame larger than the limit is refused with an error wrapping
+// wire.ErrFrameTooLarge and nothing is sent.
+func (s *Stream) WriteFrame(ctx context.Context, f *wire.Frame) error {
+	return s.w.writeFrame(ctx, f)
+}
+
+// Close flushes what is queued (for at most a second), closes the stream
+// and waits for its writer goroutine. It is idempotent.
+func (s *Stream) Close() error {
+	s.w.shutdown()
+	t := time.NewTimer(flushTimeout)
+	select {
+	case <-s.w.done:
+	case <-t.C:
+	}
+	t.Stop()
+	err := s.ys.Close()
+	s.w.fail(errWriterClosed)
+	<-s.w.done
+	return err
+}
+
+// Abort closes the stream at once, dropping queued frames.
+func (s *Stream) Abort() {
+	s.w.fail(errWriterClosed)
+	s.ys.Close()
+	<-s.w.done
+}
+
+// RemoteAddr is the peer's address.
+func (s *Stream) RemoteAddr() net.Addr { return s.ys.RemoteAddr() }

@@ -1,0 +1,161 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/remoting-go/remoting/wire"
+)
+
+// errWriterClosed is returned by writes after Close.
+var errWriterClosed = errors.New("transport: stream closed")
+
+// writer coalesces frames: callers append encoded frames to a pending
+// buffer and return; one goroutine writes whatever has accumulated in a
+// single Write, so that under load many frames share one write (and one
+// yamux data frame, and one TCP segment) while a lone frame goes out at
+// once.
+type writer struct {
+	w          io.Writer
+	maxFrame   int
+	maxPending int
+
+	mu      sync.Mutex
+	pending []byte
+	spare   []byte
+	err     error         // sticky: the first write error, or errWriterClosed
+	closing bool          // shutdown was called: refuse new frames, flush the rest
+	space   chan struct{} // closed when pending is taken; nil if nobody waits
+	wake    chan struct{} // capacity 1: pending became non-empty
+	done    chan struct{} // closed when the goroutine has exited
+}
+
+func newWriter(w io.Writer, maxFrame, maxPending int, preface []byte) *writer {
+	wr := &writer{
+		w:          w,
+		maxFrame:   maxFrame,
+		maxPending: maxPending,
+		pending:    append(make([]byte, 0, 4096), preface...),
+		spare:      make([]byte, 0, 4096),
+		wake:       make(chan struct{}, 1),
+		done:       make(chan struct{}),
+	}
+	if len(preface) > 0 {
+		wr.signal()
+	}
+	go wr.loop()
+	return wr
+}
+
+// writeFrame queues f. It waits (until ctx ends) only while more than
+// maxPending bytes are already queued, which happens when the peer reads
+// slower than this end writes.
+func (w *writer) writeFrame(ctx context.Context, f *wire.Frame) error {
+	w.mu.Lock()
+	for w.err == nil && len(w.pending) >= w.maxPending {
+		if w.space == nil {
+			w.space = make(chan struct{})
+		}
+		space := w.space
+		w.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		w.mu.Lock()
+	}
+	if w.err != nil || w.closing {
+		err := w.err
+		if err == nil {
+			err = errWriterClosed
+		}
+		w.mu.Unlock()
+		return err
+	}
+	start := len(w.pending)
+	w.pending = wire.AppendFrame(w.pending, f)
+	if err := wire.CheckSize(w.pending, start, w.maxFrame); err != nil {
+		w.pending = w.pending[:start]
+		w.mu.Unlock()
+		return err
+	}
+	first := start == 0
+	w.mu.Unlock()
+	if first {
+		w.signal()
+	}
+	return nil
+}
+
+func (w *writer) loop() {
+	defer close(w.done)
+	for range w.wake {
+		for {
+			w.mu.Lock()
+			if w.err != nil {
+				w.mu.Unlock()
+				return
+			}
+			buf := w.pending
+			w.pending = w.spare[:0]
+			if w.space != nil {
+				close(w.space)
+				w.space = nil
+			}
+			closing := w.closing
+			w.mu.Unlock()
+			if len(buf) == 0 {
+				if closing {
+					w.fail(errWriterClosed)
+					return
+				}
+				break
+			}
+			if _, err := w.w.Write(buf); err != nil {
+				w.fail(err)
+				return
+			}
+			w.mu.Lock()
+			if cap(buf) <= 4*w.maxPending {
+				w.spare = buf[:0]
+			}
+			w.mu.Unlock()
+		}
+	}
+}
+
+// shutdown refuses new frames and lets the goroutine exit once the frames
+// already queued are written. The caller waits on w.done, and closes the
+// underlying stream if a write blocks for too long.
+func (w *writer) shutdown() {
+	w.mu.Lock()
+	w.closing = true
+	w.mu.Unlock()
+	w.signal()
+}
+
+// fail makes every later write return err, drops what is queued, and wakes
+// waiters and the goroutine.
+func (w *writer) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.pending = w.pending[:0]
+	if w.space != nil {
+		close(w.space)
+		w.space = nil
+	}
+	w.mu.Unlock()
+	w.signal()
+}
+
+func (w *writer) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}

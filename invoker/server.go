@@ -1,0 +1,324 @@
+package invoker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/internal/transport"
+	"github.com/remoting-go/remoting/lifecycle"
+	"github.com/remoting-go/remoting/wire"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close, and by
+// Register on a closed server.
+var ErrServerClosed = errors.New("invoker: server closed")
+
+// Options configure a Server. The zero value works; each field documents
+// its default.
+type Options struct {
+	// MaxConcurrentCalls bounds the calls one connection may have running
+	// at once. When it is reached the server stops reading that
+	// connection's requests until a call ends, which pushes back on the
+	// client instead of growing without bound. Default 1024.
+	MaxConcurrentCalls int
+	// MaxFrameSize is the largest request this server accepts; a longer
+	// frame closes the connection before its body is read. Replies are
+	// bounded by the client's own limit. Default 4 MiB.
+	MaxFrameSize int
+	// KeepAliveInterval and WriteTimeout bound how long a vanished client
+	// goes unnoticed (see the transport notes in the README). Defaults 10s.
+	KeepAliveInterval time.Duration
+	WriteTimeout      time.Duration
+	// HandshakeTimeout bounds a new connection's handshake. Default 10s.
+	HandshakeTimeout time.Duration
+	// Logger receives connection-level events: refused handshakes,
+	// malformed frames, panics in user code. Default: discard.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxConcurrentCalls <= 0 {
+		o.MaxConcurrentCalls = 1024
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+func (o Options) transport() transport.Options {
+	return transport.Options{
+		MaxFrameSize:      o.MaxFrameSize,
+		KeepAliveInterval: o.KeepAliveInterval,
+		WriteTimeout:      o.WriteTimeout,
+		HandshakeTimeout:  o.HandshakeTimeout,
+		Logger:            o.Logger,
+	}
+}
+
+// Server hosts remote objects and serves invocations on them. It is safe
+// for concurrent use; objects may be registered while it serves.
+type Server struct {
+	opts Options
+
+	objects sync.Map // remoting.ObjectID -> *object
+
+	// ctx is canceled by Close; every connection's context derives from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	draining  bool
+	closed    bool
+	wg        sync.WaitGroup // connection goroutines
+
+	active atomic.Int64 // calls running, over all connections
+}
+
+// object is one registered object.
+type object struct {
+	id       remoting.ObjectID
+	name     string
+	skeleton *Skeleton
+	strategy lifecycle.Strategy
+}
+
+// NewServer returns a server that serves nothing until Register and Serve
+// are called. It starts no goroutines.
+func NewServer(opts Options) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		opts:      opts.withDefaults(),
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+	}
+}
+
+// Register makes an object reachable. The skeleton (stubgen's
+// <Interface>Invoker()) says which interface it serves; the strategy
+// (lifecycle.Static and the others) says which instance serves each call.
+//
+// A non-empty name makes the object resolvable by Lookup and gives it the
+// stable id remoting.NameID(name), so that references survive a server
+// restart; an empty name registers an anonymous object under a new random
+// id. The returned Ref has an empty Endpoint: the server does not know
+// under which address its clients reach it.
+//
+// Register fails if the name is taken, the skeleton is incomplete or the
+// strategy refuses the binding (for example an instance that does not
+// implement the interface).
+func (s *Server) Register(name string, sk *Skeleton, strategy lifecycle.Strategy) (remoting.Ref, error) {
+	id := remoting.NewObjectID()
+	if name != "" {
+		id = remoting.NameID(name)
+	}
+	return s.register(id, name, sk, strategy)
+}
+
+// RegisterID registers an anonymous object under the given id, for callers
+// that manage ids themselves (for example an object restored from a
+// store). See Register.
+func (s *Server) RegisterID(id remoting.ObjectID, sk *Skeleton, strategy lifecycle.Strategy) (remoting.Ref, error) {
+	if id.IsZero() {
+		return remoting.Ref{}, remoting.Errorf(remoting.CodeInvalidArgument, "invoker: register: the zero ObjectID is reserved for the naming service")
+	}
+	return s.register(id, "", sk, strategy)
+}
+
+func (s *Server) register(id remoting.ObjectID, name string, sk *Skeleton, strategy lifecycle.Strategy) (remoting.Ref, error) {
+	if sk == nil || sk.Interface == "" || len(sk.Methods) == 0 || sk.Implements == nil {
+		return remoting.Ref{}, remoting.Errorf(remoting.CodeInvalidArgument, "invoker: register %q: incomplete skeleton", name)
+	}
+	if strategy == nil {
+		return remoting.Ref{}, remoting.Errorf(remoting.CodeInvalidArgument, "invoker: register %q: nil lifecycle strategy", name)
+	}
+	s.mu.Lock()
+	closed := s.closed || s.draining
+	s.mu.Unlock()
+	if closed {
+		return remoting.Ref{}, ErrServerClosed
+	}
+	b := lifecycle.Binding{ID: id, Name: name, Interface: sk.Interface, Implements: sk.Implements}
+	if err := strategy.Bind(b); err != nil {
+		return remoting.Ref{}, fmt.Errorf("invoker: register %q: %w", name, err)
+	}
+	obj := &object{id: id, name: name, skeleton: sk, strategy: strategy}
+	if _, dup := s.objects.LoadOrStore(id, obj); dup {
+		return remoting.Ref{}, remoting.Errorf(remoting.CodeInvalidArgument, "invoker: register %q: object %s already registered", name, id)
+	}
+	return remoting.Ref{ID: id, Interface: sk.Interface}, nil
+}
+
+// Unregister removes an object: later calls get NotFound. Calls already
+// running finish. The strategy is closed with ctx.
+func (s *Server) Unregister(ctx context.Context, id remoting.ObjectID) error {
+	v, ok := s.objects.LoadAndDelete(id)
+	if !ok {
+		return remoting.Errorf(remoting.CodeNotFound, "invoker: unregister: object %s not found", id)
+	}
+	return v.(*object).strategy.Close(ctx)
+}
+
+// lookup serves the naming service.
+func (s *Server) lookup(args Args) (any, error) {
+	var a wire.LookupArgs
+	if err := args.Decode(&a); err != nil {
+		return nil, err
+	}
+	v, ok := s.objects.Load(remoting.NameID(a.Name))
+	if !ok || v.(*object).name != a.Name {
+		return nil, remoting.Errorf(remoting.CodeNotFound, "no object named %q", a.Name)
+	}
+	obj := v.(*object)
+	return &wire.LookupReply{ID: obj.id, Interface: obj.skeleton.Interface}, nil
+}
+
+// Serve accepts connections on lis and serves them until lis fails or the
+// server is shut down; then it returns ErrServerClosed (or the listener's
+// error). Serve may be called for several listeners at once.
+func (s *Server) Serve(lis net.Listener) error {
+	s.mu.Lock()
+	if s.closed || s.draining {
+		s.mu.Unlock()
+		lis.Close()
+		return ErrServerClosed
+	}
+	s.listeners[lis] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, lis)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := lis.Accept()
+		if err != nil {
+			if s.shuttingDown() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Temporary condition such as too many open files: wait and retry.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.opts.Logger.Warn("remoting: accept failed; retrying", "err", err, "in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("invoker: accept: %w", err)
+		}
+		backoff = 0
+		if !s.startConn(nc) {
+			nc.Close()
+			return ErrServerClosed
+		}
+	}
+}
+
+func (s *Server) shuttingDown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed || s.draining
+}
+
+func (s *Server) startConn(nc net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.draining {
+		return false
+	}
+	c := &conn{srv: s, nc: nc, sem: make(chan struct{}, s.opts.MaxConcurrentCalls)}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	return true
+}
+
+// Shutdown stops the server gracefully: it closes the listeners, tells
+// every client to open no new calls (they reconnect elsewhere or later),
+// waits for the calls in flight to finish, then closes every connection and
+// every registered object's strategy. If ctx ends first, Shutdown closes
+// everything at once (canceling the running calls' contexts) and returns
+// ctx's error without waiting further; Close then waits for the canceled
+// calls to return.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	for lis := range s.listeners {
+		lis.Close()
+	}
+	for c := range s.conns {
+		c.goAway()
+	}
+	s.mu.Unlock()
+
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for s.active.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			s.closeAll(ctx)
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return s.closeAll(ctx)
+}
+
+// Close stops the server at once: listeners and connections are closed,
+// running calls see their context canceled and their clients get
+// Unavailable. Close waits for the server's goroutines, including calls
+// still running user code (which should return once their context is
+// canceled). It is idempotent.
+func (s *Server) Close() error {
+	err := s.closeAll(context.Background())
+	s.wg.Wait()
+	return err
+}
+
+func (s *Server) closeAll(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for lis := range s.listeners {
+		lis.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	for _, c := range conns {
+		c.close()
+	}
+	var errs []error
+	s.objects.Range(func(k, v any) bool {
+		if err := v.(*object).strategy.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		return true
+	})
+	return errors.Join(errs...)
+}

@@ -1,0 +1,348 @@
+package requestor
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/internal/transport"
+	"github.com/remoting-go/remoting/wire"
+)
+
+// ErrClosed is returned (wrapped in a *remoting.Error with CodeUnavailable)
+// by calls on a Client after Close.
+var ErrClosed = errors.New("requestor: client closed")
+
+// Options configure a Client. The zero value works; each field documents
+// its default.
+type Options struct {
+	// TLS, if set, secures the connection; required for "tls://"
+	// endpoints.
+	TLS *tls.Config
+	// DialTimeout bounds one connection attempt including the handshake,
+	// when the caller's context allows longer. Default 10s.
+	DialTimeout time.Duration
+	// Streams is the number of call streams the connection carries; calls
+	// are spread over them round-robin. One stream pipelines thousands of
+	// concurrent calls; more help only with large payloads. Default 1.
+	Streams int
+	// MaxFrameSize is the largest reply this client accepts; a request
+	// larger than the server's limit fails with ResourceExhausted before
+	// it is sent. Default 4 MiB.
+	MaxFrameSize int
+	// KeepAliveInterval and WriteTimeout bound how long a vanished server
+	// goes unnoticed: pending calls fail with Unavailable at most about
+	// KeepAliveInterval+WriteTimeout after the server stops answering.
+	// Defaults 10s each.
+	KeepAliveInterval time.Duration
+	WriteTimeout      time.Duration
+	// RedialBackoff is the wait after a failed dial before the next
+	// attempt; it doubles per failure up to MaxRedialBackoff. Defaults
+	// 100ms and 5s.
+	RedialBackoff    time.Duration
+	MaxRedialBackoff time.Duration
+	// Logger receives connection events. Default: discard.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 10 * time.Second
+	}
+	if o.Streams <= 0 {
+		o.Streams = 1
+	}
+	if o.RedialBackoff <= 0 {
+		o.RedialBackoff = 100 * time.Millisecond
+	}
+	if o.MaxRedialBackoff <= 0 {
+		o.MaxRedialBackoff = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Client is a connection to one server endpoint that generated proxies
+// call through. It implements [remoting.Caller] and is safe for concurrent
+// use by any number of goroutines.
+type Client struct {
+	endpoint string // normalised: "<network>://<address>"
+	network  string
+	addr     string
+	opts     Options
+
+	mu        sync.Mutex
+	cur       *conn         // the connection new calls use; nil if none
+	dialing   chan struct{} // closed when the dial in progress ends; nil if none
+	dialErr   error         // the last dial's error
+	nextDial  time.Time     // no dial before this time (backoff)
+	backoff   time.Duration
+	conns     map[*conn]struct{} // every live connection, current or draining
+	closed    bool
+	closedCh  chan struct{}
+	wg        sync.WaitGroup // dial goroutines
+}
+
+var _ remoting.Caller = (*Client)(nil)
+
+// Dial connects to the server at endpoint ("tcp://host:port",
+// "unix:///path.sock", "tls://host:port", or a bare "host:port" for tcp)
+// and performs the handshake. It fails if the server cannot be reached,
+// does not speak this protocol, or speaks another version of it.
+func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
+	network, addr, err := remoting.ParseEndpoint(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if network == "tls" && opts.TLS == nil {
+		return nil, fmt.Errorf("requestor: dial %s: tls endpoint needs Options.TLS", endpoint)
+	}
+	c := &Client{
+		endpoint: network + "://" + addr,
+		network:  network,
+		addr:     addr,
+		opts:     opts.withDefaults(),
+		conns:    make(map[*conn]struct{}),
+		closedCh: make(chan struct{}),
+	}
+	cn, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.cur = cn
+	c.conns[cn] = struct{}{}
+	c.mu.Unlock()
+	return c, nil
+}
+
+// Endpoint returns the normalised endpoint the client dials, the Endpoint
+// of the references Lookup returns.
+func (c *Client) Endpoint() string { return c.endpoint }
+
+// dial opens a connection and its call streams.
+func (c *Client) dial(ctx context.Context) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
+	defer cancel()
+	var nc net.Conn
+	var err error
+	if c.network == "tls" {
+		d := tls.Dialer{Config: c.opts.TLS}
+		nc, err = d.DialContext(ctx, "tcp", c.addr)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, c.network, c.addr)
+	}
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("dial %s: %w", c.endpoint, err))
+	}
+	sess, err := transport.Client(ctx, nc, transport.Options{
+		MaxFrameSize:      c.opts.MaxFrameSize,
+		KeepAliveInterval: c.opts.KeepAliveInterval,
+		WriteTimeout:      c.opts.WriteTimeout,
+		Logger:            c.opts.Logger,
+	})
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("connect %s: %w", c.endpoint, err))
+	}
+	cn, err := newConn(c, sess)
+	if err != nil {
+		sess.Close()
+		return nil, unavailable(fmt.Errorf("connect %s: %w", c.endpoint, err))
+	}
+	return cn, nil
+}
+
+// conn returns a usable connection, dialing if there is none. Concurrent
+// callers share one dial; each waits for it only until its own ctx ends.
+func (c *Client) conn(ctx context.Context) (*conn, error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, unavailable(ErrClosed)
+		}
+		if cn := c.cur; cn != nil {
+			if cn.usable() {
+				c.mu.Unlock()
+				return cn, nil
+			}
+			c.cur = nil
+		}
+		wait := c.dialing
+		if wait == nil {
+			if now := time.Now(); now.Before(c.nextDial) {
+				err := c.dialErr
+				c.mu.Unlock()
+				return nil, unavailable(fmt.Errorf("reconnecting to %s in %v: %w", c.endpoint, c.nextDial.Sub(now).Round(time.Millisecond), err))
+			}
+			wait = make(chan struct{})
+			c.dialing = wait
+			c.wg.Add(1)
+			go c.redial(wait)
+		}
+		c.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, contextError(ctx.Err())
+		}
+		c.mu.Lock()
+		cn, err := c.cur, c.dialErr
+		c.mu.Unlock()
+		if cn == nil && err != nil {
+			return nil, err
+		}
+	}
+}
+
+// redial runs one dial in the background for every caller that needs it.
+func (c *Client) redial(done chan struct{}) {
+	defer c.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := context.AfterFunc(ctxOf(c.closedCh), cancel)
+	cn, err := c.dial(ctx)
+	stop()
+	cancel()
+	c.mu.Lock()
+	c.dialing = nil
+	switch {
+	case err != nil:
+		c.dialErr = err
+		c.backoff = min(max(2*c.backoff, c.opts.RedialBackoff), c.opts.MaxRedialBackoff)
+		c.nextDial = time.Now().Add(c.backoff)
+		c.opts.Logger.Info("remoting: reconnect failed", "endpoint", c.endpoint, "err", err, "retry_in", c.backoff)
+	case c.closed:
+		c.dialErr = unavailable(ErrClosed)
+	default:
+		c.dialErr, c.backoff, c.nextDial = nil, 0, time.Time{}
+		c.cur = cn
+		c.conns[cn] = struct{}{}
+		c.opts.Logger.Info("remoting: reconnected", "endpoint", c.endpoint)
+	}
+	closed := c.closed
+	c.mu.Unlock()
+	close(done)
+	if err == nil && closed {
+		// Close ran while this dial was in flight and did not see cn.
+		cn.close()
+	}
+}
+
+// forget drops a connection that has ended.
+func (c *Client) forget(cn *conn) {
+	c.mu.Lock()
+	delete(c.conns, cn)
+	if c.cur == cn {
+		c.cur = nil
+	}
+	c.mu.Unlock()
+}
+
+// Invoke sends inv and waits for its reply; it implements
+// [remoting.Caller] for generated proxies. Errors are *remoting.Error:
+// the remote method's own error with CodeApplication (and its registered
+// type as Cause), NotFound for an unknown object or method,
+// InvalidArgument for arguments the server could not decode,
+// DeadlineExceeded or Canceled when ctx ended first (the server is told),
+// ResourceExhausted for a request over the frame size limit, and
+// Unavailable when the server cannot be reached or the connection died.
+func (c *Client) Invoke(ctx context.Context, inv *remoting.Invocation) error {
+	if err := ctx.Err(); err != nil {
+		return contextError(err)
+	}
+	if inv.Target.Endpoint != "" && inv.Target.Endpoint != c.endpoint {
+		return remoting.Errorf(remoting.CodeInvalidArgument, "reference to %s used on a client of %s", inv.Target.Endpoint, c.endpoint)
+	}
+	cn, err := c.conn(ctx)
+	if err != nil {
+		return err
+	}
+	return cn.call(ctx, inv)
+}
+
+// Lookup asks the server's naming service for the object registered under
+// name and returns its reference, with this client's endpoint. If iface is
+// not empty, an object of another interface is refused with
+// InvalidArgument. An unknown name is NotFound.
+func (c *Client) Lookup(ctx context.Context, name, iface string) (remoting.Ref, error) {
+	var reply wire.LookupReply
+	err := c.Invoke(ctx, &remoting.Invocation{
+		Method: wire.LookupMethod,
+		Args:   &wire.LookupArgs{Name: name},
+		Reply:  &reply,
+	})
+	if err != nil {
+		return remoting.Ref{}, fmt.Errorf("lookup %q: %w", name, err)
+	}
+	if iface != "" && reply.Interface != iface {
+		return remoting.Ref{}, fmt.Errorf("lookup %q: %w", name, remoting.Errorf(remoting.CodeInvalidArgument, "object is a %s, not a %s", reply.Interface, iface))
+	}
+	return remoting.Ref{Endpoint: c.endpoint, ID: reply.ID, Interface: reply.Interface}, nil
+}
+
+// Close closes every connection: pending calls fail with Unavailable. It
+// waits for the client's goroutines and is idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	close(c.closedCh)
+	conns := make([]*conn, 0, len(c.conns))
+	for cn := range c.conns {
+		conns = append(conns, cn)
+	}
+	c.cur = nil
+	c.mu.Unlock()
+	for _, cn := range conns {
+		cn.close()
+	}
+	c.wg.Wait()
+	return nil
+}
+
+// Closed is closed when Close has been called.
+func (c *Client) Closed() <-chan struct{} { return c.closedCh }
+
+func unavailable(err error) *remoting.Error {
+	var re *remoting.Error
+	if errors.As(err, &re) && re.Code == remoting.CodeUnavailable {
+		return re
+	}
+	return &remoting.Error{Code: remoting.CodeUnavailable, Message: err.Error(), Cause: err}
+}
+
+func contextError(err error) *remoting.Error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &remoting.Error{Code: remoting.CodeDeadlineExceeded, Message: err.Error(), Cause: err}
+	}
+	return &remoting.Error{Code: remoting.CodeCanceled, Message: err.Error(), Cause: err}
+}
+
+// ctxOf returns a context that is canceled when done is closed.
+func ctxOf(done <-chan struct{}) context.Context { return doneContext(done) }
+
+type doneContext <-chan struct{}
+
+func (d doneContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (d doneContext) Done() <-chan struct{}       { return d }
+func (d doneContext) Err() error {
+	select {
+	case <-d:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+func (d doneContext) Value(any) any { return nil }

@@ -1,0 +1,27 @@
+// Package requestor is the client side of the Remoting Patterns: the
+// Requestor, which turns an invocation from a generated Client Proxy into a
+// request, and the Client Request Handler, which owns the connection,
+// correlates replies with requests and fails calls when the peer goes away.
+//
+//	c, err := requestor.Dial(ctx, "tcp://127.0.0.1:4000", requestor.Options{})
+//	defer c.Close()
+//	cart, err := cart.LookupCart(ctx, c, "cart")
+//	err = cart.Add(ctx, "sku-1", 2)
+//
+// Calls are pipelined over a few long-lived yamux streams of one
+// connection and correlated by request id; concurrent calls share writes.
+// The remaining time of the caller's context travels with each request, and
+// canceling the context sends a cancel frame that cancels the server-side
+// context too.
+//
+// Reconnection: when the connection fails, every pending call fails at once
+// with [remoting.ErrUnavailable]. Calls are never retried by this package
+// (it cannot know which methods are idempotent). The next call dials again;
+// while dials keep failing, they are spaced by an exponential backoff
+// (Options.RedialBackoff up to Options.MaxRedialBackoff) and calls in
+// between fail fast with ErrUnavailable instead of waiting.
+//
+// Goroutines: a Client runs one reader goroutine per call stream and the
+// transport's writer and control goroutines, and one goroutine per dial in
+// progress. Close stops and waits for all of them.
+package requestor

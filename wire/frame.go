@@ -1,0 +1,263 @@
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/remoting-go/remoting"
+)
+
+// ProtocolVersion is the version of the frame protocol this package speaks.
+// Peers exchange it in the handshake and refuse a different one.
+const ProtocolVersion = 1
+
+// Magic opens every Hello so that a peer that speaks something else is
+// recognised at once.
+const Magic = "RMTG"
+
+// DefaultMaxFrameSize is the largest frame a peer accepts unless
+// configured otherwise: 4 MiB.
+const DefaultMaxFrameSize = 4 << 20
+
+// lengthSize is the size of the big-endian length prefix.
+const lengthSize = 4
+
+// Errors returned by [Reader.ReadFrame].
+var (
+	// ErrFrameTooLarge is returned when a length prefix exceeds the limit;
+	// it is detected before the body is allocated or read.
+	ErrFrameTooLarge = errors.New("wire: frame too large")
+	// ErrMalformed is returned for a frame whose header does not parse.
+	ErrMalformed = errors.New("wire: malformed frame")
+)
+
+// Frame is one message on a stream. Which fields are meaningful depends on
+// Kind; see PROTOCOL.md.
+type Frame struct {
+	Kind  Kind
+	Flags Flags
+	// ID correlates a request with its reply, error, ack and cancel frames.
+	// It is chosen by the caller, unique among the caller's outstanding
+	// requests on the stream.
+	ID uint64
+	// Object, Method, Deadline and Meta are sent with KindRequest only.
+	Object remoting.ObjectID
+	Method string
+	// Deadline is the time the caller still waits, 0 for no deadline. It is
+	// carried in whole microseconds.
+	Deadline time.Duration
+	Meta     remoting.Metadata
+	// Body is the CBOR payload. After ReadFrame it aliases the frame's own
+	// buffer, which nothing else uses.
+	Body []byte
+}
+
+// AppendFrame appends the encoding of f (length prefix included) to dst.
+// It does not check the size limit: see [CheckSize].
+func AppendFrame(dst []byte, f *Frame) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0, byte(f.Kind), byte(f.Flags))
+	dst = binary.AppendUvarint(dst, f.ID)
+	if f.Kind == KindRequest {
+		dst = append(dst, f.Object[:]...)
+		dst = appendString(dst, f.Method)
+		var us uint64
+		if f.Deadline > 0 {
+			us = uint64((f.Deadline + time.Microsecond - 1) / time.Microsecond)
+		}
+		dst = binary.AppendUvarint(dst, us)
+		dst = binary.AppendUvarint(dst, uint64(len(f.Meta)))
+		for k, v := range f.Meta {
+			dst = appendString(dst, k)
+			dst = appendString(dst, v)
+		}
+	}
+	dst = append(dst, f.Body...)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-lengthSize))
+	return dst
+}
+
+// CheckSize returns an error wrapping [ErrFrameTooLarge] if the encoded
+// frame at the end of buf (starting at start) exceeds max.
+func CheckSize(buf []byte, start, max int) error {
+	if n := len(buf) - start - lengthSize; n > max {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, max)
+	}
+	return nil
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// Reader reads frames from one stream. It is not safe for concurrent use:
+// each stream has one reading goroutine.
+type Reader struct {
+	r   *bufio.Reader
+	max int
+	// methods interns method names so that steady traffic allocates no
+	// string per request.
+	methods map[string]string
+}
+
+// maxInterned bounds the method name table of a Reader.
+const maxInterned = 1024
+
+// NewReader returns a Reader on r that refuses frames larger than max bytes
+// (DefaultMaxFrameSize if max <= 0).
+func NewReader(r io.Reader, max int) *Reader {
+	if max <= 0 {
+		max = DefaultMaxFrameSize
+	}
+	return &Reader{r: bufio.NewReaderSize(r, 32<<10), max: max, methods: make(map[string]string)}
+}
+
+// ReadFrame reads the next frame. It returns io.EOF at a clean end of the
+// stream between frames, and an error wrapping [ErrFrameTooLarge] or
+// [ErrMalformed] for a bad frame, after which the stream is unusable.
+func (r *Reader) ReadFrame() (Frame, error) {
+	var lb [lengthSize]byte
+	if _, err := io.ReadFull(r.r, lb[:]); err != nil {
+		if err == io.ErrUnexpectedEOF {
+			return Frame{}, fmt.Errorf("%w: truncated length prefix", ErrMalformed)
+		}
+		return Frame{}, err
+	}
+	n := int(binary.BigEndian.Uint32(lb[:]))
+	if n > r.max {
+		return Frame{}, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, r.max)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r.r, buf); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return Frame{}, fmt.Errorf("%w: truncated frame: want %d bytes", ErrMalformed, n)
+		}
+		return Frame{}, err
+	}
+	return r.parse(buf)
+}
+
+// ParseFrame parses one frame body (without its length prefix).
+func ParseFrame(buf []byte) (Frame, error) {
+	r := Reader{}
+	return r.parse(buf)
+}
+
+func (r *Reader) parse(buf []byte) (Frame, error) {
+	p := parser{buf: buf}
+	var f Frame
+	f.Kind = Kind(p.byte())
+	f.Flags = Flags(p.byte())
+	f.ID = p.uvarint()
+	if p.err != nil {
+		return Frame{}, p.err
+	}
+	if !f.Kind.Valid() {
+		return Frame{}, fmt.Errorf("%w: unknown frame kind %d", ErrMalformed, f.Kind)
+	}
+	if f.Kind == KindRequest {
+		copy(f.Object[:], p.take(len(f.Object)))
+		f.Method = r.intern(p.bytes())
+		us := p.uvarint()
+		if us > uint64(maxDeadline/time.Microsecond) {
+			us = uint64(maxDeadline / time.Microsecond)
+		}
+		f.Deadline = time.Duration(us) * time.Microsecond
+		count := p.uvarint()
+		if p.err == nil && count > uint64(p.remaining()/2) {
+			p.fail("metadata count %d exceeds frame", count)
+		}
+		if count > 0 && p.err == nil {
+			f.Meta = make(remoting.Metadata, count)
+			for i := uint64(0); i < count && p.err == nil; i++ {
+				k := string(p.bytes())
+				f.Meta[k] = string(p.bytes())
+			}
+		}
+		if p.err != nil {
+			return Frame{}, p.err
+		}
+	}
+	f.Body = buf[p.off:]
+	return f, nil
+}
+
+// maxDeadline caps a received deadline (about 100 years) so that it cannot
+// overflow time arithmetic.
+const maxDeadline = 100 * 365 * 24 * time.Hour
+
+func (r *Reader) intern(b []byte) string {
+	if s, ok := r.methods[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if r.methods != nil && len(r.methods) < maxInterned {
+		r.methods[s] = s
+	}
+	return s
+}
+
+// parser reads header fields from a frame buffer, recording the first error.
+type parser struct {
+	buf []byte
+	off int
+	err error
+}
+
+func (p *parser) remaining() int { return len(p.buf) - p.off }
+
+func (p *parser) fail(format string, args ...any) {
+	if p.err == nil {
+		p.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+	}
+}
+
+func (p *parser) byte() byte {
+	if p.err != nil || p.remaining() < 1 {
+		p.fail("header truncated at byte %d", p.off)
+		return 0
+	}
+	b := p.buf[p.off]
+	p.off++
+	return b
+}
+
+func (p *parser) uvarint() uint64 {
+	if p.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(p.buf[p.off:])
+	if n <= 0 {
+		p.fail("bad varint at byte %d", p.off)
+		return 0
+	}
+	p.off += n
+	return v
+}
+
+func (p *parser) take(n int) []byte {
+	if p.err != nil || n < 0 || p.remaining() < n {
+		p.fail("header truncated at byte %d: want %d more bytes", p.off, n)
+		return nil
+	}
+	b := p.buf[p.off : p.off+n]
+	p.off += n
+	return b
+}
+
+func (p *parser) bytes() []byte {
+	n := p.uvarint()
+	if p.err != nil {
+		return nil
+	}
+	if n > uint64(p.remaining()) {
+		p.fail("string of %d bytes exceeds frame", n)
+		return nil
+	}
+	return p.take(int(n))
+}
