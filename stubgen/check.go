@@ -1,0 +1,601 @@
+package stubgen
+
+import (
+	"fmt"
+	"go/token"
+	"go/types"
+	"reflect"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/tools/go/packages"
+)
+
+// generator builds the generated file of one package.
+type generator struct {
+	pkg    *packages.Package
+	d      *diagnostics
+	ifaces []*iface
+	failed bool // a problem was reported; write nothing for the package
+}
+
+// iface is one interface to generate code for.
+type iface struct {
+	name    string // as declared, such as "Cart"
+	pos     token.Pos
+	methods []*method // sorted by name
+
+	// Generated names.
+	constName string // CartInterface
+	proxy     string // CartProxy
+	newProxy  string // NewCartProxy
+	lookup    string // LookupCart
+	invoker   string // CartInvoker
+	skeleton  string // cartSkeleton
+}
+
+// method is one method of an interface.
+type method struct {
+	name     string
+	wire     string // "Cart.Add"
+	params   []*types.Var // without the leading context.Context
+	results  []*types.Var // without the trailing error
+	variadic bool
+	fields   []string // field names of the arguments struct, one per param
+
+	// Generated names.
+	argsType    string // cartAddArgs
+	resultsType string // cartAddResults
+	invoke      string // cartAddInvoke
+}
+
+// proxyFieldNames are the fields of a generated proxy struct; a method with
+// one of these names would clash with them or with the Ref accessor.
+var proxyFieldNames = []string{"Ref", "c", "ref"}
+
+// localNames are identifiers that the generated function bodies declare,
+// so an interface may not be named like one of them.
+var localNames = []string{"a", "args", "c", "ctx", "err", "impl", "name", "ok", "p", "ref", "res", "zero"}
+
+// predeclaredUsed are the predeclared identifiers the generated code uses,
+// so the package must not declare them.
+var predeclaredUsed = []string{"any", "bool", "error", "nil", "string"}
+
+func newGenerator(pkg *packages.Package, d *diagnostics) *generator {
+	return &generator{pkg: pkg, d: d}
+}
+
+// errorf reports a problem at pos and marks the package failed.
+func (g *generator) errorf(pos token.Pos, format string, args ...any) {
+	g.failed = true
+	g.d.addf(pos, format, args...)
+}
+
+// qualifier writes other packages by name, for messages.
+func (g *generator) qualifier(p *types.Package) string {
+	if p == g.pkg.Types {
+		return ""
+	}
+	return p.Name()
+}
+
+// typeString spells t for a message.
+func (g *generator) typeString(t types.Type) string { return types.TypeString(t, g.qualifier) }
+
+// add checks the type called name, declared in the package, and adds it to
+// the interfaces to generate code for.
+func (g *generator) add(name string) {
+	obj := g.pkg.Types.Scope().Lookup(name)
+	tn, ok := obj.(*types.TypeName)
+	if !ok {
+		g.errorf(obj.Pos(), "%s: is a %s, not an interface type; -type names interfaces", name, objKind(obj))
+		return
+	}
+	var tparams *types.TypeParamList
+	switch t := tn.Type().(type) {
+	case *types.Named:
+		tparams = t.TypeParams()
+	case *types.Alias:
+		tparams = t.TypeParams()
+	}
+	if tparams.Len() > 0 {
+		g.errorf(tn.Pos(), "%s: generic interfaces cannot be remote, because the wire carries no type arguments; declare an instance, such as type Int%s = %s[int], and name that with -type", name, name, name)
+		return
+	}
+	it, ok := tn.Type().Underlying().(*types.Interface)
+	if !ok {
+		g.errorf(tn.Pos(), "%s: is a %s type, not an interface; -type names interfaces", name, kindOf(tn.Type().Underlying()))
+		return
+	}
+	if !it.IsMethodSet() {
+		g.errorf(tn.Pos(), "%s: is a constraint with a type set, not an interface of methods; it cannot be remote", name)
+		return
+	}
+	if it.NumMethods() == 0 {
+		g.errorf(tn.Pos(), "%s: has no methods; a remote interface needs at least one", name)
+		return
+	}
+	in := &iface{name: name, pos: tn.Pos()}
+	var ms []*types.Func
+	for m := range it.Methods() {
+		ms = append(ms, m)
+	}
+	slices.SortFunc(ms, func(a, b *types.Func) int { return strings.Compare(a.Name(), b.Name()) })
+	for _, m := range ms {
+		if g.hasInvalid(m.Signature()) {
+			// The signature did not type-check: report why, as the
+			// compiler would.
+			for _, e := range g.pkg.Errors {
+				if e.Kind == packages.TypeError {
+					g.d.addPackagesError(e)
+				}
+			}
+			g.failed = true
+			return
+		}
+	}
+	for _, m := range ms {
+		if mm := g.method(in, m); mm != nil {
+			in.methods = append(in.methods, mm)
+		}
+	}
+	g.ifaces = append(g.ifaces, in)
+}
+
+// method checks the method m of in and returns its model, or nil after
+// reporting why it cannot be remote.
+func (g *generator) method(in *iface, m *types.Func) *method {
+	where := in.name + "." + m.Name()
+	bad := false
+	fail := func(pos token.Pos, format string, args ...any) {
+		bad = true
+		g.errorf(pos, where+": "+format, args...)
+	}
+	if m.Pkg() != g.pkg.Types && !m.Exported() {
+		fail(m.Pos(), "is unexported in package %s, so no type outside it can implement %s; export the method", m.Pkg().Path(), in.name)
+		return nil
+	}
+	if slices.Contains(proxyFieldNames, m.Name()) {
+		fail(m.Pos(), "clashes with the %s of the generated proxy; rename the method", map[bool]string{true: "Ref accessor", false: "field " + m.Name()}[m.Name() == "Ref"])
+	}
+	sig := m.Signature()
+	params, results := sig.Params(), sig.Results()
+
+	first := 0
+	switch {
+	case params.Len() == 0:
+		fail(m.Pos(), "has no parameters; a remote method takes ctx context.Context first")
+	case !isContext(params.At(0).Type()):
+		fail(m.Pos(), "first parameter is %s; a remote method takes ctx context.Context first, add it", g.typeString(params.At(0).Type()))
+	default:
+		first = 1
+	}
+	last := results.Len()
+	switch {
+	case results.Len() == 0:
+		fail(m.Pos(), "has no results; a remote method returns error last, add it")
+	case !isError(results.At(results.Len() - 1).Type()):
+		fail(m.Pos(), "last result is %s; a remote method returns error last, add it", g.typeString(results.At(results.Len()-1).Type()))
+	default:
+		last = results.Len() - 1
+	}
+
+	mm := &method{name: m.Name(), wire: in.name + "." + m.Name(), variadic: sig.Variadic()}
+	for i := first; i < params.Len(); i++ {
+		v := params.At(i)
+		mm.params = append(mm.params, v)
+		if msg := g.valueProblem(v.Type(), true); msg != "" {
+			fail(posOr(v.Pos(), m.Pos()), "%s %s", label("parameter", v, i), msg)
+		}
+	}
+	for i := 0; i < last; i++ {
+		v := results.At(i)
+		mm.results = append(mm.results, v)
+		if msg := g.valueProblem(v.Type(), false); msg != "" {
+			fail(posOr(v.Pos(), m.Pos()), "%s %s", label("result", v, i), msg)
+		}
+	}
+	if bad {
+		return nil
+	}
+	mm.fields = fieldNames(mm.params)
+	return mm
+}
+
+// posOr returns pos, or def if pos is not valid.
+func posOr(pos, def token.Pos) token.Pos {
+	if pos.IsValid() {
+		return pos
+	}
+	return def
+}
+
+// label names parameter or result i (counted from 0) as a message does.
+func label(kind string, v *types.Var, i int) string {
+	if v.Name() != "" && v.Name() != "_" {
+		return kind + " " + v.Name()
+	}
+	return fmt.Sprintf("%s #%d", kind, i+1)
+}
+
+// fieldNames returns the field names of an arguments struct: the
+// capitalised parameter names if they all make distinct exported names,
+// else A0, A1, ...
+func fieldNames(params []*types.Var) []string {
+	names := make([]string, len(params))
+	seen := map[string]bool{}
+	for i, v := range params {
+		n := upperFirst(v.Name())
+		if v.Name() == "" || v.Name() == "_" || !token.IsExported(n) || seen[n] {
+			for i := range names {
+				names[i] = fmt.Sprintf("A%d", i)
+			}
+			return names
+		}
+		seen[n] = true
+		names[i] = n
+	}
+	return names
+}
+
+// valueProblem returns what keeps a parameter (or result) of type t from
+// crossing the wire, or "" if nothing does. The message begins with a verb
+// phrase that follows the parameter's label.
+func (g *generator) valueProblem(t types.Type, isParam bool) string {
+	switch {
+	case isContext(t) && isParam:
+		return "is a context.Context; only the first parameter may be one, remove it"
+	case isError(t) && !isParam:
+		return "is an error; only the last result may be one, return one error"
+	}
+	if tn := g.unnameable(t); tn != nil {
+		if !tn.Exported() {
+			return fmt.Sprintf("has type %s, which is unexported in package %s, so generated code in %s cannot name it; export it", g.typeString(t), tn.Pkg().Path(), g.pkg.PkgPath)
+		}
+		return fmt.Sprintf("has type %s, whose package %s cannot be imported from %s", g.typeString(t), tn.Pkg().Path(), g.pkg.PkgPath)
+	}
+	p := g.wireProblem(t, "", map[types.Type]bool{})
+	if p == nil {
+		return ""
+	}
+	what := p.what + " " + g.typeString(p.typ)
+	switch {
+	case p.field != "":
+		return fmt.Sprintf("of type %s contains %s in field %s; %s", g.typeString(t), what, p.field, p.why)
+	case types.Identical(p.typ, t):
+		return fmt.Sprintf("has %s; %s", what, p.why)
+	default:
+		return fmt.Sprintf("of type %s contains %s; %s", g.typeString(t), what, p.why)
+	}
+}
+
+// problem is what keeps a type from crossing the wire.
+type problem struct {
+	typ   types.Type // the offending type
+	what  string     // its kind for a message: "channel type"
+	field string     // the struct field that holds it, as "Order.Notify", or ""
+	why   string     // the reason and the fix
+}
+
+// wireProblem finds a part of t that the wire cannot carry. field names the
+// struct field t is the type of, for messages. seen breaks cycles.
+func (g *generator) wireProblem(t types.Type, field string, seen map[types.Type]bool) *problem {
+	at := func(what, why string) *problem { return &problem{typ: t, what: what, field: field, why: why} }
+	switch u := types.Unalias(t).(type) {
+	case *types.Named:
+		if seen[u] {
+			return nil
+		}
+		seen[u] = true
+		if marshalsItself(u) {
+			return nil
+		}
+		if s, ok := u.Underlying().(*types.Struct); ok {
+			return g.structProblem(s, g.typeString(u), seen)
+		}
+		if _, ok := u.Underlying().(*types.Interface); ok {
+			return at("interface type", interfaceAdvice)
+		}
+		p := g.wireProblem(u.Underlying(), field, seen)
+		if p != nil && p.typ == u.Underlying() {
+			p.typ = t // name the named type, not its underlying type
+		}
+		return p
+	case *types.Basic:
+		switch u.Kind() {
+		case types.Complex64, types.Complex128, types.Uintptr, types.UnsafePointer:
+			return at("type", "the wire format has no encoding for it; use another type")
+		}
+	case *types.Pointer:
+		return g.wireProblem(u.Elem(), field, seen)
+	case *types.Slice:
+		return g.wireProblem(u.Elem(), field, seen)
+	case *types.Array:
+		return g.wireProblem(u.Elem(), field, seen)
+	case *types.Map:
+		if p := g.wireProblem(u.Key(), field, seen); p != nil {
+			return p
+		}
+		return g.wireProblem(u.Elem(), field, seen)
+	case *types.Chan:
+		return at("channel type", "channels cannot cross the wire; pass the values instead, for example as a slice")
+	case *types.Signature:
+		return at("function type", "functions cannot cross the wire; pass data instead")
+	case *types.Interface:
+		return at("interface type", interfaceAdvice)
+	case *types.TypeParam:
+		return at("type parameter", "remote methods cannot be generic")
+	case *types.Struct:
+		return g.structProblem(u, "struct", seen)
+	}
+	return nil
+}
+
+const interfaceAdvice = "only concrete types cross the wire (context.Context only first, error only last); use a concrete type"
+
+// structProblem walks the fields of s that the wire encodes: the exported
+// ones and embedded structs, less those tagged "-".
+func (g *generator) structProblem(s *types.Struct, owner string, seen map[types.Type]bool) *problem {
+	for i := range s.NumFields() {
+		f := s.Field(i)
+		tag := reflect.StructTag(s.Tag(i))
+		if c, ok := tag.Lookup("cbor"); (ok && c == "-") || (!ok && tag.Get("json") == "-") {
+			continue
+		}
+		embeddedStruct := false
+		if f.Embedded() {
+			t := types.Unalias(f.Type())
+			if p, ok := t.(*types.Pointer); ok {
+				t = p.Elem()
+			}
+			_, embeddedStruct = t.Underlying().(*types.Struct)
+		}
+		if !f.Exported() && !embeddedStruct {
+			continue
+		}
+		if p := g.wireProblem(f.Type(), owner+"."+f.Name(), seen); p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+// marshalsItself reports whether *t encodes itself (MarshalCBOR or
+// MarshalBinary), so that its fields do not matter.
+func marshalsItself(t *types.Named) bool {
+	ms := types.NewMethodSet(types.NewPointer(t))
+	return ms.Lookup(nil, "MarshalCBOR") != nil || ms.Lookup(nil, "MarshalBinary") != nil
+}
+
+// unnameable returns a named type in the spelling of t that the generated
+// code cannot refer to: unexported in another package, or in a package it
+// may not import.
+func (g *generator) unnameable(t types.Type) *types.TypeName {
+	check := func(tn *types.TypeName, targs *types.TypeList) *types.TypeName {
+		if p := tn.Pkg(); p != nil && p != g.pkg.Types {
+			if !tn.Exported() || !canImport(g.pkg.PkgPath, p.Path()) {
+				return tn
+			}
+		}
+		for a := range targs.Types() {
+			if bad := g.unnameable(a); bad != nil {
+				return bad
+			}
+		}
+		return nil
+	}
+	switch t := t.(type) {
+	case *types.Alias:
+		return check(t.Obj(), t.TypeArgs())
+	case *types.Named:
+		return check(t.Obj(), t.TypeArgs())
+	case *types.Pointer:
+		return g.unnameable(t.Elem())
+	case *types.Slice:
+		return g.unnameable(t.Elem())
+	case *types.Array:
+		return g.unnameable(t.Elem())
+	case *types.Map:
+		if bad := g.unnameable(t.Key()); bad != nil {
+			return bad
+		}
+		return g.unnameable(t.Elem())
+	case *types.Struct:
+		for f := range t.Fields() {
+			if bad := g.unnameable(f.Type()); bad != nil {
+				return bad
+			}
+		}
+	}
+	return nil
+}
+
+// canImport reports whether the package importer may import path under
+// the rule for internal directories.
+func canImport(importer, path string) bool {
+	i := strings.LastIndex(path, "/internal/")
+	switch {
+	case i >= 0:
+	case strings.HasSuffix(path, "/internal"):
+		i = len(path) - len("/internal")
+	case path == "internal" || strings.HasPrefix(path, "internal/"):
+		return false // standard library internals
+	default:
+		return true
+	}
+	parent := path[:i]
+	return importer == parent || strings.HasPrefix(importer, parent+"/")
+}
+
+// hasInvalid reports whether the spelling of sig contains a type that did
+// not type-check.
+func (g *generator) hasInvalid(sig *types.Signature) bool {
+	var invalid func(t types.Type) bool
+	invalid = func(t types.Type) bool {
+		switch t := t.(type) {
+		case *types.Basic:
+			return t.Kind() == types.Invalid
+		case *types.Pointer:
+			return invalid(t.Elem())
+		case *types.Slice:
+			return invalid(t.Elem())
+		case *types.Array:
+			return invalid(t.Elem())
+		case *types.Map:
+			return invalid(t.Key()) || invalid(t.Elem())
+		case *types.Chan:
+			return invalid(t.Elem())
+		case *types.Struct:
+			for f := range t.Fields() {
+				if invalid(f.Type()) {
+					return true
+				}
+			}
+		case *types.Signature:
+			for v := range t.Params().Variables() {
+				if invalid(v.Type()) {
+					return true
+				}
+			}
+			for v := range t.Results().Variables() {
+				if invalid(v.Type()) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return invalid(sig)
+}
+
+// checkNames computes the names the generated code declares and reports
+// those that clash with each other or with the package.
+func (g *generator) checkNames() {
+	scope := g.pkg.Types.Scope()
+	for _, n := range predeclaredUsed {
+		if obj := scope.Lookup(n); obj != nil {
+			g.errorf(obj.Pos(), "package %s declares %s, which the generated code uses as the predeclared identifier; rename it", g.pkg.Name, n)
+		}
+	}
+	declared := map[string]string{} // generated name -> what generates it
+	for _, in := range g.ifaces {
+		exp := token.IsExported(in.name)
+		lower := lowerFirst(in.name)
+		upper := upperFirst(in.name)
+		in.constName = in.name + "Interface"
+		in.proxy = in.name + "Proxy"
+		in.invoker = in.name + "Invoker"
+		in.skeleton = lower + "Skeleton"
+		if exp {
+			in.newProxy, in.lookup = "New"+upper+"Proxy", "Lookup"+upper
+		} else {
+			in.newProxy, in.lookup = "new"+upper+"Proxy", "lookup"+upper
+		}
+		if slices.Contains(localNames, in.name) || isResultLocal(in.name) {
+			g.errorf(in.pos, "%s: the generated code declares a local variable %s, which would hide the interface; rename the interface", in.name, in.name)
+		}
+		names := []string{in.constName, in.proxy, in.newProxy, in.lookup, in.invoker, in.skeleton}
+		for _, m := range in.methods {
+			base := lower + upperFirst(m.name)
+			m.argsType, m.invoke = base+"Args", base+"Invoke"
+			names = append(names, m.argsType, m.invoke)
+			if len(m.results) > 0 {
+				m.resultsType = base + "Results"
+				names = append(names, m.resultsType)
+			}
+		}
+		for _, n := range names {
+			if obj := scope.Lookup(n); obj != nil {
+				g.errorf(in.pos, "%s: the generated %s clashes with the %s declared at %s; rename one of them", in.name, n, objKind(obj), g.relPos(obj.Pos()))
+			} else if other, ok := declared[n]; ok {
+				g.errorf(in.pos, "%s: the generated %s clashes with the one generated for %s; rename a method or an interface", in.name, n, other)
+			}
+			declared[n] = in.name
+		}
+	}
+}
+
+// isResultLocal reports whether n has the form of the result variables r0,
+// r1, ... of a generated invoke function.
+func isResultLocal(n string) bool {
+	if len(n) < 2 || n[0] != 'r' {
+		return false
+	}
+	for _, c := range n[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// relPos formats pos relative to the directory Generate runs in.
+func (g *generator) relPos(pos token.Pos) string {
+	p := g.d.fset.Position(pos)
+	p.Filename = rel(g.d.dir, p.Filename)
+	return p.String()
+}
+
+// objKind names the kind of obj for a message.
+func objKind(obj types.Object) string {
+	switch obj.(type) {
+	case *types.Func:
+		return "func"
+	case *types.Var:
+		return "var"
+	case *types.Const:
+		return "const"
+	case *types.TypeName:
+		return "type"
+	}
+	return "name"
+}
+
+// kindOf names the kind of an underlying type for a message.
+func kindOf(t types.Type) string {
+	switch t := t.(type) {
+	case *types.Basic:
+		return t.Name()
+	case *types.Struct:
+		return "struct"
+	case *types.Pointer:
+		return "pointer"
+	case *types.Slice:
+		return "slice"
+	case *types.Array:
+		return "array"
+	case *types.Map:
+		return "map"
+	case *types.Chan:
+		return "channel"
+	case *types.Signature:
+		return "func"
+	}
+	return "non-interface"
+}
+
+// upperFirst returns s with its first letter in upper case.
+func upperFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// lowerFirst returns s with its leading upper-case run in lower case, as Go
+// names an unexported variant: "Cart" -> "cart", "HTTPServer" ->
+// "httpServer", "ID" -> "id".
+func lowerFirst(s string) string {
+	rs := []rune(s)
+	n := 0
+	for n < len(rs) && unicode.IsUpper(rs[n]) {
+		n++
+	}
+	if n > 1 && n < len(rs) && unicode.IsLower(rs[n]) {
+		n-- // the last capital starts the next word
+	}
+	for i := range n {
+		rs[i] = unicode.ToLower(rs[i])
+	}
+	return string(rs)
+}
