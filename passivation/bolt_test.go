@@ -1,0 +1,242 @@
+package passivation_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/passivation"
+)
+
+func TestOpenBoltLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := passivation.OpenBolt(path, passivation.BoltOptions{})
+	require.NoError(t, err, "OpenBolt")
+	defer s.Close()
+
+	const timeout = 200 * time.Millisecond
+	start := time.Now()
+	_, err = passivation.OpenBolt(path, passivation.BoltOptions{LockTimeout: timeout})
+	elapsed := time.Since(start)
+	require.ErrorIs(t, err, passivation.ErrLocked, "second OpenBolt(%s)", path)
+	assert.Contains(t, err.Error(), path, "the error names the file")
+	assert.Contains(t, err.Error(), "locked by another process", "the error says why")
+	assert.GreaterOrEqual(t, elapsed, timeout-100*time.Millisecond, "OpenBolt gave up well before its timeout")
+	assert.Less(t, elapsed, timeout+time.Second, "OpenBolt gave up long after its timeout")
+
+	// Once the first store is closed, the file opens.
+	require.NoError(t, s.Close(), "Close")
+	s2, err := passivation.OpenBolt(path, passivation.BoltOptions{LockTimeout: timeout})
+	require.NoError(t, err, "OpenBolt after Close")
+	require.NoError(t, s2.Close(), "Close")
+}
+
+func TestOpenBoltErrors(t *testing.T) {
+	dir := t.TempDir()
+	_, err := passivation.OpenBolt(filepath.Join(dir, "missing", "state.db"), passivation.BoltOptions{})
+	assert.ErrorIs(t, err, os.ErrNotExist, "OpenBolt in a missing directory")
+
+	garbage := filepath.Join(dir, "garbage.db")
+	require.NoError(t, os.WriteFile(garbage, bytes.Repeat([]byte("not a database "), 1000), 0o600), "WriteFile")
+	_, err = passivation.OpenBolt(garbage, passivation.BoltOptions{})
+	assert.Error(t, err, "OpenBolt of a file that is no database")
+}
+
+func TestBoltFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := passivation.OpenBolt(path, passivation.BoltOptions{})
+	require.NoError(t, err, "OpenBolt")
+	require.NoError(t, s.Close(), "Close")
+	fi, err := os.Stat(path)
+	require.NoError(t, err, "Stat")
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "mode of the store file")
+}
+
+// The crash test: a child process saves records in a loop and reports
+// each acknowledged save on stdout; the parent kills it with SIGKILL in
+// the middle and checks that the file holds every acknowledged save, whole.
+
+const (
+	crashChildEnv = "PASSIVATION_TEST_CRASH_CHILD"
+	crashObjects  = 8
+)
+
+// crashID is the id of the child's i-th object.
+func crashID(i int) remoting.ObjectID { return remoting.NameID(fmt.Sprint("crash-", i)) }
+
+// crashData is the n-th state of object i: its length and every byte
+// depend on i and n, so that a torn or mixed-up record shows.
+func crashData(i int, n uint64) []byte {
+	size := 64 + int(n*977%6000)
+	data := bytes.Repeat([]byte{byte(n) ^ byte(i*37)}, size)
+	binary.BigEndian.PutUint64(data, n)
+	data[8] = byte(i)
+	return data
+}
+
+// checkCrashData returns n if data is crashData(i, n) for some n.
+func checkCrashData(i int, data []byte) (uint64, error) {
+	if len(data) < 64 {
+		return 0, fmt.Errorf("record of %d bytes", len(data))
+	}
+	n := binary.BigEndian.Uint64(data)
+	if want := crashData(i, n); !bytes.Equal(data, want) {
+		return n, fmt.Errorf("record %d of object %d is corrupt: %d bytes, want %d", n, i, len(data), len(want))
+	}
+	return n, nil
+}
+
+// crashChild runs in the child process: it saves states of crashObjects
+// objects in turn, for ever, and prints "i n version" for each save that
+// returned. It returns only on an error.
+func crashChild(path string) int {
+	s, err := passivation.OpenBolt(path, passivation.BoltOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	versions := make([]uint64, crashObjects)
+	out := bufio.NewWriter(os.Stdout)
+	for n := uint64(1); ; n++ {
+		for i := range crashObjects {
+			v, err := s.Save(ctx, crashID(i), crashData(i, n), versions[i])
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			versions[i] = v
+			// One write per line, after the save returned: a line the
+			// parent reads is an acknowledged save.
+			fmt.Fprintf(out, "%d %d %d\n", i, n, v)
+			out.Flush()
+		}
+	}
+}
+
+func TestBoltCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	path := filepath.Join(t.TempDir(), "state.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err, "StdoutPipe")
+	require.NoError(t, cmd.Start(), "start the child")
+
+	type ack struct{ n, version uint64 }
+	acked := make([]ack, crashObjects)
+	lines := make(chan string)
+	readDone := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		readDone <- sc.Err()
+	}()
+	record := func(line string) {
+		f := strings.Fields(line)
+		require.Len(t, f, 3, "child line %q", line)
+		i, err1 := strconv.Atoi(f[0])
+		n, err2 := strconv.ParseUint(f[1], 10, 64)
+		v, err3 := strconv.ParseUint(f[2], 10, 64)
+		require.NoError(t, errors.Join(err1, err2, err3), "child line %q", line)
+		acked[i] = ack{n, v}
+	}
+
+	// Let the child save for a while, then kill it in the middle of
+	// whatever it is doing.
+	const wantAcks = 400
+	deadline := time.After(10 * time.Second)
+	var killAt <-chan time.Time
+	count := 0
+read:
+	for count < wantAcks {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				break read
+			}
+			record(line)
+			count++
+			if count == 1 {
+				killAt = time.After(time.Second)
+			}
+		case <-killAt:
+			break read
+		case <-deadline:
+			break read
+		}
+	}
+	require.NoError(t, cmd.Process.Kill(), "kill the child")
+	for line := range lines { // what the child wrote before it died
+		if line != "" && strings.Count(line, " ") == 2 {
+			record(line)
+			count++
+		}
+	}
+	require.NoError(t, <-readDone, "read the child's output")
+	err = cmd.Wait()
+	require.Error(t, err, "the child died of the kill")
+	require.Positive(t, count, "acknowledged saves before the kill; child stderr: %s", stderr.String())
+	t.Logf("the child acknowledged %d saves before it was killed", count)
+
+	s, err := passivation.OpenBolt(path, passivation.BoltOptions{})
+	require.NoError(t, err, "OpenBolt after the crash")
+	for i := range crashObjects {
+		rec, err := s.Load(ctx, crashID(i))
+		if acked[i].version == 0 {
+			if err != nil {
+				assert.ErrorIs(t, err, passivation.ErrNotFound, "Load(%d) of an object never acknowledged", i)
+			}
+			continue
+		}
+		require.NoError(t, err, "Load(%d)", i)
+		n, err := checkCrashData(i, rec.Data)
+		assert.NoError(t, err, "data of object %d", i)
+		assert.GreaterOrEqual(t, n, acked[i].n, "object %d: state %d, but the child acknowledged state %d", i, n, acked[i].n)
+		assert.GreaterOrEqual(t, rec.Version, acked[i].version, "object %d: version", i)
+	}
+	err = s.List(ctx, func(id remoting.ObjectID, rec passivation.Record) error {
+		for i := range crashObjects {
+			if id == crashID(i) {
+				_, err := checkCrashData(i, rec.Data)
+				return err
+			}
+		}
+		return fmt.Errorf("unknown id %v", id)
+	})
+	assert.NoError(t, err, "List after the crash")
+	require.NoError(t, s.Close(), "Close")
+
+	// bbolt's own consistency check of the file.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	require.NoError(t, err, "bolt.Open")
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+	assert.NoError(t, err, "bbolt Check of the file after the crash")
+}

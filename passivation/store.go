@@ -1,0 +1,76 @@
+package passivation
+
+import (
+	"context"
+	"errors"
+
+	"github.com/remoting-go/remoting"
+)
+
+// Record is the saved state of one object.
+type Record struct {
+	// Data is the state, typically made by [Encode]. It belongs to the
+	// caller: stores copy it on the way in and out.
+	Data []byte
+
+	// Version identifies this write of the record. Versions are never
+	// zero, and a store never gives the same version twice, even to
+	// different objects or after a Delete.
+	Version uint64
+}
+
+// Store keeps the state of passivated objects, keyed by Object ID, with
+// versioned writes. Implementations are safe for concurrent use and may be
+// shared by several servers; every method but Close fails with an error
+// that matches [ErrClosed] once the store is closed.
+type Store interface {
+	// Load returns the record saved for id, or an error that matches
+	// [ErrNotFound] if there is none.
+	Load(ctx context.Context, id remoting.ObjectID) (Record, error)
+
+	// Save stores data for id if the record's current version is
+	// expected, and returns the record's new version. An expected version
+	// of zero means that id must have no record yet. If the version does
+	// not match, Save changes nothing and returns an error that matches
+	// [ErrConflict]. Once Save returns nil the record is durable to the
+	// degree the store promises (for [BoltStore]: on disk).
+	Save(ctx context.Context, id remoting.ObjectID, data []byte, expected uint64) (uint64, error)
+
+	// Delete removes id's record if its current version is expected, and
+	// otherwise returns an error that matches [ErrConflict]. An expected
+	// version of zero removes the record whatever its version, and is not
+	// an error if there is none.
+	Delete(ctx context.Context, id remoting.ObjectID, expected uint64) error
+
+	// List calls fn for every record, in no particular order, and stops at
+	// the first error fn returns, which it returns. List is not a
+	// snapshot: a record written during List may or may not be seen, but
+	// every record seen is one that was saved. fn may call the store.
+	List(ctx context.Context, fn func(id remoting.ObjectID, rec Record) error) error
+
+	// Close releases the store. It is idempotent.
+	Close() error
+}
+
+// Errors of a [Store]. ErrNotFound, ErrConflict and ErrClosed are each a
+// [*remoting.Error], so that they keep their code when the invoker sends
+// them to a client, and match both themselves and the sentinel of their
+// code with [errors.Is].
+var (
+	// ErrNotFound is returned by Load for an object without a record. Its
+	// code is [remoting.CodeNotFound].
+	ErrNotFound error = &remoting.Error{Code: remoting.CodeNotFound, Message: "no passivated state"}
+
+	// ErrConflict is returned by Save and Delete when the record's version
+	// is not the one expected: another write came first. Its code is
+	// [remoting.CodeFailedPrecondition].
+	ErrConflict error = &remoting.Error{Code: remoting.CodeFailedPrecondition, Message: "passivated state version conflict"}
+
+	// ErrClosed is returned by a store's methods after Close. Its code is
+	// [remoting.CodeUnavailable].
+	ErrClosed error = &remoting.Error{Code: remoting.CodeUnavailable, Message: "passivation store closed"}
+
+	// ErrLocked is returned by [OpenBolt] when another process, or another
+	// BoltStore in this one, holds the file.
+	ErrLocked = errors.New("passivation: store file is locked by another process")
+)
