@@ -39,7 +39,7 @@ type iface struct {
 // method is one method of an interface.
 type method struct {
 	name     string
-	wire     string // "Cart.Add"
+	wire     string       // "Cart.Add"
 	params   []*types.Var // without the leading context.Context
 	results  []*types.Var // without the trailing error
 	variadic bool
@@ -306,7 +306,7 @@ func (g *generator) wireProblem(t types.Type, field string, seen map[types.Type]
 	case *types.Basic:
 		switch u.Kind() {
 		case types.Complex64, types.Complex128, types.Uintptr, types.UnsafePointer:
-			return at("type", "the wire format has no encoding for it; use another type")
+			return at("type", "the wire format has no encoding for it, use another type")
 		}
 	case *types.Pointer:
 		return g.wireProblem(u.Elem(), field, seen)
@@ -320,9 +320,9 @@ func (g *generator) wireProblem(t types.Type, field string, seen map[types.Type]
 		}
 		return g.wireProblem(u.Elem(), field, seen)
 	case *types.Chan:
-		return at("channel type", "channels cannot cross the wire; pass the values instead, for example as a slice")
+		return at("channel type", "channels cannot cross the wire, pass the values instead (for example as a slice)")
 	case *types.Signature:
-		return at("function type", "functions cannot cross the wire; pass data instead")
+		return at("function type", "functions cannot cross the wire, pass data instead")
 	case *types.Interface:
 		return at("interface type", interfaceAdvice)
 	case *types.TypeParam:
@@ -333,7 +333,7 @@ func (g *generator) wireProblem(t types.Type, field string, seen map[types.Type]
 	return nil
 }
 
-const interfaceAdvice = "only concrete types cross the wire (context.Context only first, error only last); use a concrete type"
+const interfaceAdvice = "only concrete types cross the wire (context.Context only first, error only last), use a concrete type or a remoting.Ref of a remote object"
 
 // structProblem walks the fields of s that the wire encodes: the exported
 // ones and embedded structs, less those tagged "-".

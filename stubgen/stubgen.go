@@ -96,6 +96,9 @@ func generate(dir string, patterns []string, opts Options) ([]outputFile, error)
 	if err != nil {
 		return nil, fmt.Errorf("stubgen: %w", err)
 	}
+	if _, err := os.Stat(absDir); err != nil {
+		return nil, fmt.Errorf("stubgen: %w", err)
+	}
 	if err := checkTypeNames(opts.Types); err != nil {
 		return nil, err
 	}

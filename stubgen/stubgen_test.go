@@ -2,7 +2,9 @@ package stubgen
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,8 +100,22 @@ func tempModule(t *testing.T, files map[string]string) string {
 	t.Helper()
 	root := repoRoot(t)
 	dir := t.TempDir()
-	goMod := "module example.com/gen\n\ngo 1.26\n\nrequire github.com/remoting-go/remoting v0.0.0\n\nreplace github.com/remoting-go/remoting => " + root + "\n"
-	files["go.mod"] = goMod
+	// Require what the runtime requires, as a tidy module that uses it
+	// would, so that the go command needs no go.mod updates.
+	var rootMod struct {
+		Go      string
+		Require []struct{ Path, Version string }
+	}
+	out, err := exec.Command("go", "mod", "edit", "-json", filepath.Join(root, "go.mod")).Output()
+	require.NoError(t, err, "go mod edit -json")
+	require.NoError(t, json.Unmarshal(out, &rootMod))
+	var goMod strings.Builder
+	fmt.Fprintf(&goMod, "module example.com/gen\n\ngo %s\n\nrequire github.com/remoting-go/remoting v0.0.0\n\nrequire (\n", rootMod.Go)
+	for _, r := range rootMod.Require {
+		fmt.Fprintf(&goMod, "\t%s %s // indirect\n", r.Path, r.Version)
+	}
+	goMod.WriteString(")\n\nreplace github.com/remoting-go/remoting => " + root + "\n")
+	files["go.mod"] = goMod.String()
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	require.NoError(t, err)
 	files["go.sum"] = string(sum)

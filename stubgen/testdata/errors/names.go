@@ -1,0 +1,31 @@
+package errs
+
+import "context"
+
+// StoreProxy has the name of Store's generated proxy.
+type StoreProxy struct{}
+
+// Store clashes with StoreProxy.
+type Store interface { // ERROR: Store: the generated StoreProxy clashes with the type declared at names.go:6:6
+	Get(ctx context.Context) error
+}
+
+// Cart and CartItems generate the same helper names.
+type Cart interface {
+	ItemsX(ctx context.Context) error
+}
+
+type CartItems interface { // ERROR: CartItems: the generated cartItemsXArgs clashes with the one generated for Cart // ERROR: CartItems: the generated cartItemsXInvoke clashes
+	X(ctx context.Context) error
+}
+
+// Remote has methods named like the proxy's own.
+type Remote interface {
+	Ref(ctx context.Context) error // ERROR: Remote.Ref: clashes with the Ref accessor of the generated proxy
+	c(ctx context.Context) error   // ERROR: Remote.c: clashes with the field c of the generated proxy
+}
+
+// impl is named like a local variable of the generated code.
+type impl interface { // ERROR: impl: the generated code declares a local variable impl
+	Do(ctx context.Context) error
+}
