@@ -20,4 +20,7 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 )
 
-tool golang.org/x/tools/cmd/stringer
+tool (
+	github.com/remoting-go/remoting/cmd/stubgen
+	golang.org/x/tools/cmd/stringer
+)
