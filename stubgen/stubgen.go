@@ -135,7 +135,6 @@ func generate(dir string, patterns []string, opts Options) ([]outputFile, error)
 	d := &diagnostics{dir: absDir, fset: fset}
 	found := map[string]bool{}
 	var files []outputFile
-	var outPkgs []string
 	loaded := true
 	for _, pkg := range pkgs {
 		if fatal := pkgLoadErrors(pkg); len(fatal) > 0 {
@@ -169,7 +168,6 @@ func generate(dir string, patterns []string, opts Options) ([]outputFile, error)
 			return nil, err
 		}
 		files = append(files, outputFile{path: path, src: src})
-		outPkgs = append(outPkgs, pkg.PkgPath)
 	}
 	for _, name := range opts.Types {
 		if !found[name] && loaded && len(pkgs) > 0 {
@@ -182,9 +180,6 @@ func generate(dir string, patterns []string, opts Options) ([]outputFile, error)
 	}
 	if len(pkgs) == 0 {
 		d.addf(token.NoPos, "%s matched no packages", strings.Join(patterns, " "))
-	}
-	if opts.Output != "" && len(files) > 1 {
-		d.addf(token.NoPos, "-output %s names one file, but %d packages declare the types (%s); generate them one package at a time", opts.Output, len(files), strings.Join(outPkgs, ", "))
 	}
 	if err := d.err(); err != nil {
 		return nil, err
