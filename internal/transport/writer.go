@@ -99,29 +99,33 @@ func (w *writer) loop() {
 				w.mu.Unlock()
 				return
 			}
-			buf := w.pending
-			w.pending = w.spare[:0]
-			if w.space != nil {
-				close(w.space)
-				w.space = nil
-			}
-			closing := w.closing
-			w.mu.Unlock()
-			if len(buf) == 0 {
+			if len(w.pending) == 0 {
+				closing := w.closing
+				w.mu.Unlock()
 				if closing {
 					w.fail(errWriterClosed)
 					return
 				}
 				break
 			}
+			// Swap buffers: callers append to the spare one while this
+			// one is written. The two never alias.
+			buf := w.pending
+			w.pending, w.spare = w.spare[:0], nil
+			if w.space != nil {
+				close(w.space)
+				w.space = nil
+			}
+			w.mu.Unlock()
 			if _, err := w.w.Write(buf); err != nil {
 				w.fail(err)
 				return
 			}
 			w.mu.Lock()
-			if cap(buf) <= 4*w.maxPending {
-				w.spare = buf[:0]
+			if cap(buf) > 4*w.maxPending {
+				buf = make([]byte, 0, 4096) // do not keep a huge buffer forever
 			}
+			w.spare = buf[:0]
 			w.mu.Unlock()
 		}
 	}
