@@ -309,10 +309,13 @@ func (s *Server) closeAll(ctx context.Context) error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	s.cancel()
+	// Close the connections before canceling the calls' contexts, so that
+	// a call that returns because of the cancel cannot send its clients a
+	// Canceled error: they see Unavailable, which is what happened.
 	for _, c := range conns {
 		c.close()
 	}
+	s.cancel()
 	var errs []error
 	s.objects.Range(func(k, v any) bool {
 		if err := v.(*object).strategy.Close(ctx); err != nil {

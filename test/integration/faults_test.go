@@ -69,7 +69,9 @@ func TestMalformedInputClosesOnlyThatConnection(t *testing.T) {
 			p, welcome := rawDial(t, s.endpoint, wire.ProtocolVersion)
 			require.Equal(t, wire.KindWelcome, welcome.Kind)
 			p.openCalls(t)
-			require.NoError(t, tc.garbage(p))
+			// The server may hang up before the write completes; what
+			// matters is that it does hang up.
+			_ = tc.garbage(p)
 			p.waitClosed(t)
 
 			got, err := good.Echo(ctxT(t), "still here")
