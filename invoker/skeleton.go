@@ -39,3 +39,7 @@ func (a Args) Decode(v any) error {
 	}
 	return nil
 }
+
+// NewArgs wraps an encoded argument struct, for tests that drive a
+// Skeleton's methods directly and for other transports.
+func NewArgs(body []byte) Args { return Args{body: body} }

@@ -1,0 +1,56 @@
+package testservice
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/invoker"
+	"github.com/remoting-go/remoting/wire"
+)
+
+// FuzzDecodeRequest decodes arbitrary bodies into the generated argument
+// structs through the generated Invoker: no panic, and a body that does not
+// fit is InvalidArgument.
+func FuzzDecodeRequest(f *testing.F) {
+	seeds := []any{
+		&echoEchoArgs{S: "hello"},
+		&echoRoundArgs{P: Payload{Name: "n", Seq: 1, Tags: []string{"a"}, Attrs: map[string]int{"k": 1}, When: time.Unix(1, 2), Data: []byte{1}}},
+		&echoSleepArgs{D: time.Millisecond},
+		&echoFailArgs{Code: 5, Msg: "m"},
+		&echoCountArgs{},
+	}
+	for _, s := range seeds {
+		b, err := wire.Marshal(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	methods := EchoInvoker().Methods
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // Sleep returns at once
+		impl := &Impl{}
+		for name, m := range methods {
+			switch name {
+			case "Echo.Panic", "Echo.Blob": // panic and allocate by design
+				continue
+			}
+			_, err := m(ctx, impl, invoker.NewArgs(body))
+			if err == nil {
+				continue
+			}
+			var re *remoting.Error
+			if errors.As(err, &re) && re.Code == remoting.CodeInvalidArgument {
+				continue
+			}
+			if name == "Echo.Fail" || name == "Echo.Sleep" {
+				continue // these return errors on purpose
+			}
+			t.Fatalf("%s: unexpected error %v", name, err)
+		}
+	})
+}

@@ -1,0 +1,201 @@
+package wire
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/remoting-go/remoting"
+)
+
+func sampleFrames() []*Frame {
+	id := remoting.NameID("cart")
+	return []*Frame{
+		{Kind: KindRequest, ID: 1, Object: id, Method: "Cart.Add", Body: []byte{0x82, 0x61, 0x61, 0x02}},
+		{Kind: KindRequest, Flags: FlagNoReply | FlagAck, ID: 1 << 40, Object: id, Method: "Cart.Items", Deadline: 1500 * time.Millisecond, Meta: remoting.Metadata{"auth": "token", "trace": "abc"}},
+		{Kind: KindReply, ID: 7, Body: []byte{0x80}},
+		{Kind: KindError, ID: 8, Body: EncodeError(errors.New("boom"))},
+		{Kind: KindCancel, ID: 9},
+		{Kind: KindAck, ID: 10},
+		{Kind: KindGoAway},
+		{Kind: KindHello, Body: []byte{0x83, 0x64, 'R', 'M', 'T', 'G', 0x01, 0x1a, 0, 0x40, 0, 0}},
+	}
+}
+
+func TestFrameRoundTrip(t *testing.T) {
+	for _, f := range sampleFrames() {
+		t.Run(f.Kind.String(), func(t *testing.T) {
+			enc := AppendFrame(nil, f)
+			assert.Equal(t, uint32(len(enc)-4), binary.BigEndian.Uint32(enc), "length prefix")
+			got, err := NewReader(bytes.NewReader(enc), 0).ReadFrame()
+			require.NoError(t, err, "ReadFrame(%x)", enc)
+			want := *f
+			if len(want.Body) == 0 {
+				want.Body = []byte{}
+			}
+			assert.Equal(t, want, got, "ReadFrame(%x)", enc)
+		})
+	}
+}
+
+func TestReadFrameSequenceAndEOF(t *testing.T) {
+	var buf []byte
+	for _, f := range sampleFrames() {
+		buf = AppendFrame(buf, f)
+	}
+	r := NewReader(bytes.NewReader(buf), 0)
+	for i := range sampleFrames() {
+		_, err := r.ReadFrame()
+		require.NoError(t, err, "frame %d", i)
+	}
+	_, err := r.ReadFrame()
+	assert.Equal(t, io.EOF, err, "a clean end between frames is io.EOF")
+}
+
+// errReader fails the test if the reader asks for more than the length
+// prefix: a frame over the limit must be refused before its body is read.
+type prefixOnly struct {
+	data []byte
+	t    *testing.T
+}
+
+func (p *prefixOnly) Read(b []byte) (int, error) {
+	if len(p.data) == 0 {
+		p.t.Error("reader asked for bytes past the length prefix of an oversized frame")
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := copy(b, p.data)
+	p.data = p.data[n:]
+	return n, nil
+}
+
+func TestFrameTooLargeRefusedFromPrefix(t *testing.T) {
+	prefix := binary.BigEndian.AppendUint32(nil, 1<<31-1)
+	_, err := NewReader(&prefixOnly{data: prefix, t: t}, 1024).ReadFrame()
+	assert.ErrorIs(t, err, ErrFrameTooLarge)
+	assert.ErrorContains(t, err, "limit 1024")
+}
+
+func TestCheckSize(t *testing.T) {
+	buf := AppendFrame([]byte("xx"), &Frame{Kind: KindReply, ID: 1, Body: make([]byte, 100)})
+	assert.NoError(t, CheckSize(buf, 2, 200))
+	assert.ErrorIs(t, CheckSize(buf, 2, 50), ErrFrameTooLarge)
+}
+
+func TestMalformedFrames(t *testing.T) {
+	req := AppendFrame(nil, sampleFrames()[1])
+	cases := []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"truncated prefix", []byte{0, 0}, ErrMalformed},
+		{"truncated body", []byte{0, 0, 0, 9, byte(KindReply)}, ErrMalformed},
+		{"empty frame", []byte{0, 0, 0, 0}, ErrMalformed},
+		{"unknown kind", []byte{0, 0, 0, 3, 0, 0, 1}, ErrMalformed},
+		{"kind past the last", []byte{0, 0, 0, 3, byte(maxKindValue + 1), 0, 1}, ErrMalformed},
+		{"bad varint id", []byte{0, 0, 0, 12, byte(KindReply), 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, ErrMalformed},
+		{"request cut in the object id", reframe(req[4:12]), ErrMalformed},
+		{"request cut in the metadata", reframe(req[4 : len(req)-3]), ErrMalformed},
+		{"metadata count larger than the frame", reframe(append(append([]byte{byte(KindRequest), 0, 1}, make([]byte, 16)...), 0, 0, 0xff, 0xff, 0x03)), ErrMalformed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewReader(bytes.NewReader(tc.in), 0).ReadFrame()
+			assert.ErrorIs(t, err, tc.want, "ReadFrame(%x)", tc.in)
+		})
+	}
+}
+
+func reframe(body []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+}
+
+func TestDeadlineRoundsUpToMicroseconds(t *testing.T) {
+	enc := AppendFrame(nil, &Frame{Kind: KindRequest, Method: "M", Deadline: 10 * time.Nanosecond})
+	f, err := NewReader(bytes.NewReader(enc), 0).ReadFrame()
+	require.NoError(t, err)
+	assert.Equal(t, time.Microsecond, f.Deadline, "a deadline under 1µs must not turn into 'no deadline'")
+}
+
+func TestInterningKeepsMethodNamesIntact(t *testing.T) {
+	var buf []byte
+	for i := range 2000 {
+		buf = AppendFrame(buf, &Frame{Kind: KindRequest, Method: fmt.Sprintf("I.M%d", i%1500)})
+	}
+	r := NewReader(bytes.NewReader(buf), 0)
+	for i := range 2000 {
+		f, err := r.ReadFrame()
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprintf("I.M%d", i%1500), f.Method)
+	}
+	assert.LessOrEqual(t, len(r.methods), maxInterned, "the intern table is bounded")
+}
+
+type codedErr struct{ N int }
+
+func (e codedErr) Error() string { return fmt.Sprintf("coded %d", e.N) }
+
+func init() { remoting.RegisterError[codedErr]("wire_test.codedErr") }
+
+func TestErrorEncoding(t *testing.T) {
+	cases := []struct {
+		name string
+		in   error
+		code remoting.Code
+		msg  string
+	}{
+		{"plain", errors.New("out of stock"), remoting.CodeApplication, "out of stock"},
+		{"remoting error", remoting.Errorf(remoting.CodeNotFound, "no cart %d", 3), remoting.CodeNotFound, "no cart 3"},
+		{"wrapped remoting error", fmt.Errorf("ctx: %w", remoting.Errorf(remoting.CodePermissionDenied, "nope")), remoting.CodePermissionDenied, "nope"},
+		{"canceled", fmt.Errorf("stop: %w", context.Canceled), remoting.CodeCanceled, "stop: context canceled"},
+		{"deadline", context.DeadlineExceeded, remoting.CodeDeadlineExceeded, "context deadline exceeded"},
+		{"registered", fmt.Errorf("deep: %w", codedErr{N: 4}), remoting.CodeApplication, "deep: coded 4"},
+		{"registered in a join", errors.Join(errors.New("a"), codedErr{N: 5}), remoting.CodeApplication, "a\ncoded 5"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := DecodeError(EncodeError(tc.in))
+			assert.Equal(t, tc.code, got.Code, "DecodeError(EncodeError(%v))", tc.in)
+			assert.Equal(t, tc.msg, got.Message)
+			var ce codedErr
+			if errors.As(tc.in, &ce) {
+				var back codedErr
+				require.ErrorAs(t, got, &back)
+				assert.Equal(t, ce, back)
+			}
+		})
+	}
+	assert.Equal(t, remoting.CodeInternal, DecodeError([]byte{0xff}).Code, "an undecodable error body")
+}
+
+func TestHelloCheck(t *testing.T) {
+	ok := Hello{Magic: Magic, Version: ProtocolVersion}
+	assert.NoError(t, ok.Check())
+	bad := Hello{Magic: Magic, Version: ProtocolVersion + 1}
+	assert.ErrorContains(t, bad.Check(), "protocol version mismatch")
+	alien := Hello{Magic: "HTTP", Version: ProtocolVersion}
+	assert.ErrorContains(t, alien.Check(), "does not speak this protocol")
+}
+
+func TestDecoderLimits(t *testing.T) {
+	deep := bytes.Repeat([]byte{0x81}, MaxNestedLevels+2)
+	deep = append(deep, 0x00)
+	var v []any
+	assert.Error(t, Unmarshal(deep, &v), "nesting past the limit")
+
+	huge := []byte{0x9a, 0x7f, 0xff, 0xff, 0xff} // array of 2^31-1 elements, no content
+	var s []int
+	assert.Error(t, Unmarshal(huge, &s), "an array length past the limit is refused before allocating")
+
+	var n int
+	assert.Error(t, Unmarshal([]byte{0x01, 0x02}, &n), "trailing bytes")
+}
