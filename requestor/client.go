@@ -79,16 +79,16 @@ type Client struct {
 	addr     string
 	opts     Options
 
-	mu        sync.Mutex
-	cur       *conn         // the connection new calls use; nil if none
-	dialing   chan struct{} // closed when the dial in progress ends; nil if none
-	dialErr   error         // the last dial's error
-	nextDial  time.Time     // no dial before this time (backoff)
-	backoff   time.Duration
-	conns     map[*conn]struct{} // every live connection, current or draining
-	closed    bool
-	closedCh  chan struct{}
-	wg        sync.WaitGroup // dial goroutines
+	mu       sync.Mutex
+	cur      *conn         // the connection new calls use; nil if none
+	dialing  chan struct{} // closed when the dial in progress ends; nil if none
+	dialErr  error         // the last dial's error
+	nextDial time.Time     // no dial before this time (backoff)
+	backoff  time.Duration
+	conns    map[*conn]struct{} // every live connection, current or draining
+	closed   bool
+	closedCh chan struct{}
+	wg       sync.WaitGroup // dial goroutines
 }
 
 var _ remoting.Caller = (*Client)(nil)
@@ -142,7 +142,7 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 		nc, err = d.DialContext(ctx, c.network, c.addr)
 	}
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("dial %s: %w", c.endpoint, err))
+		return nil, unavailable(err) // a *net.OpError names the address
 	}
 	sess, err := transport.Client(ctx, nc, transport.Options{
 		MaxFrameSize:      c.opts.MaxFrameSize,
