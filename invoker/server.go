@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/remoting-go/remoting"
@@ -80,8 +79,6 @@ type Server struct {
 	draining  bool
 	closed    bool
 	wg        sync.WaitGroup // connection goroutines
-
-	active atomic.Int64 // calls running, over all connections
 }
 
 // object is one registered object.
@@ -239,7 +236,7 @@ func (s *Server) startConn(nc net.Conn) bool {
 	if s.closed || s.draining {
 		return false
 	}
-	c := &conn{srv: s, nc: nc, sem: make(chan struct{}, s.opts.MaxConcurrentCalls)}
+	c := &conn{srv: s, nc: nc}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	go func() {
@@ -272,7 +269,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for s.active.Load() > 0 {
+	for s.active() > 0 {
 		select {
 		case <-ctx.Done():
 			s.closeAll(ctx)
@@ -281,6 +278,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	return s.closeAll(ctx)
+}
+
+// active returns the number of calls running on all connections.
+func (s *Server) active() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for c := range s.conns {
+		n += c.active()
+	}
+	return n
 }
 
 // Close stops the server at once: listeners and connections are closed,

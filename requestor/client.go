@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/internal/peer"
 	"github.com/remoting-go/remoting/internal/transport"
 	"github.com/remoting-go/remoting/wire"
 )
@@ -80,12 +81,12 @@ type Client struct {
 	opts     Options
 
 	mu       sync.Mutex
-	cur      *conn         // the connection new calls use; nil if none
+	cur      *peer.Peer    // the connection new calls use; nil if none
 	dialing  chan struct{} // closed when the dial in progress ends; nil if none
 	dialErr  error         // the last dial's error
 	nextDial time.Time     // no dial before this time (backoff)
 	backoff  time.Duration
-	conns    map[*conn]struct{} // every live connection, current or draining
+	conns    map[*peer.Peer]struct{} // every live connection, current or draining
 	closed   bool
 	closedCh chan struct{}
 	wg       sync.WaitGroup // dial goroutines
@@ -110,7 +111,7 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 		network:  network,
 		addr:     addr,
 		opts:     opts.withDefaults(),
-		conns:    make(map[*conn]struct{}),
+		conns:    make(map[*peer.Peer]struct{}),
 		closedCh: make(chan struct{}),
 	}
 	cn, err := c.dial(ctx)
@@ -129,7 +130,7 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 func (c *Client) Endpoint() string { return c.endpoint }
 
 // dial opens a connection and its call streams.
-func (c *Client) dial(ctx context.Context) (*conn, error) {
+func (c *Client) dial(ctx context.Context) (*peer.Peer, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
 	var nc net.Conn
@@ -153,17 +154,21 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("connect %s: %w", c.endpoint, err))
 	}
-	cn, err := newConn(c, sess)
-	if err != nil {
-		sess.Close()
-		return nil, unavailable(fmt.Errorf("connect %s: %w", c.endpoint, err))
+	p := peer.New(sess, nil, peer.Options{
+		Streams: c.opts.Streams,
+		Logger:  c.opts.Logger,
+		OnClose: c.forget,
+	})
+	if err := p.OpenStreams(); err != nil {
+		p.Close()
+		return nil, err
 	}
-	return cn, nil
+	return p, nil
 }
 
 // conn returns a usable connection, dialing if there is none. Concurrent
 // callers share one dial; each waits for it only until its own ctx ends.
-func (c *Client) conn(ctx context.Context) (*conn, error) {
+func (c *Client) conn(ctx context.Context) (*peer.Peer, error) {
 	for {
 		c.mu.Lock()
 		if c.closed {
@@ -171,7 +176,7 @@ func (c *Client) conn(ctx context.Context) (*conn, error) {
 			return nil, unavailable(ErrClosed)
 		}
 		if cn := c.cur; cn != nil {
-			if cn.usable() {
+			if cn.Usable() {
 				c.mu.Unlock()
 				return cn, nil
 			}
@@ -233,12 +238,12 @@ func (c *Client) redial(done chan struct{}) {
 	close(done)
 	if err == nil && closed {
 		// Close ran while this dial was in flight and did not see cn.
-		cn.close()
+		cn.Close()
 	}
 }
 
 // forget drops a connection that has ended.
-func (c *Client) forget(cn *conn) {
+func (c *Client) forget(cn *peer.Peer) {
 	c.mu.Lock()
 	delete(c.conns, cn)
 	if c.cur == cn {
@@ -266,7 +271,7 @@ func (c *Client) Invoke(ctx context.Context, inv *remoting.Invocation) error {
 	if err != nil {
 		return err
 	}
-	return cn.call(ctx, inv)
+	return cn.Invoke(ctx, inv)
 }
 
 // Lookup asks the server's naming service for the object registered under
@@ -299,14 +304,14 @@ func (c *Client) Close() error {
 	}
 	c.closed = true
 	close(c.closedCh)
-	conns := make([]*conn, 0, len(c.conns))
+	conns := make([]*peer.Peer, 0, len(c.conns))
 	for cn := range c.conns {
 		conns = append(conns, cn)
 	}
 	c.cur = nil
 	c.mu.Unlock()
 	for _, cn := range conns {
-		cn.close()
+		cn.Close()
 	}
 	c.wg.Wait()
 	return nil
@@ -315,20 +320,9 @@ func (c *Client) Close() error {
 // Closed is closed when Close has been called.
 func (c *Client) Closed() <-chan struct{} { return c.closedCh }
 
-func unavailable(err error) *remoting.Error {
-	var re *remoting.Error
-	if errors.As(err, &re) && re.Code == remoting.CodeUnavailable {
-		return re
-	}
-	return &remoting.Error{Code: remoting.CodeUnavailable, Message: err.Error(), Cause: err}
-}
+func unavailable(err error) *remoting.Error { return peer.Unavailable(err) }
 
-func contextError(err error) *remoting.Error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return &remoting.Error{Code: remoting.CodeDeadlineExceeded, Message: err.Error(), Cause: err}
-	}
-	return &remoting.Error{Code: remoting.CodeCanceled, Message: err.Error(), Cause: err}
-}
+func contextError(err error) *remoting.Error { return peer.ContextError(err) }
 
 // ctxOf returns a context that is canceled when done is closed.
 func ctxOf(done <-chan struct{}) context.Context { return doneContext(done) }

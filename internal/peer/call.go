@@ -1,11 +1,10 @@
-package requestor
+package peer
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/remoting-go/remoting"
@@ -13,62 +12,16 @@ import (
 	"github.com/remoting-go/remoting/wire"
 )
 
-// conn is the Client Request Handler of one connection: its call streams,
-// their pending calls and their reader goroutines.
-type conn struct {
-	c       *Client
-	sess    *transport.Session
-	streams []*callStream
-	next    atomic.Uint32
-	readers atomic.Int32  // reader goroutines still running
-	done    chan struct{} // closed when the last reader has exited
-}
+// callStream is one call stream this end opened, and the calls waiting for
+// replies on it.
+type callStream struct {
+	p  *Peer
+	st *transport.Stream
 
-func newConn(c *Client, sess *transport.Session) (*conn, error) {
-	cn := &conn{c: c, sess: sess, done: make(chan struct{})}
-	for range c.opts.Streams {
-		st, err := sess.Open()
-		if err != nil {
-			for _, cs := range cn.streams {
-				cs.st.Abort()
-			}
-			return nil, err
-		}
-		cn.streams = append(cn.streams, &callStream{cn: cn, st: st, pending: make(map[uint64]*call)})
-	}
-	cn.readers.Store(int32(len(cn.streams)))
-	for _, cs := range cn.streams {
-		go cs.read()
-	}
-	return cn, nil
-}
-
-// usable reports whether new calls may use the connection: it is open and
-// the server has not asked its clients to go away.
-func (cn *conn) usable() bool {
-	if cn.sess.IsClosed() {
-		return false
-	}
-	select {
-	case <-cn.sess.GoingAway():
-		return false
-	default:
-		return true
-	}
-}
-
-// close ends the connection and waits for its readers, which fail every
-// pending call.
-func (cn *conn) close() {
-	cn.sess.Close()
-	<-cn.done
-}
-
-func (cn *conn) pick() *callStream {
-	if len(cn.streams) == 1 {
-		return cn.streams[0]
-	}
-	return cn.streams[cn.next.Add(1)%uint32(len(cn.streams))]
+	mu      sync.Mutex
+	pending map[uint64]*call
+	nextID  uint64
+	err     error // set when the stream failed; no new calls
 }
 
 // call is one outstanding request. Calls are pooled: a call goes back to
@@ -88,15 +41,69 @@ func putCall(cl *call) {
 	callPool.Put(cl)
 }
 
-// callStream is one call stream and the calls waiting for replies on it.
-type callStream struct {
-	cn *conn
-	st *transport.Stream
+// OpenStreams opens this end's call streams now rather than on the first
+// call, so that a failure shows at once.
+func (p *Peer) OpenStreams() error {
+	_, err := p.stream()
+	return err
+}
 
-	mu      sync.Mutex
-	pending map[uint64]*call
-	nextID  uint64
-	err     error // set when the stream failed; no new calls
+// stream picks the call stream for the next call, opening the streams on
+// first use.
+func (p *Peer) stream() (*callStream, error) {
+	p.mu.Lock()
+	if p.streams == nil && p.openErr == nil {
+		p.openErr = p.openLocked()
+	}
+	streams, err := p.streams, p.openErr
+	p.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if len(streams) == 1 {
+		return streams[0], nil
+	}
+	return streams[p.next.Add(1)%uint32(len(streams))], nil
+}
+
+func (p *Peer) openLocked() error {
+	streams := make([]*callStream, 0, p.opts.Streams)
+	for range p.opts.Streams {
+		st, err := p.sess.Open()
+		if err != nil {
+			for _, cs := range streams {
+				cs.st.Abort()
+			}
+			return unavailable(fmt.Errorf("open call stream to %s: %w", p.sess.RemoteAddr(), err))
+		}
+		streams = append(streams, &callStream{p: p, st: st, pending: make(map[uint64]*call)})
+	}
+	for _, cs := range streams {
+		p.wg.Add(1)
+		go cs.read()
+	}
+	p.streams = streams
+	return nil
+}
+
+// refuseCalls makes every later call fail with Unavailable; the session
+// has ended.
+func (p *Peer) refuseCalls() {
+	p.mu.Lock()
+	if p.openErr == nil {
+		p.openErr = unavailable(fmt.Errorf("connection to %s closed", p.sess.RemoteAddr()))
+	}
+	p.mu.Unlock()
+}
+
+// abortStreams stops the writers of this end's call streams.
+func (p *Peer) abortStreams() {
+	p.mu.Lock()
+	streams := p.streams
+	p.mu.Unlock()
+	for _, cs := range streams {
+		cs.st.Abort()
+	}
 }
 
 func (cs *callStream) register(cl *call) (uint64, error) {
@@ -123,20 +130,11 @@ func (cs *callStream) unregister(id uint64) bool {
 // read delivers replies until the stream fails, then fails every pending
 // call with Unavailable and closes the session.
 func (cs *callStream) read() {
-	defer func() {
-		if cs.cn.readers.Add(-1) == 0 {
-			// The last reader out stops the streams' writers.
-			for _, s := range cs.cn.streams {
-				s.st.Abort()
-			}
-			cs.cn.c.forget(cs.cn)
-			close(cs.cn.done)
-		}
-	}()
+	defer cs.p.wg.Done()
 	for {
 		f, err := cs.st.ReadFrame()
 		if err != nil {
-			cs.fail(fmt.Errorf("connection to %s lost: %w", cs.cn.c.endpoint, err))
+			cs.fail(fmt.Errorf("connection to %s lost: %w", cs.p.sess.RemoteAddr(), err))
 			return
 		}
 		switch f.Kind {
@@ -150,7 +148,8 @@ func (cs *callStream) read() {
 				cl.done <- struct{}{}
 			}
 		default:
-			cs.fail(fmt.Errorf("connection to %s closed: unexpected %v frame on a call stream", cs.cn.c.endpoint, f.Kind))
+			cs.p.opts.Logger.Warn("remoting: closing connection: unexpected frame on a call stream", "remote", cs.p.sess.RemoteAddr(), "kind", f.Kind)
+			cs.fail(fmt.Errorf("connection to %s closed: unexpected %v frame on a call stream", cs.p.sess.RemoteAddr(), f.Kind))
 			return
 		}
 	}
@@ -169,11 +168,15 @@ func (cs *callStream) fail(cause error) {
 		cl.err = err
 		cl.done <- struct{}{}
 	}
-	cs.cn.sess.Close()
+	cs.p.sess.Close()
 }
 
-// call performs one synchronous invocation on the connection.
-func (cn *conn) call(ctx context.Context, inv *remoting.Invocation) error {
+// Invoke sends inv to the other end and waits for the reply; it implements
+// remoting.Caller. See requestor.Client.Invoke for the errors.
+func (p *Peer) Invoke(ctx context.Context, inv *remoting.Invocation) error {
+	if err := ctx.Err(); err != nil {
+		return contextError(err)
+	}
 	body, err := wire.Marshal(inv.Args)
 	if err != nil {
 		return remoting.Errorf(remoting.CodeInvalidArgument, "encode arguments of %s: %v", inv.Method, err)
@@ -184,7 +187,10 @@ func (cn *conn) call(ctx context.Context, inv *remoting.Invocation) error {
 			return contextError(context.DeadlineExceeded)
 		}
 	}
-	cs := cn.pick()
+	cs, err := p.stream()
+	if err != nil {
+		return err
+	}
 	cl := getCall()
 	if f.ID, err = cs.register(cl); err != nil {
 		putCall(cl)
@@ -201,7 +207,7 @@ func (cn *conn) call(ctx context.Context, inv *remoting.Invocation) error {
 		case ctx.Err() != nil:
 			return contextError(ctx.Err())
 		default:
-			return unavailable(fmt.Errorf("send to %s: %w", cn.c.endpoint, err))
+			return unavailable(fmt.Errorf("send to %s: %w", p.sess.RemoteAddr(), err))
 		}
 	}
 	select {
@@ -209,8 +215,8 @@ func (cn *conn) call(ctx context.Context, inv *remoting.Invocation) error {
 	case <-ctx.Done():
 		if cs.unregister(f.ID) {
 			putCall(cl)
-			// Tell the server; ctx is done, so this queues the frame only
-			// if there is room and never waits.
+			// Tell the other end; ctx is done, so this queues the frame
+			// only if there is room and never waits.
 			cs.st.WriteFrame(ctx, &wire.Frame{Kind: wire.KindCancel, ID: f.ID})
 			return contextError(ctx.Err())
 		}
@@ -240,4 +246,27 @@ func (cl *call) result(inv *remoting.Invocation) error {
 		return nil
 	}
 	return remoting.Errorf(remoting.CodeInternal, "unexpected %v frame for %s", cl.frame.Kind, inv.Method)
+}
+
+// Unavailable wraps a transport failure as a *remoting.Error with
+// CodeUnavailable (unless it already is one).
+func Unavailable(err error) *remoting.Error { return unavailable(err) }
+
+func unavailable(err error) *remoting.Error {
+	var re *remoting.Error
+	if errors.As(err, &re) && re.Code == remoting.CodeUnavailable {
+		return re
+	}
+	return &remoting.Error{Code: remoting.CodeUnavailable, Message: err.Error(), Cause: err}
+}
+
+// ContextError turns a context's error into a *remoting.Error with
+// CodeDeadlineExceeded or CodeCanceled that wraps it.
+func ContextError(err error) *remoting.Error { return contextError(err) }
+
+func contextError(err error) *remoting.Error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &remoting.Error{Code: remoting.CodeDeadlineExceeded, Message: err.Error(), Cause: err}
+	}
+	return &remoting.Error{Code: remoting.CodeCanceled, Message: err.Error(), Cause: err}
 }

@@ -1,0 +1,153 @@
+package peer
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/internal/transport"
+)
+
+// Dispatcher serves the requests a peer receives.
+type Dispatcher interface {
+	// Dispatch runs one request and returns a pointer to the result
+	// struct (or nil for none) or an error. It calls req.Accept once the
+	// object and method are known to exist, before running the method.
+	Dispatch(ctx context.Context, req *Request) (reply any, err error)
+}
+
+// Options configure a Peer. The zero value works.
+type Options struct {
+	// MaxConcurrentCalls bounds the requests from the other end that run
+	// at once; beyond it the peer stops reading requests until one ends,
+	// which pushes back on the sender. Default 1024.
+	MaxConcurrentCalls int
+	// Streams is the number of call streams this end opens for its own
+	// calls, on first use. Default 1.
+	Streams int
+	// Logger receives malformed-frame and dropped-reply events. Default:
+	// discard.
+	Logger *slog.Logger
+	// OnClose, if set, is called once with the peer, after the session has
+	// ended and every goroutine of the peer has exited.
+	OnClose func(*Peer)
+}
+
+// Peer is one end of an established session. It is safe for concurrent
+// use.
+type Peer struct {
+	sess *transport.Session
+	d    Dispatcher
+	opts Options
+
+	ctx    context.Context // canceled when the session ends
+	cancel context.CancelFunc
+	sem    chan struct{} // a token per running request
+	active atomic.Int64  // requests read and not yet finished
+
+	mu      sync.Mutex
+	streams []*callStream // outgoing; nil until the first call
+	openErr error
+	next    atomic.Uint32
+
+	wg        sync.WaitGroup // every goroutine of the peer
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+// New starts serving sess: requests from the other end go to d (nil
+// refuses every request with NotFound). The peer owns sess from now on.
+func New(sess *transport.Session, d Dispatcher, opts Options) *Peer {
+	if opts.MaxConcurrentCalls <= 0 {
+		opts.MaxConcurrentCalls = 1024
+	}
+	if opts.Streams <= 0 {
+		opts.Streams = 1
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Peer{
+		sess:   sess,
+		d:      d,
+		opts:   opts,
+		ctx:    ctx,
+		cancel: cancel,
+		sem:    make(chan struct{}, opts.MaxConcurrentCalls),
+		done:   make(chan struct{}),
+	}
+	p.wg.Add(1)
+	go p.acceptLoop()
+	go func() {
+		// Not in wg: it waits for wg.
+		<-sess.Closed()
+		p.cancel()
+		p.refuseCalls() // before Wait: no stream reader may join wg after it
+		p.wg.Wait()
+		p.abortStreams()
+		if opts.OnClose != nil {
+			opts.OnClose(p)
+		}
+		close(p.done)
+	}()
+	return p
+}
+
+func (p *Peer) acceptLoop() {
+	defer p.wg.Done()
+	for {
+		st, err := p.sess.Accept()
+		if err != nil {
+			p.sess.Close()
+			return
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.serveStream(st)
+		}()
+	}
+}
+
+// Session returns the peer's session.
+func (p *Peer) Session() *transport.Session { return p.sess }
+
+// Active returns the number of requests from the other end that have been
+// read and not yet answered.
+func (p *Peer) Active() int64 { return p.active.Load() }
+
+// Usable reports whether new calls may use the peer: the session is open
+// and the other end has not announced that it is going away.
+func (p *Peer) Usable() bool {
+	if p.sess.IsClosed() {
+		return false
+	}
+	select {
+	case <-p.sess.GoingAway():
+		return false
+	default:
+		return true
+	}
+}
+
+// GoAway tells the other end to open no new calls.
+func (p *Peer) GoAway() error { return p.sess.GoAway() }
+
+// Done is closed after the session has ended and every goroutine of the
+// peer has exited.
+func (p *Peer) Done() <-chan struct{} { return p.done }
+
+// Close ends the session at once: calls in both directions fail (this
+// end's pending calls with Unavailable), requests still running see their
+// context canceled. It waits until every goroutine of the peer has exited
+// and is idempotent.
+func (p *Peer) Close() error {
+	p.closeOnce.Do(func() { p.sess.Close() })
+	<-p.done
+	return nil
+}
+
+var _ remoting.Caller = (*Peer)(nil)

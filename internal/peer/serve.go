@@ -1,0 +1,164 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/internal/transport"
+	"github.com/remoting-go/remoting/wire"
+)
+
+// Request is one request received from the other end.
+type Request struct {
+	// Frame is the request frame: object, method, deadline, metadata,
+	// encoded arguments.
+	Frame *wire.Frame
+	// Peer is the end that received it, through which the method may call
+	// the other end back.
+	Peer *Peer
+
+	st       *transport.Stream
+	accepted bool
+}
+
+// Accept records that the object and method exist and, for a Sync with
+// Server request, sends the Ack before the method runs.
+func (r *Request) Accept() {
+	if r.accepted {
+		return
+	}
+	r.accepted = true
+	if r.Frame.Flags&wire.FlagAck == 0 {
+		return
+	}
+	if err := r.st.WriteFrame(r.Peer.ctx, &wire.Frame{Kind: wire.KindAck, ID: r.Frame.ID}); err != nil {
+		r.Peer.opts.Logger.Debug("remoting: ack not sent", "method", r.Frame.Method, "err", err)
+	}
+}
+
+// inflight maps the request ids of a stream's running requests to the
+// functions that cancel them.
+type inflight struct {
+	mu sync.Mutex
+	m  map[uint64]context.CancelFunc
+}
+
+func (in *inflight) add(id uint64, cancel context.CancelFunc) {
+	in.mu.Lock()
+	in.m[id] = cancel
+	in.mu.Unlock()
+}
+
+func (in *inflight) remove(id uint64) {
+	in.mu.Lock()
+	delete(in.m, id)
+	in.mu.Unlock()
+}
+
+func (in *inflight) cancel(id uint64) {
+	in.mu.Lock()
+	cancel := in.m[id]
+	in.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// serveStream reads one call stream the other end opened. A frame that
+// does not parse, or a kind that has no place on a call stream, closes the
+// whole connection: the stream's framing can no longer be trusted.
+func (p *Peer) serveStream(st *transport.Stream) {
+	log := p.opts.Logger
+	calls := &inflight{m: make(map[uint64]context.CancelFunc)}
+	var running sync.WaitGroup
+	defer func() {
+		running.Wait()
+		st.Close()
+	}()
+	for {
+		f, err := st.ReadFrame()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !p.sess.IsClosed() {
+				log.Warn("remoting: closing connection: bad frame", "remote", st.RemoteAddr(), "err", err)
+				p.sess.Close()
+			}
+			return
+		}
+		switch f.Kind {
+		case wire.KindRequest:
+			select {
+			case p.sem <- struct{}{}:
+			case <-p.ctx.Done():
+				return
+			}
+			p.active.Add(1)
+			running.Add(1)
+			go func() {
+				defer func() {
+					<-p.sem
+					p.active.Add(-1)
+					running.Done()
+				}()
+				p.handle(st, &f, calls)
+			}()
+		case wire.KindCancel:
+			calls.cancel(f.ID)
+		default:
+			log.Warn("remoting: closing connection: unexpected frame on call stream", "remote", st.RemoteAddr(), "kind", f.Kind)
+			p.sess.Close()
+			return
+		}
+	}
+}
+
+// handle runs one request and writes its reply.
+func (p *Peer) handle(st *transport.Stream, f *wire.Frame, calls *inflight) {
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if f.Deadline > 0 {
+		ctx, cancel = context.WithTimeout(p.ctx, f.Deadline)
+	} else {
+		ctx, cancel = context.WithCancel(p.ctx)
+	}
+	calls.add(f.ID, cancel)
+	defer func() {
+		calls.remove(f.ID)
+		cancel()
+	}()
+
+	req := &Request{Frame: f, Peer: p, st: st}
+	var reply any
+	var err error
+	if p.d == nil {
+		err = remoting.Errorf(remoting.CodeNotFound, "object %s not found: this end serves no objects", f.Object)
+	} else {
+		reply, err = p.d.Dispatch(ctx, req)
+	}
+	if f.Flags&wire.FlagNoReply != 0 && (req.accepted || f.Flags&wire.FlagAck == 0) {
+		// Fire and forget, or Sync with Server after the ack: no reply.
+		// A Sync-with-Server request that was never accepted still gets
+		// its error, in place of the ack.
+		return
+	}
+	out := wire.Frame{Kind: wire.KindReply, ID: f.ID}
+	if err == nil && reply != nil {
+		out.Body, err = wire.Marshal(reply)
+		if err != nil {
+			err = remoting.Errorf(remoting.CodeInternal, "encode results of %s: %v", f.Method, err)
+		}
+	}
+	if err != nil {
+		out = wire.Frame{Kind: wire.KindError, ID: f.ID, Body: wire.EncodeError(err)}
+	}
+	werr := st.WriteFrame(p.ctx, &out)
+	if errors.Is(werr, wire.ErrFrameTooLarge) {
+		tooLarge := remoting.Errorf(remoting.CodeResourceExhausted, "results of %s: %v", f.Method, werr)
+		werr = st.WriteFrame(p.ctx, &wire.Frame{Kind: wire.KindError, ID: f.ID, Body: wire.EncodeError(tooLarge)})
+	}
+	if werr != nil {
+		p.opts.Logger.Debug("remoting: reply not sent", "remote", st.RemoteAddr(), "method", f.Method, "err", werr)
+	}
+}
