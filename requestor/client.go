@@ -75,7 +75,8 @@ func (o Options) withDefaults() Options {
 // call through. It implements [remoting.Caller] and is safe for concurrent
 // use by any number of goroutines.
 type Client struct {
-	endpoint string // normalised: "<network>://<address>"
+	endpoint string            // normalised: "<network>://<address>"
+	id       remoting.ObjectID // this client's peer id, the same on every connection
 	network  string
 	addr     string
 	opts     Options
@@ -108,6 +109,7 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 	}
 	c := &Client{
 		endpoint: network + "://" + addr,
+		id:       remoting.NewObjectID(),
 		network:  network,
 		addr:     addr,
 		opts:     opts.withDefaults(),
@@ -150,6 +152,7 @@ func (c *Client) dial(ctx context.Context) (*peer.Peer, error) {
 		KeepAliveInterval: c.opts.KeepAliveInterval,
 		WriteTimeout:      c.opts.WriteTimeout,
 		Logger:            c.opts.Logger,
+		PeerID:            c.id,
 	})
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("connect %s: %w", c.endpoint, err))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/yamux"
 
+	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/wire"
 )
 
@@ -45,6 +46,9 @@ type Options struct {
 	// Logger receives yamux's own diagnostics (at debug level) and
 	// session-level events. Default: discard.
 	Logger *slog.Logger
+	// PeerID identifies this end in the handshake. Default: a new random
+	// id per session.
+	PeerID remoting.ObjectID
 }
 
 func (o Options) withDefaults() Options {
@@ -68,6 +72,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.PeerID.IsZero() {
+		o.PeerID = remoting.NewObjectID()
 	}
 	return o
 }
@@ -94,8 +101,8 @@ type Session struct {
 	mux     *yamux.Session
 	opts    Options
 	control *Stream
-	// PeerMaxFrameSize is the largest frame the peer accepts.
-	peerMax int
+	peerMax int               // the largest frame the peer accepts
+	peerID  remoting.ObjectID // the peer's id from the handshake
 
 	goAway     chan struct{} // closed when the peer sent KindGoAway
 	goAwayOnce sync.Once
@@ -153,7 +160,7 @@ func (s *Session) handshakeDeadline(ctx context.Context) time.Time {
 }
 
 func (s *Session) hello() *wire.Frame {
-	body, _ := wire.Marshal(&wire.Hello{Magic: wire.Magic, Version: wire.ProtocolVersion, MaxFrameSize: uint32(s.opts.MaxFrameSize)})
+	body, _ := wire.Marshal(&wire.Hello{Magic: wire.Magic, Version: wire.ProtocolVersion, MaxFrameSize: uint32(s.opts.MaxFrameSize), PeerID: s.opts.PeerID})
 	return &wire.Frame{Body: body}
 }
 
@@ -193,7 +200,7 @@ func (s *Session) clientHandshake(ctx context.Context) error {
 		return err
 	}
 	ys.SetDeadline(time.Time{})
-	s.peerMax = int(h.MaxFrameSize)
+	s.peerMax, s.peerID = int(h.MaxFrameSize), h.PeerID
 	s.control = newStream(ys, r, s.sendMax(), nil)
 	return nil
 }
@@ -240,7 +247,10 @@ func (s *Session) serverHandshake(ctx context.Context) error {
 		return err
 	}
 	ys.SetDeadline(time.Time{})
-	s.peerMax = int(h.MaxFrameSize)
+	s.peerMax, s.peerID = int(h.MaxFrameSize), h.PeerID
+	if s.peerID.IsZero() {
+		s.peerID = remoting.NewObjectID() // an anonymous peer owns what it creates for this session only
+	}
 	s.control = newStream(ys, r, s.sendMax(), nil)
 	return nil
 }
@@ -324,6 +334,9 @@ func (s *Session) sendMax() int {
 	}
 	return s.opts.MaxFrameSize
 }
+
+// PeerID is the id the peer announced in the handshake.
+func (s *Session) PeerID() remoting.ObjectID { return s.peerID }
 
 // PeerMaxFrameSize is the largest frame the peer accepts.
 func (s *Session) PeerMaxFrameSize() int { return s.peerMax }
