@@ -28,13 +28,21 @@ type Invocation struct {
 	Reply any
 	// Meta is the invocation context sent with the call; it may be nil.
 	Meta Metadata
+	// Mode is the invocation mode; the zero value is ModeSync.
+	Mode Mode
+	// Done is required with ModeAsync and ignored otherwise: it is called
+	// exactly once, never on the connection's reader goroutine, after
+	// Reply has been filled in, with the call's error or nil.
+	Done func(error)
 }
 
-// Caller sends invocations to remote objects and waits for their replies;
-// the Requestor implements it. Invoke returns nil when the remote method
-// returned nil, the remote method's error as an [*Error] with
-// [CodeApplication], or an *Error with another code when the call failed in
-// the middleware. Generated Client Proxies call through a Caller.
+// Caller sends invocations to remote objects; the Requestor implements it.
+// For ModeSync, Invoke returns nil when the remote method returned nil, the
+// remote method's error as an [*Error] with [CodeApplication], or an *Error
+// with another code when the call failed in the middleware. For the other
+// modes see [Mode]: Invoke returns when the mode says the caller may go on,
+// with an error only if the call could not be made. Generated Client
+// Proxies call through a Caller.
 type Caller interface {
 	Invoke(ctx context.Context, inv *Invocation) error
 }

@@ -1,15 +1,11 @@
 package invoker
 
 import (
-	"context"
 	"net"
-	"runtime/debug"
 	"sync"
 
-	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/internal/peer"
 	"github.com/remoting-go/remoting/internal/transport"
-	"github.com/remoting-go/remoting/wire"
 )
 
 // conn is one client connection: the handshake, then a peer that serves
@@ -30,7 +26,7 @@ func (c *conn) serve() {
 		c.srv.opts.Logger.Warn("remoting: connection refused", "remote", c.nc.RemoteAddr(), "err", err)
 		return
 	}
-	p := peer.New(sess, dispatcher{c.srv}, peer.Options{MaxConcurrentCalls: c.srv.opts.MaxConcurrentCalls, Logger: c.srv.opts.Logger})
+	p := peer.New(sess, c.srv.reg, peer.Options{MaxConcurrentCalls: c.srv.opts.MaxConcurrentCalls, Logger: c.srv.opts.Logger})
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -75,49 +71,3 @@ func (c *conn) close() {
 		c.nc.Close()
 	}
 }
-
-// dispatcher gives a connection's peer the server's objects to serve.
-type dispatcher struct{ s *Server }
-
-func (d dispatcher) Dispatch(ctx context.Context, req *peer.Request) (any, error) {
-	return d.s.dispatch(ctx, req)
-}
-
-// dispatch is the Invoker: it finds the object and method, accepts the
-// request, gets an instance from the object's lifecycle strategy and calls
-// the method through the skeleton. A panic in user code becomes an
-// Internal error for that caller; the server keeps serving.
-func (s *Server) dispatch(ctx context.Context, req *peer.Request) (reply any, err error) {
-	f := req.Frame
-	if f.Object.IsZero() {
-		if f.Method != wire.LookupMethod {
-			return nil, remoting.Errorf(remoting.CodeNotFound, "method %q not found on the naming service", f.Method)
-		}
-		req.Accept()
-		return s.lookup(Args{body: f.Body})
-	}
-	v, ok := s.objects.Load(f.Object)
-	if !ok {
-		return nil, remoting.Errorf(remoting.CodeNotFound, "object %s not found", f.Object)
-	}
-	obj := v.(*object)
-	m, ok := obj.skeleton.Methods[f.Method]
-	if !ok {
-		return nil, remoting.Errorf(remoting.CodeNotFound, "method %q not found on %s", f.Method, obj.skeleton.Interface)
-	}
-	req.Accept()
-	inst, err := obj.strategy.Acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer obj.strategy.Release(inst)
-	defer func() {
-		if p := recover(); p != nil {
-			s.opts.Logger.Error("remoting: panic in remote method", "method", f.Method, "object", f.Object, "panic", p, "stack", string(debug.Stack()))
-			reply, err = nil, remoting.Errorf(remoting.CodeInternal, "panic in %s: %v", f.Method, p)
-		}
-	}()
-	return m(ctx, inst, Args{body: f.Body})
-}
-
-var _ peer.Dispatcher = dispatcher{}

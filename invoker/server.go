@@ -12,7 +12,6 @@ import (
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/internal/transport"
 	"github.com/remoting-go/remoting/lifecycle"
-	"github.com/remoting-go/remoting/wire"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close, and by
@@ -40,6 +39,13 @@ type Options struct {
 	// Logger receives connection-level events: refused handshakes,
 	// malformed frames, panics in user code. Default: discard.
 	Logger *slog.Logger
+	// Observers are told of the lifecycle events of every registered
+	// object: activations, deactivations, pool borrows and returns, and
+	// the others of lifecycle.EventKind. They are called on the goroutine
+	// that caused each event, mostly on the invocation path, so they must
+	// be safe for concurrent use and fast. lifecycle.Counts is one.
+	// Default none.
+	Observers []lifecycle.Observer
 }
 
 func (o Options) withDefaults() Options {
@@ -66,8 +72,7 @@ func (o Options) transport() transport.Options {
 // for concurrent use; objects may be registered while it serves.
 type Server struct {
 	opts Options
-
-	objects sync.Map // remoting.ObjectID -> *object
+	reg  *Registry
 
 	// ctx is canceled by Close; every connection's context derives from it.
 	ctx    context.Context
@@ -81,20 +86,14 @@ type Server struct {
 	wg        sync.WaitGroup // connection goroutines
 }
 
-// object is one registered object.
-type object struct {
-	id       remoting.ObjectID
-	name     string
-	skeleton *Skeleton
-	strategy lifecycle.Strategy
-}
-
 // NewServer returns a server that serves nothing until Register and Serve
 // are called. It starts no goroutines.
 func NewServer(opts Options) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
+	opts = opts.withDefaults()
 	return &Server{
-		opts:      opts.withDefaults(),
+		opts:      opts,
+		reg:       NewRegistry(opts.Logger),
 		ctx:       ctx,
 		cancel:    cancel,
 		listeners: make(map[net.Listener]struct{}),
@@ -134,25 +133,16 @@ func (s *Server) RegisterID(id remoting.ObjectID, sk *Skeleton, strategy lifecyc
 }
 
 func (s *Server) register(id remoting.ObjectID, name string, sk *Skeleton, strategy lifecycle.Strategy) (remoting.Ref, error) {
-	if sk == nil || sk.Interface == "" || len(sk.Methods) == 0 || sk.Implements == nil {
-		return remoting.Ref{}, remoting.Errorf(remoting.CodeInvalidArgument, "invoker: register %q: incomplete skeleton", name)
-	}
-	if strategy == nil {
-		return remoting.Ref{}, remoting.Errorf(remoting.CodeInvalidArgument, "invoker: register %q: nil lifecycle strategy", name)
-	}
-	s.mu.Lock()
-	closed := s.closed || s.draining
-	s.mu.Unlock()
-	if closed {
+	if s.shuttingDown() {
 		return remoting.Ref{}, ErrServerClosed
 	}
-	b := lifecycle.Binding{ID: id, Name: name, Interface: sk.Interface, Implements: sk.Implements}
-	if err := strategy.Bind(b); err != nil {
+	if err := checkSkeleton(sk); err != nil {
 		return remoting.Ref{}, fmt.Errorf("invoker: register %q: %w", name, err)
 	}
+	b := lifecycle.Binding{ID: id, Name: name, Interface: sk.Interface, Implements: sk.Implements}
 	obj := &object{id: id, name: name, skeleton: sk, strategy: strategy}
-	if _, dup := s.objects.LoadOrStore(id, obj); dup {
-		return remoting.Ref{}, remoting.Errorf(remoting.CodeInvalidArgument, "invoker: register %q: object %s already registered", name, id)
+	if err := s.reg.add(obj, b); err != nil {
+		return remoting.Ref{}, fmt.Errorf("invoker: register %q: %w", name, err)
 	}
 	return remoting.Ref{ID: id, Interface: sk.Interface}, nil
 }
@@ -160,26 +150,11 @@ func (s *Server) register(id remoting.ObjectID, name string, sk *Skeleton, strat
 // Unregister removes an object: later calls get NotFound. Calls already
 // running finish. The strategy is closed with ctx.
 func (s *Server) Unregister(ctx context.Context, id remoting.ObjectID) error {
-	v, ok := s.objects.LoadAndDelete(id)
-	if !ok {
-		return remoting.Errorf(remoting.CodeNotFound, "invoker: unregister: object %s not found", id)
-	}
-	return v.(*object).strategy.Close(ctx)
+	return s.reg.Unregister(ctx, id)
 }
 
-// lookup serves the naming service.
-func (s *Server) lookup(args Args) (any, error) {
-	var a wire.LookupArgs
-	if err := args.Decode(&a); err != nil {
-		return nil, err
-	}
-	v, ok := s.objects.Load(remoting.NameID(a.Name))
-	if !ok || v.(*object).name != a.Name {
-		return nil, remoting.Errorf(remoting.CodeNotFound, "no object named %q", a.Name)
-	}
-	obj := v.(*object)
-	return &wire.LookupReply{ID: obj.id, Interface: obj.skeleton.Interface}, nil
-}
+// Registry returns the server's object table.
+func (s *Server) Registry() *Registry { return s.reg }
 
 // Serve accepts connections on lis and serves them until lis fails or the
 // server is shut down; then it returns ErrServerClosed (or the listener's
@@ -324,12 +299,5 @@ func (s *Server) closeAll(ctx context.Context) error {
 		c.close()
 	}
 	s.cancel()
-	var errs []error
-	s.objects.Range(func(k, v any) bool {
-		if err := v.(*object).strategy.Close(ctx); err != nil {
-			errs = append(errs, err)
-		}
-		return true
-	})
-	return errors.Join(errs...)
+	return s.reg.Close(ctx)
 }

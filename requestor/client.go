@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/internal/peer"
 	"github.com/remoting-go/remoting/internal/transport"
+	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/wire"
 )
 
@@ -91,6 +93,10 @@ type Client struct {
 	closed   bool
 	closedCh chan struct{}
 	wg       sync.WaitGroup // dial goroutines
+
+	reg           *invoker.Registry // objects this client exports to its server
+	onewayFailed  atomic.Uint64     // fire-and-forget calls that found no connection
+	retiredOneway uint64            // OnewayFailures of connections that ended
 }
 
 var _ remoting.Caller = (*Client)(nil)
@@ -110,6 +116,7 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 	c := &Client{
 		endpoint: network + "://" + addr,
 		id:       remoting.NewObjectID(),
+		reg:      invoker.NewRegistry(opts.Logger),
 		network:  network,
 		addr:     addr,
 		opts:     opts.withDefaults(),
@@ -157,7 +164,7 @@ func (c *Client) dial(ctx context.Context) (*peer.Peer, error) {
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("connect %s: %w", c.endpoint, err))
 	}
-	p := peer.New(sess, nil, peer.Options{
+	p := peer.New(sess, c.reg, peer.Options{
 		Streams: c.opts.Streams,
 		Logger:  c.opts.Logger,
 		OnClose: c.forget,
@@ -246,13 +253,24 @@ func (c *Client) redial(done chan struct{}) {
 }
 
 // forget drops a connection that has ended.
+// The objects exported over it are released unless another live
+// connection reaches the same server process.
 func (c *Client) forget(cn *peer.Peer) {
+	server := cn.Session().PeerID()
 	c.mu.Lock()
 	delete(c.conns, cn)
 	if c.cur == cn {
 		c.cur = nil
 	}
+	c.retiredOneway += cn.OnewayFailures()
+	shared := false
+	for other := range c.conns {
+		shared = shared || other.Session().PeerID() == server
+	}
 	c.mu.Unlock()
+	if !shared {
+		c.reg.ReleaseOwner(context.Background(), server)
+	}
 }
 
 // Invoke sends inv and waits for its reply; it implements
@@ -264,17 +282,75 @@ func (c *Client) forget(cn *peer.Peer) {
 // ResourceExhausted for a request over the frame size limit, and
 // Unavailable when the server cannot be reached or the connection died.
 func (c *Client) Invoke(ctx context.Context, inv *remoting.Invocation) error {
-	if err := ctx.Err(); err != nil {
-		return contextError(err)
-	}
-	if inv.Target.Endpoint != "" && inv.Target.Endpoint != c.endpoint {
-		return remoting.Errorf(remoting.CodeInvalidArgument, "reference to %s used on a client of %s", inv.Target.Endpoint, c.endpoint)
-	}
-	cn, err := c.conn(ctx)
+	cn, err := c.prepare(ctx, inv)
 	if err != nil {
+		if inv.Mode == remoting.ModeOneway {
+			c.onewayFailed.Add(1)
+		}
+		if inv.Mode == remoting.ModeAsync && inv.Done != nil {
+			inv.Done(err)
+			return nil
+		}
 		return err
 	}
 	return cn.Invoke(ctx, inv)
+}
+
+// prepare checks inv against the client and returns the connection to
+// send it on.
+func (c *Client) prepare(ctx context.Context, inv *remoting.Invocation) (*peer.Peer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, contextError(err)
+	}
+	if inv.Target.Endpoint != "" && inv.Target.Endpoint != c.endpoint {
+		return nil, remoting.Errorf(remoting.CodeInvalidArgument, "reference to %s used on a client of %s", inv.Target.Endpoint, c.endpoint)
+	}
+	return c.conn(ctx)
+}
+
+// Export makes impl, a local object, callable by the server this client is
+// connected to, and returns its reference: how a client passes a callback
+// object (an observer, say) to a server method. The server calls it back
+// over the same connection, so no listener is needed on the client. The
+// object lives until the server releases it or the connection ends. A nil
+// impl exports nothing and returns the zero Ref. Generated proxies call
+// Export for parameters whose type is a remote interface.
+func (c *Client) Export(sk *invoker.Skeleton, impl any) (remoting.Ref, error) {
+	cn, err := c.conn(context.Background())
+	if err != nil {
+		return remoting.Ref{}, err
+	}
+	return c.reg.Export(cn.Session().PeerID(), sk, impl)
+}
+
+// Release ends an object this client owns on the server (one a remote
+// factory created for it) at once. Releasing an object that is already
+// gone is not an error.
+func (c *Client) Release(ctx context.Context, ref remoting.Ref) error {
+	err := c.Invoke(ctx, &remoting.Invocation{Target: ref, Method: wire.ReleaseMethod, Args: &struct {
+		_ struct{} `cbor:",toarray"`
+	}{}})
+	if remoting.CodeOf(err) == remoting.CodeNotFound {
+		return nil
+	}
+	return err
+}
+
+// Exported returns the number of local objects this client currently
+// exports to its server.
+func (c *Client) Exported() int { return c.reg.Len() }
+
+// OnewayFailures returns how many fire-and-forget calls could not be handed
+// to a connection. They are counted, not raised later.
+func (c *Client) OnewayFailures() uint64 {
+	n := c.onewayFailed.Load()
+	c.mu.Lock()
+	for cn := range c.conns {
+		n += cn.OnewayFailures()
+	}
+	n += c.retiredOneway
+	c.mu.Unlock()
+	return n
 }
 
 // Lookup asks the server's naming service for the object registered under
@@ -317,7 +393,7 @@ func (c *Client) Close() error {
 		cn.Close()
 	}
 	c.wg.Wait()
-	return nil
+	return c.reg.Close(context.Background())
 }
 
 // Closed is closed when Close has been called.

@@ -111,3 +111,8 @@ type LookupReply struct {
 	ID        remoting.ObjectID
 	Interface string
 }
+
+// ReleaseMethod, sent to an object a peer owns (one it created through a
+// remote factory, or exported as a callback), ends that object at once.
+// Arguments and results are empty arrays.
+const ReleaseMethod = "remoting.Release"

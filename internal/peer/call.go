@@ -106,15 +106,30 @@ func (p *Peer) abortStreams() {
 	}
 }
 
-func (cs *callStream) register(cl *call) (uint64, error) {
+// register enters a call that waits for a reply. With async it also
+// counts the goroutine that will await the reply into the peer's wait
+// group, under the lock that the stream's reader must take before it
+// exits, so the count cannot be added after the group drained.
+func (cs *callStream) register(cl *call, async bool) (uint64, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.err != nil {
 		return 0, cs.err
 	}
+	if async {
+		cs.p.wg.Add(1)
+	}
 	cs.nextID++
 	cs.pending[cs.nextID] = cl
 	return cs.nextID, nil
+}
+
+// oneway takes a request id for a call that waits for nothing.
+func (cs *callStream) oneway() uint64 {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.nextID++
+	return cs.nextID
 }
 
 // unregister removes the call with id and reports whether it was still
@@ -138,7 +153,7 @@ func (cs *callStream) read() {
 			return
 		}
 		switch f.Kind {
-		case wire.KindReply, wire.KindError:
+		case wire.KindReply, wire.KindError, wire.KindAck:
 			cs.mu.Lock()
 			cl := cs.pending[f.ID]
 			delete(cs.pending, f.ID)
@@ -171,9 +186,22 @@ func (cs *callStream) fail(cause error) {
 	cs.p.sess.Close()
 }
 
-// Invoke sends inv to the other end and waits for the reply; it implements
+// Invoke sends inv to the other end in inv.Mode; it implements
 // remoting.Caller. See requestor.Client.Invoke for the errors.
 func (p *Peer) Invoke(ctx context.Context, inv *remoting.Invocation) error {
+	if inv.Mode == remoting.ModeAsync {
+		if inv.Done == nil {
+			return remoting.Errorf(remoting.CodeInvalidArgument, "async call of %s without a Done function", inv.Method)
+		}
+		if err := p.invoke(ctx, inv); err != nil {
+			inv.Done(err)
+		}
+		return nil
+	}
+	return p.invoke(ctx, inv)
+}
+
+func (p *Peer) invoke(ctx context.Context, inv *remoting.Invocation) error {
 	if err := ctx.Err(); err != nil {
 		return contextError(err)
 	}
@@ -182,6 +210,15 @@ func (p *Peer) Invoke(ctx context.Context, inv *remoting.Invocation) error {
 		return remoting.Errorf(remoting.CodeInvalidArgument, "encode arguments of %s: %v", inv.Method, err)
 	}
 	f := wire.Frame{Kind: wire.KindRequest, Object: inv.Target.ID, Method: inv.Method, Meta: inv.Meta, Body: body}
+	switch inv.Mode {
+	case remoting.ModeSync, remoting.ModeAsync:
+	case remoting.ModeOneway:
+		f.Flags = wire.FlagNoReply
+	case remoting.ModeSyncWithServer:
+		f.Flags = wire.FlagNoReply | wire.FlagAck
+	default:
+		return remoting.Errorf(remoting.CodeInvalidArgument, "unknown invocation mode %v", inv.Mode)
+	}
 	if d, ok := ctx.Deadline(); ok {
 		if f.Deadline = time.Until(d); f.Deadline <= 0 {
 			return contextError(context.DeadlineExceeded)
@@ -189,10 +226,16 @@ func (p *Peer) Invoke(ctx context.Context, inv *remoting.Invocation) error {
 	}
 	cs, err := p.stream()
 	if err != nil {
-		return err
+		return p.countOneway(inv, err)
+	}
+	if inv.Mode == remoting.ModeOneway {
+		// No reply will come: nothing to correlate, nothing to wait for.
+		f.ID = cs.oneway()
+		return p.countOneway(inv, sendError(ctx, cs.st.WriteFrame(ctx, &f), inv, p))
 	}
 	cl := getCall()
-	if f.ID, err = cs.register(cl); err != nil {
+	async := inv.Mode == remoting.ModeAsync
+	if f.ID, err = cs.register(cl, async); err != nil {
 		putCall(cl)
 		return err
 	}
@@ -201,31 +244,67 @@ func (p *Peer) Invoke(ctx context.Context, inv *remoting.Invocation) error {
 			<-cl.done
 		}
 		putCall(cl)
-		switch {
-		case errors.Is(err, wire.ErrFrameTooLarge):
-			return remoting.Errorf(remoting.CodeResourceExhausted, "request %s: %v", inv.Method, err)
-		case ctx.Err() != nil:
-			return contextError(ctx.Err())
-		default:
-			return unavailable(fmt.Errorf("send to %s: %w", p.sess.RemoteAddr(), err))
+		if async {
+			p.wg.Done()
 		}
+		return sendError(ctx, err, inv, p)
 	}
+	if async {
+		// The reply is awaited on a goroutine of the call's own, so that
+		// Done never runs on the reader goroutine and a slow Done holds up
+		// nothing but itself.
+		go func() {
+			defer p.wg.Done()
+			inv.Done(cs.await(ctx, cl, f.ID, inv))
+		}()
+		return nil
+	}
+	return cs.await(ctx, cl, f.ID, inv)
+}
+
+// await waits for the reply to request id, or for ctx to end (then the
+// other end is told to cancel).
+func (cs *callStream) await(ctx context.Context, cl *call, id uint64, inv *remoting.Invocation) error {
 	select {
 	case <-cl.done:
 	case <-ctx.Done():
-		if cs.unregister(f.ID) {
+		if cs.unregister(id) {
 			putCall(cl)
 			// Tell the other end; ctx is done, so this queues the frame
 			// only if there is room and never waits.
-			cs.st.WriteFrame(ctx, &wire.Frame{Kind: wire.KindCancel, ID: f.ID})
+			cs.st.WriteFrame(ctx, &wire.Frame{Kind: wire.KindCancel, ID: id})
 			return contextError(ctx.Err())
 		}
 		<-cl.done // the reply is being delivered: take it
 	}
-	err = cl.result(inv)
+	err := cl.result(inv)
 	putCall(cl)
 	return err
 }
+
+func sendError(ctx context.Context, err error, inv *remoting.Invocation, p *Peer) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, wire.ErrFrameTooLarge):
+		return remoting.Errorf(remoting.CodeResourceExhausted, "request %s: %v", inv.Method, err)
+	case ctx.Err() != nil:
+		return contextError(ctx.Err())
+	default:
+		return unavailable(fmt.Errorf("send to %s: %w", p.sess.RemoteAddr(), err))
+	}
+}
+
+// countOneway counts a fire-and-forget call that could not be sent.
+func (p *Peer) countOneway(inv *remoting.Invocation, err error) error {
+	if err != nil && inv.Mode == remoting.ModeOneway {
+		p.onewayFailed.Add(1)
+	}
+	return err
+}
+
+// OnewayFailures returns how many fire-and-forget calls could not be sent.
+func (p *Peer) OnewayFailures() uint64 { return p.onewayFailed.Load() }
 
 // result turns the delivered frame (or failure) into the call's outcome,
 // decoding the results into inv.Reply.
@@ -236,6 +315,8 @@ func (cl *call) result(inv *remoting.Invocation) error {
 	switch cl.frame.Kind {
 	case wire.KindError:
 		return wire.DecodeError(cl.frame.Body)
+	case wire.KindAck:
+		return nil
 	case wire.KindReply:
 		if inv.Reply == nil {
 			return nil

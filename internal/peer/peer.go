@@ -47,6 +47,8 @@ type Peer struct {
 	sem    chan struct{} // a token per running request
 	active atomic.Int64  // requests read and not yet finished
 
+	onewayFailed atomic.Uint64 // fire-and-forget calls that could not be sent
+
 	mu      sync.Mutex
 	streams []*callStream // outgoing; nil until the first call
 	openErr error
