@@ -2,10 +2,17 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/remoting-go/remoting"
 )
+
+// ErrClosed is returned by Acquire once a strategy is closed. It is a
+// [*remoting.Error] with [remoting.CodeUnavailable], so it also matches
+// [remoting.ErrUnavailable].
+var ErrClosed error = &remoting.Error{Code: remoting.CodeUnavailable, Message: "lifecycle: object closed"}
 
 // Strategy decides which instance serves each invocation of one registered
 // object. Implementations are safe for concurrent use: Acquire and Release
@@ -22,7 +29,9 @@ type Strategy interface {
 	// Release gives back an instance that Acquire returned, when the
 	// invocation has ended.
 	Release(instance any)
-	// Close ends the strategy's instances; the server calls it at shutdown.
+	// Close ends the strategy's instances; the server calls it at shutdown
+	// and when the object is unregistered. Close is idempotent, and
+	// Acquire fails with ErrClosed after it.
 	Close(ctx context.Context) error
 }
 
@@ -37,6 +46,11 @@ type Binding struct {
 	Interface string
 	// Implements reports whether a value implements the interface.
 	Implements func(instance any) bool
+	// Observe, if set, is told of the object's lifecycle events (see
+	// [EventKind]), on the goroutine that caused each. The server sets it
+	// from its observers with [Fanout]; it must be safe for concurrent use
+	// and fast.
+	Observe func(Event)
 }
 
 // Check returns an InvalidArgument error if instance does not implement
@@ -50,28 +64,50 @@ func (b Binding) Check(instance any) error {
 
 // Static returns the Static Instance strategy: impl serves every
 // invocation, concurrently, from registration until shutdown. impl must be
-// safe for concurrent use. If impl implements io.Closer-like
-// interface{ Close(context.Context) error }, it is closed at shutdown.
+// safe for concurrent use.
+//
+// Static creates nothing, so it calls no Activate: impl is ready when it
+// is registered. It reports an [EventActivated] when it is bound. At Close
+// it calls impl's Deactivate, if impl is a [Deactivator], and then impl's
+// Close(context.Context) error, if it has one.
 func Static(impl any) Strategy { return &static{impl: impl} }
 
-type static struct{ impl any }
+type static struct {
+	impl   any
+	b      Binding
+	closed atomic.Bool
+}
 
 func (s *static) Bind(b Binding) error {
 	if s.impl == nil {
 		return remoting.Errorf(remoting.CodeInvalidArgument, "static instance of %s is nil", b.Interface)
 	}
-	return b.Check(s.impl)
+	if err := b.Check(s.impl); err != nil {
+		return err
+	}
+	s.b = b
+	s.b.emit(EventActivated, 0, nil)
+	return nil
 }
 
-func (s *static) Acquire(context.Context) (any, error) { return s.impl, nil }
+func (s *static) Acquire(context.Context) (any, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	return s.impl, nil
+}
 
 func (s *static) Release(any) {}
 
 func (s *static) Close(ctx context.Context) error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	err := deactivate(ctx, &s.b, s.impl)
 	if c, ok := s.impl.(interface{ Close(context.Context) error }); ok {
-		if err := c.Close(ctx); err != nil {
-			return fmt.Errorf("lifecycle: close static instance: %w", err)
+		if cerr := c.Close(ctx); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("lifecycle: close static instance: %w", cerr))
 		}
 	}
-	return nil
+	return err
 }

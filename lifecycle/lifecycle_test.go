@@ -1,0 +1,162 @@
+package lifecycle_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/lifecycle"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// Greeter is the interface the tests bind.
+type Greeter interface {
+	Greet(ctx context.Context, name string) (string, error)
+}
+
+const greeterInterface = "example.com/greet.Greeter"
+
+// greeter implements Greeter and every hook, counting in its tracker.
+type greeter struct {
+	n  int64
+	tr *tracker
+}
+
+func (g *greeter) Greet(context.Context, string) (string, error) { return "hi", nil }
+func (g *greeter) Activate(context.Context) error {
+	g.tr.activated.Add(1)
+	return g.tr.activateErr
+}
+func (g *greeter) Deactivate(context.Context) error { g.tr.deactivated.Add(1); return nil }
+func (g *greeter) Reset(context.Context) error      { g.tr.resets.Add(1); return nil }
+
+// notGreeter implements no Greeter.
+type notGreeter struct{}
+
+type tracker struct {
+	created, activated, deactivated, resets atomic.Int64
+	activateErr                             error
+}
+
+func (tr *tracker) newGreeter(context.Context) (*greeter, error) {
+	return &greeter{n: tr.created.Add(1), tr: tr}, nil
+}
+
+// bind binds s as a Greeter with a Counts observer, and closes it at the
+// end of the test.
+func bind(t *testing.T, s lifecycle.Strategy) *lifecycle.Counts {
+	t.Helper()
+	counts := new(lifecycle.Counts)
+	require.NoError(t, s.Bind(binding(counts)), "Bind")
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return counts
+}
+
+func binding(obs ...lifecycle.Observer) lifecycle.Binding {
+	return lifecycle.Binding{
+		ID:         remoting.NameID("greeter"),
+		Name:       "greeter",
+		Interface:  greeterInterface,
+		Implements: func(v any) bool { _, ok := v.(Greeter); return ok },
+		Observe:    lifecycle.Fanout(obs...),
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestStaticHooksAndEvents(t *testing.T) {
+	tr := &tracker{}
+	impl := &closingGreeter{greeter: greeter{tr: tr}}
+	s := lifecycle.Static(impl)
+	counts := bind(t, s)
+	v, err := s.Acquire(ctxT(t))
+	require.NoError(t, err)
+	assert.Same(t, impl, v)
+	require.NoError(t, s.Close(ctxT(t)))
+	require.NoError(t, s.Close(ctxT(t)), "second Close")
+	assert.EqualValues(t, 1, tr.deactivated.Load(), "Deactivate calls")
+	assert.EqualValues(t, 1, impl.closed.Load(), "Close calls")
+	assert.Zero(t, tr.activated.Load(), "Activate calls: a static instance is ready when registered")
+	assert.Equal(t, []lifecycle.Count{
+		{Interface: greeterInterface, Kind: lifecycle.EventActivated, N: 1},
+		{Interface: greeterInterface, Kind: lifecycle.EventDeactivated, N: 1},
+	}, counts.Snapshot())
+}
+
+type closingGreeter struct {
+	greeter
+	closed atomic.Int64
+}
+
+func (g *closingGreeter) Close(context.Context) error { g.closed.Add(1); return nil }
+
+func TestFanoutAndEvents(t *testing.T) {
+	assert.Nil(t, lifecycle.Fanout(), "Fanout()")
+	var got []lifecycle.Event
+	var mu sync.Mutex
+	rec := lifecycle.ObserverFunc(func(e lifecycle.Event) {
+		mu.Lock()
+		got = append(got, e)
+		mu.Unlock()
+	})
+	counts := new(lifecycle.Counts)
+	s := lifecycle.PerRequest(new(tracker).newGreeter)
+	require.NoError(t, s.Bind(binding(rec, counts)))
+	v, err := s.Acquire(ctxT(t))
+	require.NoError(t, err)
+	s.Release(v)
+	require.Len(t, got, 2)
+	assert.Equal(t, lifecycle.EventActivated, got[0].Kind)
+	assert.Equal(t, lifecycle.EventDeactivated, got[1].Kind)
+	for _, e := range got {
+		assert.Equal(t, greeterInterface, e.Interface)
+		assert.Equal(t, "greeter", e.Name)
+		assert.Equal(t, remoting.NameID("greeter"), e.ObjectID)
+		assert.WithinDuration(t, time.Now(), e.Time, time.Minute)
+	}
+	assert.EqualValues(t, 1, counts.Get(greeterInterface, lifecycle.EventDeactivated), "second observer")
+}
+
+func TestEventKindString(t *testing.T) {
+	for k, want := range map[lifecycle.EventKind]string{
+		lifecycle.EventActivated:     "Activated",
+		lifecycle.EventPoolExhausted: "PoolExhausted",
+		lifecycle.EventLeaseExpired:  "LeaseExpired",
+		0:                            "EventKind(0)",
+		42:                           "EventKind(42)",
+	} {
+		assert.Equal(t, want, k.String(), "EventKind(%d).String()", uint8(k))
+	}
+}
+
+func TestCountsConcurrent(t *testing.T) {
+	var c lifecycle.Counts
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 1000 {
+				c.Observe(lifecycle.Event{Interface: "a", Kind: lifecycle.EventPoolBorrow})
+				c.Observe(lifecycle.Event{Interface: "b", Kind: lifecycle.EventPoolReturn, Err: errors.New("x")})
+			}
+		})
+	}
+	wg.Wait()
+	assert.EqualValues(t, 8000, c.Get("a", lifecycle.EventPoolBorrow))
+	assert.EqualValues(t, 8000, c.Failed("b", lifecycle.EventPoolReturn))
+	assert.Zero(t, c.Get("b", lifecycle.EventPoolReturn))
+	assert.Zero(t, c.Get("c", lifecycle.EventActivated))
+	assert.Len(t, c.Snapshot(), 2)
+}
