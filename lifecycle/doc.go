@@ -5,11 +5,73 @@
 // Every registered object has one [Strategy], chosen at registration:
 //
 //	srv.Register("catalog", catalog.CatalogInvoker(), lifecycle.Static(impl))
+//	srv.Register("index", search.IndexInvoker(), lifecycle.Lazy(loadIndex))
+//	srv.Register("calc", calc.CalculatorInvoker(), lifecycle.PerRequest(newCalculator))
+//	srv.Register("render", render.RendererInvoker(), lifecycle.Pooled(newRenderer, lifecycle.PoolOptions{Max: 4}))
 //
 // The server asks the strategy for an instance with [Strategy.Acquire]
 // before each invocation and gives it back with [Strategy.Release] after it.
 //
-// [Static] (Static Instance) creates nothing: the instance exists before
-// registration and lives until the server shuts down. It starts no
-// goroutines.
+//   - [Static] (Static Instance): the instance exists before registration
+//     and serves every call until the server shuts down.
+//   - [Lazy] (Lazy Acquisition): the instance is created by the first call,
+//     exactly once however many calls arrive together, and then serves
+//     every call until shutdown.
+//   - [PerRequest] (Per-Request Instance): each call gets a fresh instance,
+//     which ends with the call.
+//   - [Pooled] (Pooling): calls borrow instances from a bounded pool and
+//     give them back, cleaned, for later calls.
+//
+// The constructors of Lazy, PerRequest and Pooled are typed,
+// func(context.Context) (T, error), so an ordinary constructor serves as it
+// is.
+//
+// # Lifecycle hooks
+//
+// An implementation takes part in its lifecycle by having any of the
+// optional methods [Activator], [Deactivator] and [Resetter]. The
+// strategies call them as follows; a dash means never.
+//
+//	strategy    Activate                      Deactivate                            Reset
+//	----------  ----------------------------  ------------------------------------  ------------------------------
+//	Static      -                             at Close                              -
+//	Lazy        after the constructor, on     at Close                              -
+//	            the first call
+//	PerRequest  after the constructor, before after the call, in Release            -
+//	            each call
+//	Pooled      after the constructor, when   when the pool destroys the instance:  in Release, before the instance
+//	            the pool needs an instance    failed Reset, idle past IdleTimeout,  serves again
+//	                                          Close
+//
+// Activate runs on the goroutine of the call that needs the instance, with
+// that call's context; its error fails the creation and goes to the
+// caller. Deactivate and Reset run on the goroutine that ends or returns
+// the instance, with Close's context at Close and context.Background()
+// otherwise. A hook that panics is treated as one that returned an
+// Internal error. The save and restore hooks of Passivation will be
+// interfaces of their own, alongside these.
+//
+// # Events
+//
+// A strategy reports what happens to its instances as events ([Event]) to
+// [Binding.Observe], which the server builds from its observers
+// (invoker.Options.Observers). [Counts] tallies them per interface and
+// kind. The strategies of this package report:
+//
+//	strategy    events
+//	----------  -------------------------------------------------------------------
+//	Static      Activated at Bind; Deactivated at Close
+//	Lazy        Activated per creation attempt (with Err if it failed); Deactivated at Close
+//	PerRequest  Activated per call (with Err if creation failed); Deactivated after it
+//	Pooled      Activated per instance created; PoolBorrow, PoolReturn per call;
+//	            PoolExhausted when a waiting call gives up; Deactivated per instance destroyed
+//
+// The kinds Passivated, Reactivated, LeaseRenewed and LeaseExpired belong
+// to client-dependent objects and Passivation.
+//
+// # Goroutines
+//
+// Static, Lazy and PerRequest start no goroutines: constructors and hooks
+// run on the callers' goroutines. Pooled makes its [pool.Pool] at the first
+// call, which starts the pool's reaper goroutine; Close stops it.
 package lifecycle

@@ -1,0 +1,57 @@
+package lifecycle_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/lifecycle"
+)
+
+func TestPooledResetsAndBounds(t *testing.T) {
+	tr := &tracker{}
+	s := lifecycle.Pooled(tr.newGreeter, lifecycle.PoolOptions{Max: 2})
+	counts := bind(t, s)
+	a, err := s.Acquire(ctxT(t))
+	require.NoError(t, err)
+	b, err := s.Acquire(ctxT(t))
+	require.NoError(t, err)
+	assert.NotSame(t, a, b)
+
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = s.Acquire(short)
+	waited := time.Since(start)
+	assert.ErrorIs(t, err, remoting.ErrResourceExhausted, "Acquire from an exhausted pool")
+	assert.Less(t, waited, 50*time.Millisecond, "gives up before the deadline, by the margin")
+	assert.Greater(t, waited, 30*time.Millisecond, "waits until near the deadline")
+
+	s.Release(a)
+	assert.EqualValues(t, 1, tr.resets.Load(), "Reset calls after a Release")
+	c, err := s.Acquire(ctxT(t))
+	require.NoError(t, err)
+	assert.Same(t, a, c, "the returned instance is reused")
+	s.Release(b)
+	s.Release(c)
+	assert.EqualValues(t, 2, tr.created.Load(), "instances created")
+
+	require.NoError(t, s.Close(ctxT(t)))
+	assert.EqualValues(t, 2, tr.deactivated.Load(), "Deactivate calls at Close")
+	_, err = s.Acquire(ctxT(t))
+	assert.ErrorIs(t, err, remoting.ErrUnavailable, "Acquire after Close")
+
+	for kind, want := range map[lifecycle.EventKind]uint64{
+		lifecycle.EventActivated:     2,
+		lifecycle.EventPoolBorrow:    3,
+		lifecycle.EventPoolReturn:    3,
+		lifecycle.EventDeactivated:   2,
+		lifecycle.EventPoolExhausted: 1,
+	} {
+		assert.Equal(t, want, counts.Get(greeterInterface, kind), "%v events", kind)
+	}
+}
