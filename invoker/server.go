@@ -139,7 +139,8 @@ func (s *Server) register(id remoting.ObjectID, name string, sk *Skeleton, strat
 	if err := checkSkeleton(sk); err != nil {
 		return remoting.Ref{}, fmt.Errorf("invoker: register %q: %w", name, err)
 	}
-	b := lifecycle.Binding{ID: id, Name: name, Interface: sk.Interface, Implements: sk.Implements}
+	b := lifecycle.Binding{ID: id, Name: name, Interface: sk.Interface, Implements: sk.Implements,
+		Observe: lifecycle.Fanout(s.opts.Observers...)}
 	obj := &object{id: id, name: name, skeleton: sk, strategy: strategy}
 	if err := s.reg.add(obj, b); err != nil {
 		return remoting.Ref{}, fmt.Errorf("invoker: register %q: %w", name, err)
