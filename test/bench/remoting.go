@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/remoting-go/remoting/invoker"
+	"github.com/remoting-go/remoting/lifecycle"
+	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/test/bench/echosvc"
+)
+
+// Remoting is the middleware: a sync call through the generated Client
+// Proxy to a Static Instance, over one connection.
+type Remoting struct {
+	Server invoker.Options
+	Client requestor.Options
+}
+
+// echoImpl is the remote object.
+type echoImpl struct{}
+
+func (echoImpl) Echo(_ context.Context, p []byte) ([]byte, error) { return p, nil }
+
+// Start implements Peer.
+func (r Remoting) Start() (Client, func(), error) {
+	srv := invoker.NewServer(r.Server)
+	if _, err := srv.Register("echo", echosvc.EchoInvoker(), lifecycle.Static(echoImpl{})); err != nil {
+		return nil, nil, fmt.Errorf("remoting: register: %w", err)
+	}
+	lis, err := invoker.Listen("tcp://127.0.0.1:0", nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("remoting: %w", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	stopServer := func() {
+		srv.Close()
+		<-served
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := requestor.Dial(ctx, "tcp://"+lis.Addr().String(), r.Client)
+	if err != nil {
+		stopServer()
+		return nil, nil, fmt.Errorf("remoting: %w", err)
+	}
+	p, err := echosvc.LookupEcho(ctx, c, "echo")
+	if err != nil {
+		c.Close()
+		stopServer()
+		return nil, nil, fmt.Errorf("remoting: %w", err)
+	}
+	stop := func() {
+		c.Close()
+		stopServer()
+	}
+	return ClientFunc(p.Echo), stop, nil
+}
