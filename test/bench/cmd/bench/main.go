@@ -1,0 +1,115 @@
+// Command bench measures the remoting middleware against net/rpc, grpc
+// and drpc and against bare TCP and yamux, and prints one markdown table
+// per payload.
+//
+// Usage:
+//
+//	go run ./cmd/bench [-rows regexp] [-payload small,4k] [-duration 3s]
+//	                   [-callers 1,16,64,256] [-out file.md] [-svg file.svg]
+//
+// Progress goes to standard error, the tables to standard output (and to
+// -out). The exit status is 1 if a row could not be measured.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/remoting-go/remoting/test/bench"
+)
+
+func main() {
+	rowsFlag := flag.String("rows", "", "regexp selecting rows by name; default all")
+	payloadFlag := flag.String("payload", "small,4k", "comma-separated payloads: small (100 B) or a size such as 4k or 512")
+	duration := flag.Duration("duration", 3*time.Second, "length of each measurement")
+	warmup := flag.Duration("warmup", 500*time.Millisecond, "calls made before a row is measured")
+	callersFlag := flag.String("callers", "1,16,64,256", "comma-separated numbers of concurrent callers")
+	out := flag.String("out", "", "also write the markdown to this file")
+	svg := flag.String("svg", "", "write a bar chart of calls/s at 64 callers to this SVG file")
+	flag.Parse()
+
+	if err := run(*rowsFlag, *payloadFlag, *callersFlag, *duration, *warmup, *out, *svg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(rowsExpr, payloadList, callerList string, duration, warmup time.Duration, out, svg string) error {
+	re, err := regexp.Compile(rowsExpr)
+	if err != nil {
+		return fmt.Errorf("-rows: %w", err)
+	}
+	var rows []bench.Row
+	for _, r := range bench.Rows() {
+		if re.MatchString(r.Name) {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		return fmt.Errorf("-rows %q matches no row", rowsExpr)
+	}
+	var payloads []bench.Payload
+	for s := range strings.SplitSeq(payloadList, ",") {
+		pl, err := bench.ParsePayload(s)
+		if err != nil {
+			return fmt.Errorf("-payload: %w", err)
+		}
+		payloads = append(payloads, pl)
+	}
+	var callers []int
+	for s := range strings.SplitSeq(callerList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-callers: %q is not a positive number", s)
+		}
+		callers = append(callers, n)
+	}
+
+	rep := bench.Report{
+		Machine: bench.Machine(),
+		Config:  bench.Config{Callers: callers, Duration: duration, Warmup: warmup, Log: os.Stderr},
+	}
+	start := time.Now()
+	for _, pl := range payloads {
+		for _, row := range rows {
+			res, err := bench.Measure(row, pl, rep.Config)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				rep.Errors = append(rep.Errors, err)
+				continue
+			}
+			rep.Results = append(rep.Results, res)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "measured in %v\n", time.Since(start).Round(time.Second))
+
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		return err
+	}
+	os.Stdout.Write(md.Bytes())
+	if out != "" {
+		if err := os.WriteFile(out, md.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	if svg != "" {
+		var b bytes.Buffer
+		if err := rep.WriteSVG(&b); err != nil {
+			return err
+		}
+		if err := os.WriteFile(svg, b.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	if len(rep.Errors) > 0 {
+		return fmt.Errorf("%d measurements failed", len(rep.Errors))
+	}
+	return nil
+}

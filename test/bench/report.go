@@ -1,0 +1,307 @@
+package bench
+
+import (
+	"bufio"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// A Report is the outcome of a run: the results in row order within each
+// payload, and the rows that could not be measured.
+type Report struct {
+	Machine string
+	Config  Config
+	Results []Result
+	Errors  []error
+}
+
+// Machine describes the machine and toolchain the figures were taken on.
+func Machine() string {
+	return fmt.Sprintf("%s/%s, %d CPUs (GOMAXPROCS %d), %s, %s",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), cpuModel())
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+// column is one figure of a table.
+type column struct {
+	header string
+	value  func(Result) float64
+	format func(float64) string
+	lower  bool // lower is better
+}
+
+func columns(callers []int) []column {
+	cols := []column{
+		{header: "p50", value: func(r Result) float64 { return float64(r.P50) }, format: formatDuration, lower: true},
+		{header: "p99", value: func(r Result) float64 { return float64(r.P99) }, format: formatDuration, lower: true},
+	}
+	for _, n := range callers {
+		cols = append(cols, column{
+			header: fmt.Sprintf("calls/s ×%d", n),
+			value:  func(r Result) float64 { return r.Throughput[n] },
+			format: formatRate,
+		})
+	}
+	return append(cols,
+		column{header: "allocs/call", value: func(r Result) float64 { return r.AllocsPerCall }, format: formatCount, lower: true},
+		column{header: "B/call", value: func(r Result) float64 { return r.BytesPerCall }, format: formatBytes, lower: true},
+	)
+}
+
+// payloads returns the payloads of the results, in order of appearance.
+func (rep *Report) payloads() []Payload {
+	var pls []Payload
+	seen := make(map[string]bool)
+	for _, r := range rep.Results {
+		if !seen[r.Payload.Name] {
+			seen[r.Payload.Name] = true
+			pls = append(pls, r.Payload)
+		}
+	}
+	return pls
+}
+
+func (rep *Report) resultsFor(pl Payload) []Result {
+	var rs []Result
+	for _, r := range rep.Results {
+		if r.Payload.Name == pl.Name {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+// WriteMarkdown writes the machine line and one table per payload.
+func (rep *Report) WriteMarkdown(w io.Writer) error {
+	cfg := rep.Config.withDefaults()
+	b := new(strings.Builder)
+	fmt.Fprintf(b, "Machine: %s.\n\n", rep.Machine)
+	fmt.Fprintf(b, "Client and server in one process over loopback TCP; each figure from a %v run after a %v warmup. ", cfg.Duration, cfg.Warmup)
+	fmt.Fprintf(b, "Cells: figure (ratio to the best of net/rpc, grpc and drpc / ratio to %s). ", FloorRow)
+	fmt.Fprintf(b, "A ratio is the row's figure divided by the reference's: below 1 is better for latency and allocations, above 1 is better for calls/s.\n")
+
+	cols := columns(cfg.Callers)
+	for _, pl := range rep.payloads() {
+		rs := rep.resultsFor(pl)
+		fmt.Fprintf(b, "\n### %s: %d B each way\n\n", pl.Name, pl.Size)
+		b.WriteString("| row |")
+		for _, c := range cols {
+			fmt.Fprintf(b, " %s |", c.header)
+		}
+		b.WriteString("\n|---|")
+		for range cols {
+			b.WriteString("---:|")
+		}
+		b.WriteString("\n")
+
+		best := make([]float64, len(cols))
+		floor := make([]float64, len(cols))
+		for i, c := range cols {
+			best[i], floor[i] = references(rs, c)
+		}
+		for _, r := range rs {
+			fmt.Fprintf(b, "| %s |", r.Row.Name)
+			for i, c := range cols {
+				v := c.value(r)
+				fmt.Fprintf(b, " %s (%s / %s) |", c.format(v), formatRatio(v, best[i]), formatRatio(v, floor[i]))
+			}
+			b.WriteString("\n")
+		}
+		for _, r := range rs {
+			if r.Leaked > 0 {
+				fmt.Fprintf(b, "\n%s left %d goroutines running after it was stopped.\n", r.Row.Name, r.Leaked)
+			}
+		}
+	}
+	if len(rep.Errors) > 0 {
+		b.WriteString("\nNot measured:\n\n")
+		for _, err := range rep.Errors {
+			fmt.Fprintf(b, "- %v\n", err)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// references returns the best peer's figure and the floor's figure of a
+// column, 0 where there is none.
+func references(rs []Result, c column) (best, floor float64) {
+	found := false
+	for _, r := range rs {
+		v := c.value(r)
+		if r.Row.Name == FloorRow {
+			floor = v
+		}
+		if r.Row.Kind != KindPeer {
+			continue
+		}
+		if !found || (c.lower && v < best) || (!c.lower && v > best) {
+			best, found = v, true
+		}
+	}
+	return best, floor
+}
+
+func formatRatio(v, ref float64) string {
+	if ref == 0 {
+		return "–"
+	}
+	r := v / ref
+	switch {
+	case r < 10:
+		return fmt.Sprintf("%.2f", r)
+	case r < 100:
+		return fmt.Sprintf("%.1f", r)
+	default:
+		return fmt.Sprintf("%.0f", r)
+	}
+}
+
+// formatDuration prints three significant digits.
+func formatDuration(ns float64) string {
+	d := time.Duration(ns)
+	switch {
+	case d < time.Microsecond:
+		return fmt.Sprintf("%dns", d.Nanoseconds())
+	case d < time.Millisecond:
+		return sig3(ns/1e3) + "µs"
+	case d < time.Second:
+		return sig3(ns/1e6) + "ms"
+	default:
+		return sig3(ns/1e9) + "s"
+	}
+}
+
+func formatRate(v float64) string {
+	switch {
+	case v >= 1e6:
+		return sig3(v/1e6) + "M"
+	case v >= 1e3:
+		return sig3(v/1e3) + "k"
+	default:
+		return fmt.Sprintf("%.0f", v)
+	}
+}
+
+func formatCount(v float64) string { return fmt.Sprintf("%.1f", v) }
+
+func formatBytes(v float64) string {
+	if v >= 10e3 {
+		return sig3(v/1e3) + "k"
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func sig3(v float64) string {
+	switch {
+	case v < 10:
+		return fmt.Sprintf("%.2f", v)
+	case v < 100:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.0f", v)
+	}
+}
+
+// chartCallers is the number of callers the SVG chart shows.
+const chartCallers = 64
+
+// WriteSVG writes a bar chart of calls per second at 64 callers (or the
+// nearest number measured), one panel per payload.
+func (rep *Report) WriteSVG(w io.Writer) error {
+	cfg := rep.Config.withDefaults()
+	n := cfg.Callers[0]
+	for _, c := range cfg.Callers {
+		if abs(c-chartCallers) < abs(n-chartCallers) {
+			n = c
+		}
+	}
+	const (
+		width  = 760
+		label  = 190 // width of the row-name column
+		barMax = 440
+		rowH   = 24
+		barH   = 16
+		titleH = 34
+		gap    = 18
+	)
+	pls := rep.payloads()
+	height := gap
+	for _, pl := range pls {
+		height += titleH + rowH*len(rep.resultsFor(pl)) + gap
+	}
+
+	b := new(strings.Builder)
+	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="13">`+"\n", width, height, width, height)
+	fmt.Fprintf(b, `<rect width="%d" height="%d" fill="white"/>`+"\n", width, height)
+	y := gap
+	for _, pl := range pls {
+		rs := rep.resultsFor(pl)
+		top := 0.0
+		for _, r := range rs {
+			top = max(top, r.Throughput[n])
+		}
+		fmt.Fprintf(b, `<text x="10" y="%d" font-weight="bold" font-size="15">calls/s with %d callers, %s payload (%d B each way)</text>`+"\n", y+18, n, escape(pl.Name), pl.Size)
+		y += titleH
+		for _, r := range rs {
+			v := r.Throughput[n]
+			bw := 0.0
+			if top > 0 {
+				bw = v / top * barMax
+			}
+			fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", label-8, y+barH-3, escape(r.Row.Name))
+			fmt.Fprintf(b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", label, y, bw, barH, kindColor(r.Row.Kind))
+			fmt.Fprintf(b, `<text x="%.1f" y="%d">%s</text>`+"\n", float64(label)+bw+6, y+barH-3, formatRate(v))
+			y += rowH
+		}
+		y += gap
+	}
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func kindColor(k Kind) string {
+	switch k {
+	case KindSubject:
+		return "#2b6cb0"
+	case KindPeer:
+		return "#8a8f98"
+	case KindFloor:
+		return "#68a96b"
+	default:
+		return "#d19a66"
+	}
+}
+
+func escape(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
