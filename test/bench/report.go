@@ -245,7 +245,7 @@ func (rep *Report) WriteSVG(w io.Writer) error {
 		gap    = 18
 	)
 	pls := rep.payloads()
-	height := gap
+	height := gap + rowH // the legend
 	for _, pl := range pls {
 		height += titleH + rowH*len(rep.resultsFor(pl)) + gap
 	}
@@ -275,6 +275,12 @@ func (rep *Report) WriteSVG(w io.Writer) error {
 		}
 		y += gap
 	}
+	x := 10
+	for _, k := range []Kind{KindSubject, KindPeer, KindFloor, KindDesign} {
+		fmt.Fprintf(b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/>`+"\n", x, y, kindColor(k))
+		fmt.Fprintf(b, `<text x="%d" y="%d">%s</text>`+"\n", x+17, y+11, kindLegend(k))
+		x += 17 + 8*len(kindLegend(k)) + 20
+	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -290,6 +296,19 @@ func kindColor(k Kind) string {
 		return "#68a96b"
 	default:
 		return "#d19a66"
+	}
+}
+
+func kindLegend(k Kind) string {
+	switch k {
+	case KindSubject:
+		return "this middleware"
+	case KindPeer:
+		return "peers"
+	case KindFloor:
+		return "floors"
+	default:
+		return "design avoided"
 	}
 }
 

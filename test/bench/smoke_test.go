@@ -123,6 +123,6 @@ func TestReport(t *testing.T) {
 
 	var svg bytes.Buffer
 	require.NoError(t, rep.WriteSVG(&svg), "WriteSVG")
-	assert.Equal(t, 1+len(rep.Results), strings.Count(svg.String(), "<rect"), "WriteSVG: background and one bar per row")
+	assert.Equal(t, 1+len(rep.Results)+4, strings.Count(svg.String(), "<rect"), "WriteSVG: background, one bar per row and the legend")
 	assert.Contains(t, svg.String(), "with 64 callers", "WriteSVG")
 }
