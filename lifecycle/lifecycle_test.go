@@ -53,7 +53,7 @@ func (tr *tracker) newGreeter(context.Context) (*greeter, error) {
 
 // bind binds s as a Greeter with a Counts observer, and closes it at the
 // end of the test.
-func bind(t *testing.T, s lifecycle.Strategy) *lifecycle.Counts {
+func bind(t testing.TB, s lifecycle.Strategy) *lifecycle.Counts {
 	t.Helper()
 	counts := new(lifecycle.Counts)
 	require.NoError(t, s.Bind(binding(counts)), "Bind")
@@ -71,7 +71,7 @@ func binding(obs ...lifecycle.Observer) lifecycle.Binding {
 	}
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
