@@ -20,6 +20,7 @@ const EchoInterface = "github.com/remoting-go/remoting/test/bench/echosvc.Echo"
 // ---- Echo: Client Proxy ----
 
 // EchoProxy is the Client Proxy of Echo: it implements Echo by calling a remote object through a remoting.Caller.
+// Its views Oneway, SyncWithServer, Async and Callback call the same object in the other invocation modes.
 type EchoProxy struct {
 	c   remoting.Caller
 	ref remoting.Ref
@@ -51,6 +52,94 @@ func (p *EchoProxy) Echo(ctx context.Context, a0 []byte) ([]byte, error) {
 		return zero.R0, err
 	}
 	return res.R0, nil
+}
+
+// ---- Echo: Fire and Forget ----
+
+// Oneway returns the Fire and Forget view of the proxy: its methods return once the call is handed to the connection,
+// the results are discarded, and the error reports only a failure to send.
+func (p *EchoProxy) Oneway() EchoOneway { return EchoOneway{p: p} }
+
+// EchoOneway calls the methods of Echo as Fire and Forget; see EchoProxy.Oneway.
+type EchoOneway struct{ p *EchoProxy }
+
+// Echo sends Echo.Echo without waiting for the server.
+func (v EchoOneway) Echo(ctx context.Context, a0 []byte) error {
+	args := echoEchoArgs{P: a0}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Echo", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// ---- Echo: Sync with Server ----
+
+// SyncWithServer returns the Sync with Server view of the proxy: its methods return once the server has accepted
+// the call, before it runs; the results and the method's own error are discarded.
+func (p *EchoProxy) SyncWithServer() EchoSyncWithServer { return EchoSyncWithServer{p: p} }
+
+// EchoSyncWithServer calls the methods of Echo as Sync with Server; see EchoProxy.SyncWithServer.
+type EchoSyncWithServer struct{ p *EchoProxy }
+
+// Echo sends Echo.Echo and waits until the server has accepted it.
+func (v EchoSyncWithServer) Echo(ctx context.Context, a0 []byte) error {
+	args := echoEchoArgs{P: a0}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Echo", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// ---- Echo: Poll Objects ----
+
+// Async returns the Poll Object view of the proxy: its methods start the call and return its typed future at once.
+func (p *EchoProxy) Async() EchoAsync { return EchoAsync{p: p} }
+
+// EchoAsync starts calls of the methods of Echo and returns their Poll Objects; see EchoProxy.Async.
+type EchoAsync struct{ p *EchoProxy }
+
+// Echo starts Echo.Echo and returns its Poll Object at once.
+func (v EchoAsync) Echo(ctx context.Context, a0 []byte) *EchoEchoFuture {
+	f := &EchoEchoFuture{Future: remoting.NewFuture()}
+	args := echoEchoArgs{P: a0}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Echo", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// EchoEchoFuture is the Poll Object of a call of Echo.Echo: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type EchoEchoFuture struct {
+	*remoting.Future
+	res echoEchoResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *EchoEchoFuture) Result(ctx context.Context) ([]byte, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero echoEchoResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// ---- Echo: Result Callbacks ----
+
+// Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
+// start the call and return; done runs exactly once with the results or the error, never on the connection's
+// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// A variadic parameter is a slice in this view.
+func (p *EchoProxy) Callback() EchoCallback { return EchoCallback{p: p} }
+
+// EchoCallback calls the methods of Echo with Result Callbacks; see EchoProxy.Callback.
+type EchoCallback struct{ p *EchoProxy }
+
+// Echo starts Echo.Echo and returns; done runs exactly once with the outcome.
+func (v EchoCallback) Echo(ctx context.Context, a0 []byte, done func([]byte, error)) {
+	args := echoEchoArgs{P: a0}
+	var res echoEchoResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Echo", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero echoEchoResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
 }
 
 // ---- Echo: Invoker ----
