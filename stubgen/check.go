@@ -17,6 +17,7 @@ import (
 type generator struct {
 	pkg    *packages.Package
 	d      *diagnostics
+	listed map[*types.TypeName]bool // the -type interfaces of every loaded package
 	ifaces []*iface
 	failed bool // a problem was reported; write nothing for the package
 }
@@ -34,6 +35,12 @@ type iface struct {
 	lookup    string // LookupCart
 	invoker   string // CartInvoker
 	skeleton  string // cartSkeleton
+
+	// Generated names of the invocation mode views.
+	oneway         string // CartOneway
+	syncWithServer string // CartSyncWithServer
+	async          string // CartAsync
+	callback       string // CartCallback
 }
 
 // method is one method of an interface.
@@ -45,26 +52,54 @@ type method struct {
 	variadic bool
 	fields   []string // field names of the arguments struct, one per param
 
+	// The remote interfaces among the parameters and results, which travel
+	// as a remoting.Ref: one entry per param (result), nil for data.
+	paramRefs  []*types.TypeName
+	resultRefs []*types.TypeName
+
 	// Generated names.
 	argsType    string // cartAddArgs
 	resultsType string // cartAddResults
 	invoke      string // cartAddInvoke
+	future      string // CartAddFuture
+	newArgs     string // newCartAddArgs, if a parameter is a remote interface
 }
 
-// proxyFieldNames are the fields of a generated proxy struct; a method with
-// one of these names would clash with them or with the Ref accessor.
-var proxyFieldNames = []string{"Ref", "c", "ref"}
+// hasParamRefs reports whether a parameter of m is a remote interface.
+func (m *method) hasParamRefs() bool { return slices.ContainsFunc(m.paramRefs, isRef) }
+
+// hasResultRefs reports whether a result of m is a remote interface.
+func (m *method) hasResultRefs() bool { return slices.ContainsFunc(m.resultRefs, isRef) }
+
+func isRef(tn *types.TypeName) bool { return tn != nil }
+
+// proxyMembers are the fields and methods of a generated proxy and of its
+// views besides the interface's methods, with how a message names them: a
+// method of the interface with one of these names would clash.
+var proxyMembers = map[string]string{
+	"Ref":            "the Ref accessor of the generated proxy",
+	"Oneway":         "the Oneway view accessor of the generated proxy",
+	"SyncWithServer": "the SyncWithServer view accessor of the generated proxy",
+	"Async":          "the Async view accessor of the generated proxy",
+	"Callback":       "the Callback view accessor of the generated proxy",
+	"c":              "the field c of the generated proxy",
+	"ref":            "the field ref of the generated proxy",
+	"p":              "the field p of the generated views",
+}
 
 // localNames are identifiers that the generated function bodies declare,
-// so an interface may not be named like one of them.
-var localNames = []string{"a", "args", "c", "ctx", "err", "impl", "name", "ok", "p", "ref", "res", "zero"}
+// so an interface may not be named like one of them, nor an import.
+var localNames = []string{"a", "args", "c", "ctx", "done", "err", "f", "impl", "name", "ok", "p", "ref", "res", "v", "zero"}
 
 // predeclaredUsed are the predeclared identifiers the generated code uses,
 // so the package must not declare them.
 var predeclaredUsed = []string{"any", "bool", "error", "nil", "string"}
 
-func newGenerator(pkg *packages.Package, d *diagnostics) *generator {
-	return &generator{pkg: pkg, d: d}
+// newGenerator returns the generator of pkg. listed holds the interfaces
+// that -type names in all the loaded packages: they are remote whether or
+// not their old stubs are there.
+func newGenerator(pkg *packages.Package, d *diagnostics, listed map[*types.TypeName]bool) *generator {
+	return &generator{pkg: pkg, d: d, listed: listed}
 }
 
 // errorf reports a problem at pos and marks the package failed.
@@ -157,8 +192,8 @@ func (g *generator) method(in *iface, m *types.Func) *method {
 		fail(m.Pos(), "is unexported in package %s, so no type outside it can implement %s; export the method", m.Pkg().Path(), in.name)
 		return nil
 	}
-	if slices.Contains(proxyFieldNames, m.Name()) {
-		fail(m.Pos(), "clashes with the %s of the generated proxy; rename the method", map[bool]string{true: "Ref accessor", false: "field " + m.Name()}[m.Name() == "Ref"])
+	if what, ok := proxyMembers[m.Name()]; ok {
+		fail(m.Pos(), "clashes with %s; rename the method", what)
 	}
 	sig := m.Signature()
 	params, results := sig.Params(), sig.Results()
@@ -186,6 +221,7 @@ func (g *generator) method(in *iface, m *types.Func) *method {
 	for i := first; i < params.Len(); i++ {
 		v := params.At(i)
 		mm.params = append(mm.params, v)
+		mm.paramRefs = append(mm.paramRefs, g.remote(v.Type()))
 		if msg := g.valueProblem(v.Type(), true); msg != "" {
 			fail(posOr(v.Pos(), m.Pos()), "%s %s", label("parameter", v, i), msg)
 		}
@@ -193,6 +229,7 @@ func (g *generator) method(in *iface, m *types.Func) *method {
 	for i := 0; i < last; i++ {
 		v := results.At(i)
 		mm.results = append(mm.results, v)
+		mm.resultRefs = append(mm.resultRefs, g.remote(v.Type()))
 		if msg := g.valueProblem(v.Type(), false); msg != "" {
 			fail(posOr(v.Pos(), m.Pos()), "%s %s", label("result", v, i), msg)
 		}
@@ -256,6 +293,9 @@ func (g *generator) valueProblem(t types.Type, isParam bool) string {
 		}
 		return fmt.Sprintf("has type %s, whose package %s cannot be imported from %s", g.typeString(t), tn.Pkg().Path(), g.pkg.PkgPath)
 	}
+	if g.remote(t) != nil {
+		return "" // travels as a remoting.Ref
+	}
 	p := g.wireProblem(t, "", map[types.Type]bool{})
 	if p == nil {
 		return ""
@@ -283,6 +323,9 @@ type problem struct {
 // struct field t is the type of, for messages. seen breaks cycles.
 func (g *generator) wireProblem(t types.Type, field string, seen map[types.Type]bool) *problem {
 	at := func(what, why string) *problem { return &problem{typ: t, what: what, field: field, why: why} }
+	if g.remote(t) != nil {
+		return at("remote interface type", "a remote interface can be only a parameter or a result itself: references inside slices, maps, arrays, pointers and structs are not supported yet, pass the objects one by one")
+	}
 	switch u := types.Unalias(t).(type) {
 	case *types.Named:
 		if seen[u] {
@@ -296,7 +339,7 @@ func (g *generator) wireProblem(t types.Type, field string, seen map[types.Type]
 			return g.structProblem(s, g.typeString(u), seen)
 		}
 		if _, ok := u.Underlying().(*types.Interface); ok {
-			return at("interface type", interfaceAdvice)
+			return at("interface type", g.notRemoteAdvice(u.Obj()))
 		}
 		p := g.wireProblem(u.Underlying(), field, seen)
 		if p != nil && p.typ == u.Underlying() {
@@ -333,7 +376,64 @@ func (g *generator) wireProblem(t types.Type, field string, seen map[types.Type]
 	return nil
 }
 
-const interfaceAdvice = "only concrete types cross the wire (context.Context only first, error only last), use a concrete type or a remoting.Ref of a remote object"
+const interfaceAdvice = "only concrete types and remote interfaces cross the wire (context.Context only first, error only last), use a concrete type, or a remote interface to pass an object by reference"
+
+// notRemoteAdvice explains why the named interface tn cannot cross the
+// wire and how to make it a remote interface.
+func (g *generator) notRemoteAdvice(tn *types.TypeName) string {
+	switch {
+	case tn.Pkg() == nil:
+		return interfaceAdvice
+	case tn.Pkg() == g.pkg.Types:
+		return fmt.Sprintf("%s is not a remote interface: add it to -type to pass objects by reference, or use a concrete type", tn.Name())
+	default:
+		return fmt.Sprintf("%s.%s is not a remote interface, package %s has no stubs for it: generate them there (stubgen -type %s) to pass objects by reference, or use a concrete type", tn.Pkg().Name(), tn.Name(), tn.Pkg().Path(), tn.Name())
+	}
+}
+
+// remote returns the type name of t if t is a remote interface, which
+// travels as a remoting.Ref: an interface that -type names in one of the
+// loaded packages, or an interface of another package that has generated
+// stubs, that is, New<Name>Proxy and <Name>Invoker functions and a
+// <Name>Interface constant. An alias is remote if it is listed or has
+// stubs itself, or if the type it stands for is remote.
+func (g *generator) remote(t types.Type) *types.TypeName {
+	for {
+		var tn *types.TypeName
+		var targs *types.TypeList
+		switch u := t.(type) {
+		case *types.Alias:
+			tn, targs = u.Obj(), u.TypeArgs()
+		case *types.Named:
+			tn, targs = u.Obj(), u.TypeArgs()
+		default:
+			return nil
+		}
+		if _, ok := t.Underlying().(*types.Interface); !ok || tn.Pkg() == nil {
+			return nil
+		}
+		if targs.Len() == 0 && (g.listed[tn] || tn.Pkg() != g.pkg.Types && hasStubs(tn)) {
+			return tn
+		}
+		a, ok := t.(*types.Alias)
+		if !ok {
+			return nil
+		}
+		t = a.Rhs()
+	}
+}
+
+// hasStubs reports whether the package of tn declares what stubgen
+// generates for an interface named like tn.
+func hasStubs(tn *types.TypeName) bool {
+	scope, n := tn.Pkg().Scope(), tn.Name()
+	newProxy, _ := scope.Lookup("New" + n + "Proxy").(*types.Func)
+	inv, _ := scope.Lookup(n + "Invoker").(*types.Func)
+	c, _ := scope.Lookup(n + "Interface").(*types.Const)
+	return newProxy != nil && newProxy.Signature().Params().Len() == 2 && newProxy.Signature().Results().Len() == 1 &&
+		inv != nil && inv.Signature().Params().Len() == 0 && inv.Signature().Results().Len() == 1 &&
+		c != nil
+}
 
 // structProblem walks the fields of s that the wire encodes: the exported
 // ones and embedded structs, less those tagged "-".
@@ -496,15 +596,19 @@ func (g *generator) checkNames() {
 		if slices.Contains(localNames, in.name) || isResultLocal(in.name) {
 			g.errorf(in.pos, "%s: the generated code declares a local variable %s, which would hide the interface; rename the interface", in.name, in.name)
 		}
-		names := []string{in.constName, in.proxy, in.newProxy, in.lookup, in.invoker, in.skeleton}
+		in.oneway, in.syncWithServer, in.async, in.callback = in.name+"Oneway", in.name+"SyncWithServer", in.name+"Async", in.name+"Callback"
+		names := in.declared()
 		for _, m := range in.methods {
 			base := lower + upperFirst(m.name)
 			m.argsType, m.invoke = base+"Args", base+"Invoke"
-			names = append(names, m.argsType, m.invoke)
+			m.future = in.name + upperFirst(m.name) + "Future"
 			if len(m.results) > 0 {
 				m.resultsType = base + "Results"
-				names = append(names, m.resultsType)
 			}
+			if m.hasParamRefs() {
+				m.newArgs = "new" + upperFirst(base) + "Args"
+			}
+			names = append(names, m.declared()...)
 		}
 		for _, n := range names {
 			if obj := scope.Lookup(n); obj != nil {
@@ -515,6 +619,24 @@ func (g *generator) checkNames() {
 			declared[n] = in.name
 		}
 	}
+}
+
+// declared returns the package-level names generated for in, less those
+// of its methods.
+func (in *iface) declared() []string {
+	return []string{in.constName, in.proxy, in.newProxy, in.lookup, in.invoker, in.skeleton, in.oneway, in.syncWithServer, in.async, in.callback}
+}
+
+// declared returns the package-level names generated for m.
+func (m *method) declared() []string {
+	names := []string{m.argsType, m.invoke, m.future}
+	if m.resultsType != "" {
+		names = append(names, m.resultsType)
+	}
+	if m.newArgs != "" {
+		names = append(names, m.newArgs)
+	}
+	return names
 }
 
 // isResultLocal reports whether n has the form of the result variables r0,

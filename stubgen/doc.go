@@ -24,20 +24,38 @@
 // encoded as CBOR by the wire package, so they must be data: basic types,
 // strings, []byte, structs (whose exported fields are checked), pointers,
 // slices, arrays, maps, named types, and types that marshal themselves such
-// as time.Time and netip.Addr. Generate refuses, naming the position and the
-// fix:
+// as time.Time and netip.Addr.
+//
+// A parameter or result may also be a remote interface, which travels as a
+// remoting.Ref to an object instead of as data: an interface that -type
+// names in this run, or an interface of another package with generated
+// stubs (its package declares New<Name>Proxy, <Name>Invoker and
+// <Name>Interface). This is how a remote factory hands out objects of the
+// caller's own, Shop.NewCart(ctx) (Cart, error), and how a client passes a
+// callback object, Room.Subscribe(ctx, obs Observer) error. The proxy
+// exports a non-nil argument through its Caller with invoker.ExportTo, and
+// the Invoker calls it back through invoker.Args.Caller over the same
+// connection; the Invoker exports a result with invoker.Args.Export, and
+// the proxy returns a proxy for it. A nil interface travels as the zero
+// Ref and arrives as a nil interface, never as a proxy of nothing.
+//
+// Generate refuses, naming the position and the fix:
 //
 //   - a method without context.Context first or error last;
-//   - channels, functions and interfaces anywhere in a parameter or result
-//     (context.Context is allowed only first, error only last), and complex
-//     numbers, uintptr and unsafe.Pointer;
+//   - channels, functions and interfaces that are not remote anywhere in a
+//     parameter or result (context.Context is allowed only first, error
+//     only last), and complex numbers, uintptr and unsafe.Pointer;
+//   - remote interfaces inside slices, maps, arrays, pointers or structs,
+//     which are not supported yet: only a parameter or result itself may be
+//     one;
 //   - types that the generated code cannot name: unexported types of another
 //     package, or types of an internal package it may not import;
 //   - generic interfaces (declare an instance, type IntStore = Store[int],
 //     and generate for that), constraint interfaces and interfaces without
 //     methods;
 //   - unexported methods embedded from another package, and methods named
-//     Ref (the proxy's accessor);
+//     like the proxy's own: Ref, Oneway, SyncWithServer, Async and Callback
+//     (its accessors), and c, ref and p (fields of the proxy and its views);
 //   - generated names that clash with names the package declares.
 //
 // All problems are reported at once, each as "file:line:col: Iface.Method:
@@ -51,11 +69,29 @@
 //     carry;
 //   - CartProxy, which implements Cart over a remoting.Caller, with
 //     NewCartProxy(c, ref), LookupCart(ctx, client, name) and Ref();
+//   - the typed views of CartProxy, one per invocation mode besides the
+//     synchronous one, which have Cart's methods with the same parameters,
+//     so that a wrong argument or result type does not compile:
+//     p.Oneway() (CartOneway, Fire and Forget) and p.SyncWithServer()
+//     (CartSyncWithServer), whose methods return only an error;
+//     p.Async() (CartAsync, Poll Object), whose method Items returns a
+//     *CartItemsFuture with Ready, Done and Result(ctx) ([]Item, error);
+//     and p.Callback() (CartCallback, Result Callback), whose method Items
+//     takes a last parameter done func([]Item, error) that runs exactly
+//     once (a variadic parameter is a slice in this view);
 //   - CartInvoker(), the *invoker.Skeleton to register with an
 //     invoker.Server;
 //   - per method, an unexported arguments struct and, unless error is the
 //     only result, a results struct, both encoded as CBOR arrays, and the
-//     invoke function of the skeleton.
+//     invoke function of the skeleton; for a method with remote interface
+//     parameters, a function that builds the arguments and exports them.
+//
+// For example, the proxy method and the Poll Object of
+// Items(ctx context.Context) ([]Item, error):
+//
+//	func (p *CartProxy) Items(ctx context.Context) ([]Item, error)
+//	func (v CartAsync) Items(ctx context.Context) *CartItemsFuture
+//	func (f *CartItemsFuture) Result(ctx context.Context) ([]Item, error)
 //
 // The wire carries the method name ("Cart.Add"), and the argument structs
 // are arrays whose field names do not matter, so a client and a server

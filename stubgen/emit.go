@@ -100,11 +100,11 @@ type emitter struct {
 // file returns the formatted generated file. typeNames is the -type list,
 // for the header.
 func (g *generator) file(typeNames []string) ([]byte, error) {
-	taken := g.pkg.Types.Scope().Names()
+	taken := append(g.pkg.Types.Scope().Names(), localNames...)
 	for _, in := range g.ifaces {
-		taken = append(taken, in.constName, in.proxy, in.newProxy, in.lookup, in.invoker, in.skeleton)
+		taken = append(taken, in.declared()...)
 		for _, m := range in.methods {
-			taken = append(taken, m.argsType, m.resultsType, m.invoke)
+			taken = append(taken, m.declared()...)
 		}
 	}
 	e := &emitter{g: g, im: newImports(taken)}
@@ -142,26 +142,74 @@ func (e *emitter) typ(t types.Type) string {
 	})
 }
 
-// paramTypes spells the parameter types of m as the signature writes them
-// (with ... for a variadic one) and as the arguments struct holds them.
-func (e *emitter) paramTypes(m *method) (sig, field []string) {
+// call is what the proxy-side functions of one method share: how they
+// spell its parameters and results.
+type call struct {
+	in         *iface
+	m          *method
+	names      []string // parameter names
+	sigTypes   []string // parameter types as a signature spells them: ...T for a variadic one
+	fieldTypes []string // parameter types as the arguments struct holds them
+	results    []string // result types, without the error
+
+	// Names in the view methods, which do not hide a parameter: the
+	// receiver (v), the Poll Object (f) and the Result Callback (done).
+	recv, fut, done string
+}
+
+func (e *emitter) call(in *iface, m *method) *call {
+	c := &call{in: in, m: m, names: e.proxyParamNames(m)}
 	for i, v := range m.params {
 		t := e.typ(v.Type())
 		s := t
 		if m.variadic && i == len(m.params)-1 {
 			s = "..." + e.typ(v.Type().(*types.Slice).Elem())
 		}
-		sig = append(sig, s)
-		field = append(field, t)
+		c.sigTypes = append(c.sigTypes, s)
+		c.fieldTypes = append(c.fieldTypes, t)
 	}
-	return sig, field
+	for _, v := range m.results {
+		c.results = append(c.results, e.typ(v.Type()))
+	}
+	used := map[string]bool{}
+	for _, n := range append(e.proxyReserved(m), c.names...) {
+		used[n] = true
+	}
+	c.recv, c.fut, c.done = fresh("v", used), fresh("f", used), fresh("done", used)
+	return c
 }
 
-// proxyParamNames returns the names of the parameters of a proxy method:
-// the declared names if none is blank or hides a name the body uses, else
-// a0, a1, ...
+// params returns the parameter list of a proxy-side method, ctx first; with
+// done, the variadic parameter is a slice and done comes last.
+func (e *emitter) params(c *call, done string) string {
+	ps := []string{"ctx " + e.context + ".Context"}
+	for i, n := range c.names {
+		t := c.sigTypes[i]
+		if done != "" {
+			t = c.fieldTypes[i]
+		}
+		ps = append(ps, n+" "+t)
+	}
+	if done != "" {
+		ps = append(ps, c.done+" "+done)
+	}
+	return strings.Join(ps, ", ")
+}
+
+// resultList returns the results of the synchronous method: its result
+// types and error, parenthesized if there are several.
+func (c *call) resultList() string {
+	if len(c.results) == 0 {
+		return "error"
+	}
+	return "(" + strings.Join(append(slices.Clone(c.results), "error"), ", ") + ")"
+}
+
+// proxyParamNames returns the names of the parameters of the proxy-side
+// methods: the declared names if none is blank or hides a name the bodies
+// use, else a0, a1, ...
 func (e *emitter) proxyParamNames(m *method) []string {
-	reserved := []string{"p", "ctx", "args", "res", "err", "zero", e.remoting, m.argsType, m.resultsType}
+	reserved := e.proxyReserved(m)
 	names := make([]string, len(m.params))
 	for i, v := range m.params {
 		if v.Name() == "" || v.Name() == "_" || slices.Contains(reserved, v.Name()) {
@@ -175,9 +223,144 @@ func (e *emitter) proxyParamNames(m *method) []string {
 	return names
 }
 
+// proxyReserved returns the names that the bodies of the proxy-side
+// functions of m declare or refer to, less those of the views, which give
+// way to the parameters instead.
+func (e *emitter) proxyReserved(m *method) []string {
+	reserved := []string{"p", "ctx", "args", "res", "err", "zero", e.remoting, m.argsType, m.resultsType, m.future}
+	if m.hasParamRefs() {
+		// The arguments constructor declares c and ref.
+		reserved = append(reserved, "c", "ref", e.invoker, m.newArgs)
+	}
+	for _, tn := range m.paramRefs {
+		if tn != nil {
+			reserved = append(reserved, e.refIdents(tn)...)
+		}
+	}
+	for i, tn := range m.resultRefs {
+		if tn != nil {
+			reserved = append(reserved, fmt.Sprintf("r%d", i), typeHead(e.typ(m.results[i].Type())))
+			reserved = append(reserved, e.refIdents(tn)...)
+		}
+	}
+	return reserved
+}
+
+// typeHead returns the first identifier of a spelled named type: its
+// package qualifier, or its name.
+func typeHead(spelled string) string {
+	head, _, _ := strings.Cut(spelled, ".")
+	return head
+}
+
+// refFuncs returns how the file spells the proxy constructor and the
+// Invoker function of the remote interface tn.
+func (e *emitter) refFuncs(tn *types.TypeName) (newProxy, invoker string) {
+	if tn.Pkg() == e.g.pkg.Types {
+		for _, in := range e.g.ifaces {
+			if in.name == tn.Name() {
+				return in.newProxy, in.invoker
+			}
+		}
+		panic("stubgen: remote interface " + tn.Name() + " of the package is not generated") // the checker lists it
+	}
+	q := e.im.name(tn.Pkg().Path(), tn.Pkg().Name())
+	return q + ".New" + tn.Name() + "Proxy", q + "." + tn.Name() + "Invoker"
+}
+
+// refIdents returns the identifiers that code using the remote interface
+// tn refers to, which its locals must not hide.
+func (e *emitter) refIdents(tn *types.TypeName) []string {
+	newProxy, inv := e.refFuncs(tn)
+	if tn.Pkg() == e.g.pkg.Types {
+		return []string{tn.Name(), newProxy, inv}
+	}
+	return []string{typeHead(newProxy)}
+}
+
+// invocation returns the Invocation literal of a call of c through
+// recv.ref, with the given Reply, Mode and Done expressions where they are
+// not empty.
+func (e *emitter) invocation(c *call, recv, reply, mode, done string) string {
+	s := fmt.Sprintf("&%s.Invocation{Target: %s.ref, Method: %q, Args: &args", e.remoting, recv, c.m.wire)
+	if reply != "" {
+		s += ", Reply: " + reply
+	}
+	if mode != "" {
+		s += ", Mode: " + e.remoting + "." + mode
+	}
+	if done != "" {
+		s += ", Done: " + done
+	}
+	return s + "}"
+}
+
+// args writes the statements that declare args, the arguments struct of a
+// call of c through the Caller expression caller. If exporting an object
+// passed by reference fails, the statements run fail with err set.
+func (e *emitter) args(b *bytes.Buffer, c *call, caller string, fail func()) {
+	m := c.m
+	switch {
+	case len(m.params) == 0:
+		fmt.Fprintf(b, "\tvar args %s\n", m.argsType)
+	case m.hasParamRefs():
+		fmt.Fprintf(b, "\targs, err := %s(%s, %s)\n\tif err != nil {\n", m.newArgs, caller, strings.Join(c.names, ", "))
+		fail()
+		b.WriteString("\t}\n")
+	default:
+		var kv []string
+		for i, f := range m.fields {
+			kv = append(kv, f+": "+c.names[i])
+		}
+		fmt.Fprintf(b, "\targs := %s{%s}\n", m.argsType, strings.Join(kv, ", "))
+	}
+}
+
+// zeros writes the declaration of zero, if the zero results of c need it,
+// and returns the zero results (nil for a remote interface) followed by
+// last, the error.
+func (e *emitter) zeros(b *bytes.Buffer, c *call, last string) string {
+	var zs []string
+	declared := false
+	for i := range c.results {
+		if c.m.resultRefs[i] != nil {
+			zs = append(zs, "nil")
+			continue
+		}
+		if !declared {
+			fmt.Fprintf(b, "\t\tvar zero %s\n", c.m.resultsType)
+			declared = true
+		}
+		zs = append(zs, fmt.Sprintf("zero.R%d", i))
+	}
+	return strings.Join(append(zs, last), ", ")
+}
+
+// values writes the statements that turn the references in the results
+// struct res into proxies that call through caller, and returns the
+// results. A zero reference becomes a nil interface.
+func (e *emitter) values(b *bytes.Buffer, c *call, res, caller string) string {
+	var vs []string
+	for i, tn := range c.m.resultRefs {
+		if tn == nil {
+			vs = append(vs, fmt.Sprintf("%s.R%d", res, i))
+			continue
+		}
+		newProxy, _ := e.refFuncs(tn)
+		fmt.Fprintf(b, "\tvar r%d %s\n", i, c.results[i])
+		fmt.Fprintf(b, "\tif !%s.R%d.ID.IsZero() {\n\t\tr%d = %s(%s, %s.R%d)\n\t}\n", res, i, i, newProxy, caller, res, i)
+		vs = append(vs, fmt.Sprintf("r%d", i))
+	}
+	return strings.Join(vs, ", ")
+}
+
 func (e *emitter) iface(b *bytes.Buffer, in *iface) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	ctx := e.context + ".Context"
+	calls := make([]*call, len(in.methods))
+	for i, m := range in.methods {
+		calls[i] = e.call(in, m)
+	}
 
 	w("\n// ---- %s ----\n\n", in.name)
 	w("// %s is the fully qualified name of %s on the wire.\n", in.constName, in.name)
@@ -185,6 +368,7 @@ func (e *emitter) iface(b *bytes.Buffer, in *iface) {
 
 	w("\n// ---- %s: Client Proxy ----\n\n", in.name)
 	w("// %s is the Client Proxy of %s: it implements %s by calling a remote object through a %s.Caller.\n", in.proxy, in.name, in.name, e.remoting)
+	w("// Its views Oneway, SyncWithServer, Async and Callback call the same object in the other invocation modes.\n")
 	w("type %s struct {\n\tc %s.Caller\n\tref %s.Ref\n}\n\n", in.proxy, e.remoting, e.remoting)
 	w("var _ %s = (*%s)(nil)\n\n", in.name, in.proxy)
 	w("// %s returns a proxy that calls the object ref names through c.\n", in.newProxy)
@@ -195,9 +379,11 @@ func (e *emitter) iface(b *bytes.Buffer, in *iface) {
 	w("\treturn %s(c, ref), nil\n}\n\n", in.newProxy)
 	w("// Ref returns the reference of the object the proxy calls.\n")
 	w("func (p *%s) Ref() %s.Ref { return p.ref }\n", in.proxy, e.remoting)
-	for _, m := range in.methods {
-		e.proxyMethod(b, in, m)
+	for _, c := range calls {
+		e.proxyMethod(b, c)
 	}
+
+	e.views(b, in, calls)
 
 	w("\n// ---- %s: Invoker ----\n\n", in.name)
 	w("// %s returns the server-side Invoker of %s for invoker.Server.Register.\n", in.invoker, in.name)
@@ -210,87 +396,123 @@ func (e *emitter) iface(b *bytes.Buffer, in *iface) {
 	}
 	w("\t},\n")
 	w("\tImplements: func(impl any) bool { _, ok := impl.(%s); return ok },\n}\n", in.name)
-	for _, m := range in.methods {
-		e.invokeFunc(b, in, m)
+	for _, c := range calls {
+		e.invokeFunc(b, c)
 	}
 
 	w("\n// ---- %s: arguments and results ----\n", in.name)
-	for _, m := range in.methods {
-		_, fieldTypes := e.paramTypes(m)
+	for _, c := range calls {
+		m := c.m
 		w("\n// %s are the arguments of %s on the wire.\n", m.argsType, m.wire)
 		w("type %s struct {\n\t_ struct{} `cbor:\",toarray\"`\n", m.argsType)
 		for i, f := range m.fields {
-			w("\t%s %s\n", f, fieldTypes[i])
+			t := c.fieldTypes[i]
+			if m.paramRefs[i] != nil {
+				t = e.remoting + ".Ref"
+			}
+			w("\t%s %s\n", f, t)
 		}
 		w("}\n")
+		if m.hasParamRefs() {
+			e.newArgsFunc(b, c)
+		}
 		if len(m.results) > 0 {
 			w("\n// %s are the results of %s on the wire.\n", m.resultsType, m.wire)
 			w("type %s struct {\n\t_ struct{} `cbor:\",toarray\"`\n", m.resultsType)
-			for i, v := range m.results {
-				w("\tR%d %s\n", i, e.typ(v.Type()))
+			for i, t := range c.results {
+				if m.resultRefs[i] != nil {
+					t = e.remoting + ".Ref"
+				}
+				w("\tR%d %s\n", i, t)
 			}
 			w("}\n")
 		}
 	}
 }
 
-func (e *emitter) proxyMethod(b *bytes.Buffer, in *iface, m *method) {
+// newArgsFunc writes the function that exports the objects passed by
+// reference and returns the arguments struct.
+func (e *emitter) newArgsFunc(b *bytes.Buffer, c *call) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
-	names := e.proxyParamNames(m)
-	sigTypes, _ := e.paramTypes(m)
-	params := []string{"ctx " + e.context + ".Context"}
-	for i, n := range names {
-		params = append(params, n+" "+sigTypes[i])
+	m := c.m
+	params := []string{"c " + e.remoting + ".Caller"}
+	var kv []string
+	for i, n := range c.names {
+		params = append(params, n+" "+c.fieldTypes[i])
+		if m.paramRefs[i] == nil {
+			kv = append(kv, m.fields[i]+": "+n)
+		}
 	}
-	var results []string
-	for _, v := range m.results {
-		results = append(results, e.typ(v.Type()))
-	}
-	results = append(results, "error")
-	res := results[0]
-	if len(results) > 1 {
-		res = "(" + strings.Join(results, ", ") + ")"
-	}
-
-	w("\n// %s calls %s on the remote object.\n", m.name, m.wire)
-	w("func (p *%s) %s(%s) %s {\n", in.proxy, m.name, strings.Join(params, ", "), res)
-	if len(m.params) == 0 {
+	w("\n// %s returns the arguments of %s, with the objects passed by reference exported through c.\n", m.newArgs, m.wire)
+	w("func %s(%s) (%s, error) {\n", m.newArgs, strings.Join(params, ", "), m.argsType)
+	if len(kv) == 0 {
 		w("\tvar args %s\n", m.argsType)
 	} else {
-		var kv []string
-		for i, f := range m.fields {
-			kv = append(kv, f+": "+names[i])
-		}
 		w("\targs := %s{%s}\n", m.argsType, strings.Join(kv, ", "))
 	}
-	inv := fmt.Sprintf("&%s.Invocation{Target: p.ref, Method: %q, Args: &args", e.remoting, m.wire)
+	for i, tn := range m.paramRefs {
+		if tn == nil {
+			continue
+		}
+		_, inv := e.refFuncs(tn)
+		w("\tif %s != nil {\n", c.names[i])
+		w("\t\tref, err := %s.ExportTo(c, %s(), %s)\n", e.invoker, inv, c.names[i])
+		w("\t\tif err != nil {\n\t\t\treturn %s{}, err\n\t\t}\n", m.argsType)
+		w("\t\targs.%s = ref\n\t}\n", m.fields[i])
+	}
+	w("\treturn args, nil\n}\n")
+}
+
+func (e *emitter) proxyMethod(b *bytes.Buffer, c *call) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	m := c.m
+	w("\n// %s calls %s on the remote object.\n", m.name, m.wire)
+	w("func (p *%s) %s(%s) %s {\n", c.in.proxy, m.name, e.params(c, ""), c.resultList())
+	e.args(b, c, "p.c", func() { w("\t\treturn %s\n", e.zeros(b, c, "err")) })
 	if len(m.results) == 0 {
-		w("\treturn p.c.Invoke(ctx, %s})\n}\n", inv)
+		w("\treturn p.c.Invoke(ctx, %s)\n}\n", e.invocation(c, "p", "", "", ""))
 		return
 	}
 	w("\tvar res %s\n", m.resultsType)
-	w("\tif err := p.c.Invoke(ctx, %s, Reply: &res}); err != nil {\n", inv)
-	w("\t\tvar zero %s\n", m.resultsType)
-	w("\t\treturn %s, err\n\t}\n", resultFields("zero", m))
-	w("\treturn %s, nil\n}\n", resultFields("res", m))
+	w("\tif err := p.c.Invoke(ctx, %s); err != nil {\n", e.invocation(c, "p", "&res", "", ""))
+	w("\t\treturn %s\n\t}\n", e.zeros(b, c, "err"))
+	w("\treturn %s, nil\n}\n", e.values(b, c, "res", "p.c"))
 }
 
-// resultFields lists the result fields of the struct variable v.
-func resultFields(v string, m *method) string {
-	var fs []string
-	for i := range m.results {
-		fs = append(fs, fmt.Sprintf("%s.R%d", v, i))
-	}
-	return strings.Join(fs, ", ")
-}
-
-func (e *emitter) invokeFunc(b *bytes.Buffer, in *iface, m *method) {
+func (e *emitter) invokeFunc(b *bytes.Buffer, c *call) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	in, m := c.in, c.m
 	w("\nfunc %s(ctx %s.Context, impl any, args %s.Args) (any, error) {\n", m.invoke, e.context, e.invoker)
 	w("\tvar a %s\n\tif err := args.Decode(&a); err != nil {\n\t\treturn nil, err\n\t}\n", m.argsType)
+
+	// Locals for the proxies of the objects passed by reference must not
+	// hide what the function refers to.
+	used := map[string]bool{"ctx": true, "impl": true, "args": true, "a": true, "err": true, e.invoker: true, in.name: true, m.argsType: true, m.resultsType: true}
+	for i, tn := range m.resultRefs {
+		used[fmt.Sprintf("r%d", i)], used[fmt.Sprintf("ref%d", i)] = true, true
+		if tn != nil {
+			for _, id := range e.refIdents(tn) {
+				used[id] = true
+			}
+		}
+	}
+	for i, tn := range m.paramRefs {
+		if tn != nil {
+			used[typeHead(c.fieldTypes[i])] = true
+			for _, id := range e.refIdents(tn) {
+				used[id] = true
+			}
+		}
+	}
 	callArgs := []string{"ctx"}
 	for i, f := range m.fields {
 		arg := "a." + f
+		if tn := m.paramRefs[i]; tn != nil {
+			arg = fresh(c.names[i], used)
+			newProxy, _ := e.refFuncs(tn)
+			w("\tvar %s %s\n", arg, c.fieldTypes[i])
+			w("\tif !a.%s.ID.IsZero() {\n\t\t%s = %s(args.Caller(), a.%s)\n\t}\n", f, arg, newProxy, f)
+		}
 		if m.variadic && i == len(m.fields)-1 {
 			arg += "..."
 		}
@@ -307,5 +529,24 @@ func (e *emitter) invokeFunc(b *bytes.Buffer, in *iface, m *method) {
 		kv = append(kv, fmt.Sprintf("R%d: r%d", i, i))
 	}
 	w("\t%s, err := %s\n\tif err != nil {\n\t\treturn nil, err\n\t}\n", strings.Join(rs, ", "), call)
+	for i, tn := range m.resultRefs {
+		if tn == nil {
+			continue
+		}
+		_, inv := e.refFuncs(tn)
+		w("\tref%d, err := args.Export(%s(), r%d)\n\tif err != nil {\n\t\treturn nil, err\n\t}\n", i, inv, i)
+		kv[i] = fmt.Sprintf("R%d: ref%d", i, i)
+	}
 	w("\treturn &%s{%s}, nil\n}\n", m.resultsType, strings.Join(kv, ", "))
+}
+
+// fresh returns base, or base with the smallest numeric suffix from 2 on,
+// whichever used does not hold, and adds it to used.
+func fresh(base string, used map[string]bool) string {
+	n := base
+	for i := 2; used[n]; i++ {
+		n = fmt.Sprintf("%s%d", base, i)
+	}
+	used[n] = true
+	return n
 }

@@ -182,3 +182,17 @@ func TestOptionErrors(t *testing.T) {
 		assert.Contains(t, err.Error(), "type Gone is not declared")
 	})
 }
+
+// TestNotListed checks that an interface of the package is remote only if
+// -type names it.
+func TestNotListed(t *testing.T) {
+	_, err := generate("testdata/refs", nil, Options{Types: []string{"Shop", "Cart", "Room"}})
+	require.Error(t, err)
+	for _, want := range []string{
+		"in.go:32:33: Room.Subscribe: parameter obs has interface type Observer; Observer is not a remote interface: add it to -type to pass objects by reference, or use a concrete type",
+		"in.go:37:29: Room.Relay: parameter a has interface type Observer",
+		"in.go:37:41: Room.Relay: parameter ref has interface type Watcher; Observer is not a remote interface",
+	} {
+		assert.Contains(t, err.Error(), want, "generate(testdata/refs, -type=Shop,Cart,Room)")
+	}
+}

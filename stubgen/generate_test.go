@@ -137,14 +137,72 @@ func TestGenerateSeveralPackages(t *testing.T) {
 	})
 }
 
-// TestE2EUpToDate checks that the committed generated code of the end-to-end
-// package is what stubgen generates now.
-func TestE2EUpToDate(t *testing.T) {
-	dir := filepath.Join("..", "test", "e2e", "shapes")
-	files, err := generate(dir, nil, Options{Types: []string{"Shapes", "Counter"}})
+// TestCommittedUpToDate checks that committed generated code that other
+// tests compile against is what stubgen generates now.
+func TestCommittedUpToDate(t *testing.T) {
+	tests := []struct {
+		dir   string
+		types []string
+	}{
+		{filepath.Join("..", "test", "e2e", "shapes"), []string{"Shapes", "Counter"}},
+		{filepath.Join("testdata", "refs", "notify"), []string{"Listener"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.dir, func(t *testing.T) {
+			files, err := generate(tc.dir, nil, Options{Types: tc.types})
+			require.NoError(t, err)
+			require.Len(t, files, 1)
+			committed, err := os.ReadFile(files[0].path)
+			require.NoError(t, err)
+			assert.Equal(t, string(committed), string(files[0].src), "%s is stale: run go generate in %s", files[0].path, tc.dir)
+		})
+	}
+}
+
+// roomSource uses an interface of package observer as a parameter.
+const (
+	observerSource = `package observer
+
+import "context"
+
+type Observer interface {
+	Notify(ctx context.Context, msg string) error
+}
+`
+	roomSource = `package room
+
+import (
+	"context"
+
+	"example.com/gen/observer"
+)
+
+type Room interface {
+	Subscribe(ctx context.Context, obs observer.Observer) error
+}
+`
+)
+
+// TestGenerateRemoteAcrossPackages generates for two packages at once, one
+// of which passes an interface of the other: that interface is remote
+// because -type names it, though its stubs do not exist yet.
+func TestGenerateRemoteAcrossPackages(t *testing.T) {
+	mod := tempModule(t, map[string]string{"observer/observer.go": observerSource, "room/room.go": roomSource})
+	require.NoError(t, Generate(mod, []string{"./..."}, Options{Types: []string{"Observer", "Room"}}), "Generate")
+	out, err := os.ReadFile(filepath.Join(mod, "room", "observer_stub.go"))
 	require.NoError(t, err)
-	require.Len(t, files, 1)
-	committed, err := os.ReadFile(files[0].path)
-	require.NoError(t, err)
-	assert.Equal(t, string(committed), string(files[0].src), "%s is stale: run go generate ./test/e2e/...", files[0].path)
+	assert.Contains(t, string(out), "invoker.ExportTo(c, observer.ObserverInvoker(), obs)")
+	goCmd(t, mod, "vet", "./...")
+
+	// Alone, package room sees the stubs of package observer. (The file
+	// is named after the first type of the run before.)
+	require.NoError(t, os.Remove(filepath.Join(mod, "room", "observer_stub.go")))
+	require.NoError(t, Generate(filepath.Join(mod, "room"), nil, Options{Types: []string{"Room"}}), "Generate in room")
+	goCmd(t, mod, "vet", "./...")
+
+	// Without them, the interface is not remote.
+	require.NoError(t, os.Remove(filepath.Join(mod, "observer", "observer_stub.go")))
+	err = Generate(filepath.Join(mod, "room"), nil, Options{Types: []string{"Room"}})
+	require.Error(t, err, "Generate in room without the stubs of observer")
+	assert.Contains(t, err.Error(), "room.go:10:33: Room.Subscribe: parameter obs has interface type observer.Observer; observer.Observer is not a remote interface, package example.com/gen/observer has no stubs for it")
 }

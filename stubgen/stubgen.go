@@ -133,6 +133,19 @@ func generate(dir string, patterns []string, opts Options) ([]outputFile, error)
 	slices.SortFunc(pkgs, func(a, b *packages.Package) int { return strings.Compare(a.PkgPath, b.PkgPath) })
 
 	d := &diagnostics{dir: absDir, fset: fset}
+	// The interfaces that get stubs in this run are remote, also where
+	// their old stubs are ignored or missing.
+	remote := map[*types.TypeName]bool{}
+	for _, pkg := range pkgs {
+		if pkg.Types == nil {
+			continue
+		}
+		for _, name := range opts.Types {
+			if tn, ok := pkg.Types.Scope().Lookup(name).(*types.TypeName); ok && types.IsInterface(tn.Type()) {
+				remote[tn] = true
+			}
+		}
+	}
 	found := map[string]bool{}
 	var files []outputFile
 	loaded := true
@@ -144,7 +157,7 @@ func generate(dir string, patterns []string, opts Options) ([]outputFile, error)
 			loaded = false
 			continue
 		}
-		g := newGenerator(pkg, d)
+		g := newGenerator(pkg, d, remote)
 		for _, name := range opts.Types {
 			if pkg.Types.Scope().Lookup(name) != nil {
 				found[name] = true

@@ -29,6 +29,7 @@ var goldenCases = []struct {
 	{"otherpkg", []string{"Ledger"}},
 	{"embedded", []string{"Store", "Reader"}},
 	{"clash", []string{"Mixer", "HTTPServer", "logger"}},
+	{"refs", []string{"Shop", "Cart", "Room", "Observer"}},
 }
 
 // generateCase generates the code of the golden case dir and returns it.

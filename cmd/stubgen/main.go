@@ -1,5 +1,6 @@
-// Command stubgen generates the Client Proxy and the Invoker of Go
-// interfaces, for the remoting runtime. See package
+// Command stubgen generates the Client Proxy, with a typed view per
+// invocation mode, and the Invoker of Go interfaces, for the remoting
+// runtime. See package
 // github.com/remoting-go/remoting/stubgen for what it accepts and writes.
 //
 // Usage:

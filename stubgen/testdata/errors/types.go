@@ -39,8 +39,8 @@ type Types interface {
 	Embedded(ctx context.Context, o *Outer) error                   // ERROR: parameter o of type *Outer contains channel type chan int in field Inner.C
 	Promoted(ctx context.Context, w Wrapper) error                  // ERROR: in field hiddenEmbed.F
 	NamedFunc(ctx context.Context, l Listener) error                // ERROR: parameter l has function type Listener
-	Any(ctx context.Context, v any) error                           // ERROR: parameter v has interface type any; only concrete types cross the wire
-	Reader(ctx context.Context, r io.Reader) error                  // ERROR: parameter r has interface type io.Reader
+	Any(ctx context.Context, v any) error                           // ERROR: parameter v has interface type any; only concrete types and remote interfaces cross the wire
+	Reader(ctx context.Context, r io.Reader) error                  // ERROR: parameter r has interface type io.Reader; io.Reader is not a remote interface
 	Errs(ctx context.Context, errs []error) error                   // ERROR: parameter errs of type []error contains interface type error
 	Ctx(ctx context.Context, other context.Context) error           // ERROR: parameter other is a context.Context
 	Complex(ctx context.Context) (complex128, error)                // ERROR: result #1 has type complex128; the wire format has no encoding for it

@@ -22,6 +22,7 @@ const ShapesInterface = "github.com/remoting-go/remoting/test/e2e/shapes.Shapes"
 // ---- Shapes: Client Proxy ----
 
 // ShapesProxy is the Client Proxy of Shapes: it implements Shapes by calling a remote object through a remoting.Caller.
+// Its views Oneway, SyncWithServer, Async and Callback call the same object in the other invocation modes.
 type ShapesProxy struct {
 	c   remoting.Caller
 	ref remoting.Ref
@@ -199,6 +200,778 @@ func (p *ShapesProxy) Unnamed(ctx context.Context, a0 string, a1 int) (string, e
 		return zero.R0, err
 	}
 	return res.R0, nil
+}
+
+// ---- Shapes: Fire and Forget ----
+
+// Oneway returns the Fire and Forget view of the proxy: its methods return once the call is handed to the connection,
+// the results are discarded, and the error reports only a failure to send.
+func (p *ShapesProxy) Oneway() ShapesOneway { return ShapesOneway{p: p} }
+
+// ShapesOneway calls the methods of Shapes as Fire and Forget; see ShapesProxy.Oneway.
+type ShapesOneway struct{ p *ShapesProxy }
+
+// Addr sends Shapes.Addr without waiting for the server.
+func (v ShapesOneway) Addr(ctx context.Context, a netip.Addr, port uint16) error {
+	args := shapesAddrArgs{A: a, Port: port}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Addr", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Arrays sends Shapes.Arrays without waiting for the server.
+func (v ShapesOneway) Arrays(ctx context.Context, a [3]Point) error {
+	args := shapesArraysArgs{A: a}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Arrays", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Basics sends Shapes.Basics without waiting for the server.
+func (v ShapesOneway) Basics(ctx context.Context, b bool, i int, i8 int8, u16 uint16, u64 uint64, f32 float32, f64 float64, r rune, s string) error {
+	args := shapesBasicsArgs{B: b, I: i, I8: i8, U16: u16, U64: u64, F32: f32, F64: f64, R: r, S: s}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Basics", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Bytes sends Shapes.Bytes without waiting for the server.
+func (v ShapesOneway) Bytes(ctx context.Context, b []byte) error {
+	args := shapesBytesArgs{B: b}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Bytes", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Fail sends Shapes.Fail without waiting for the server.
+func (v ShapesOneway) Fail(ctx context.Context, msg string) error {
+	args := shapesFailArgs{Msg: msg}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Fail", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Generic sends Shapes.Generic without waiting for the server.
+func (v ShapesOneway) Generic(ctx context.Context, a0 Pair[string, []Point]) error {
+	args := shapesGenericArgs{P: a0}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Generic", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Join sends Shapes.Join without waiting for the server.
+func (v ShapesOneway) Join(ctx context.Context, sep string, parts ...string) error {
+	args := shapesJoinArgs{Sep: sep, Parts: parts}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Join", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Maps sends Shapes.Maps without waiting for the server.
+func (v ShapesOneway) Maps(ctx context.Context, m map[string][]int) error {
+	args := shapesMapsArgs{M: m}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Maps", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Named sends Shapes.Named without waiting for the server.
+func (v ShapesOneway) Named(ctx context.Context, k Kind) error {
+	args := shapesNamedArgs{K: k}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Named", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Nothing sends Shapes.Nothing without waiting for the server.
+func (v ShapesOneway) Nothing(ctx context.Context) error {
+	var args shapesNothingArgs
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Nothing", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Pointer sends Shapes.Pointer without waiting for the server.
+func (v ShapesOneway) Pointer(ctx context.Context, a0 *Point) error {
+	args := shapesPointerArgs{P: a0}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Pointer", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Slices sends Shapes.Slices without waiting for the server.
+func (v ShapesOneway) Slices(ctx context.Context, s []string) error {
+	args := shapesSlicesArgs{S: s}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Slices", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Struct sends Shapes.Struct without waiting for the server.
+func (v ShapesOneway) Struct(ctx context.Context, l Line) error {
+	args := shapesStructArgs{L: l}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Struct", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Time sends Shapes.Time without waiting for the server.
+func (v ShapesOneway) Time(ctx context.Context, at time.Time, d time.Duration) error {
+	args := shapesTimeArgs{At: at, D: d}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Time", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Unnamed sends Shapes.Unnamed without waiting for the server.
+func (v ShapesOneway) Unnamed(ctx context.Context, a0 string, a1 int) error {
+	args := shapesUnnamedArgs{A0: a0, A1: a1}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Unnamed", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// ---- Shapes: Sync with Server ----
+
+// SyncWithServer returns the Sync with Server view of the proxy: its methods return once the server has accepted
+// the call, before it runs; the results and the method's own error are discarded.
+func (p *ShapesProxy) SyncWithServer() ShapesSyncWithServer { return ShapesSyncWithServer{p: p} }
+
+// ShapesSyncWithServer calls the methods of Shapes as Sync with Server; see ShapesProxy.SyncWithServer.
+type ShapesSyncWithServer struct{ p *ShapesProxy }
+
+// Addr sends Shapes.Addr and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Addr(ctx context.Context, a netip.Addr, port uint16) error {
+	args := shapesAddrArgs{A: a, Port: port}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Addr", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Arrays sends Shapes.Arrays and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Arrays(ctx context.Context, a [3]Point) error {
+	args := shapesArraysArgs{A: a}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Arrays", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Basics sends Shapes.Basics and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Basics(ctx context.Context, b bool, i int, i8 int8, u16 uint16, u64 uint64, f32 float32, f64 float64, r rune, s string) error {
+	args := shapesBasicsArgs{B: b, I: i, I8: i8, U16: u16, U64: u64, F32: f32, F64: f64, R: r, S: s}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Basics", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Bytes sends Shapes.Bytes and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Bytes(ctx context.Context, b []byte) error {
+	args := shapesBytesArgs{B: b}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Bytes", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Fail sends Shapes.Fail and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Fail(ctx context.Context, msg string) error {
+	args := shapesFailArgs{Msg: msg}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Fail", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Generic sends Shapes.Generic and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Generic(ctx context.Context, a0 Pair[string, []Point]) error {
+	args := shapesGenericArgs{P: a0}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Generic", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Join sends Shapes.Join and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Join(ctx context.Context, sep string, parts ...string) error {
+	args := shapesJoinArgs{Sep: sep, Parts: parts}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Join", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Maps sends Shapes.Maps and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Maps(ctx context.Context, m map[string][]int) error {
+	args := shapesMapsArgs{M: m}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Maps", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Named sends Shapes.Named and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Named(ctx context.Context, k Kind) error {
+	args := shapesNamedArgs{K: k}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Named", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Nothing sends Shapes.Nothing and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Nothing(ctx context.Context) error {
+	var args shapesNothingArgs
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Nothing", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Pointer sends Shapes.Pointer and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Pointer(ctx context.Context, a0 *Point) error {
+	args := shapesPointerArgs{P: a0}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Pointer", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Slices sends Shapes.Slices and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Slices(ctx context.Context, s []string) error {
+	args := shapesSlicesArgs{S: s}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Slices", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Struct sends Shapes.Struct and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Struct(ctx context.Context, l Line) error {
+	args := shapesStructArgs{L: l}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Struct", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Time sends Shapes.Time and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Time(ctx context.Context, at time.Time, d time.Duration) error {
+	args := shapesTimeArgs{At: at, D: d}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Time", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Unnamed sends Shapes.Unnamed and waits until the server has accepted it.
+func (v ShapesSyncWithServer) Unnamed(ctx context.Context, a0 string, a1 int) error {
+	args := shapesUnnamedArgs{A0: a0, A1: a1}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Unnamed", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// ---- Shapes: Poll Objects ----
+
+// Async returns the Poll Object view of the proxy: its methods start the call and return its typed future at once.
+func (p *ShapesProxy) Async() ShapesAsync { return ShapesAsync{p: p} }
+
+// ShapesAsync starts calls of the methods of Shapes and returns their Poll Objects; see ShapesProxy.Async.
+type ShapesAsync struct{ p *ShapesProxy }
+
+// Addr starts Shapes.Addr and returns its Poll Object at once.
+func (v ShapesAsync) Addr(ctx context.Context, a netip.Addr, port uint16) *ShapesAddrFuture {
+	f := &ShapesAddrFuture{Future: remoting.NewFuture()}
+	args := shapesAddrArgs{A: a, Port: port}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Addr", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesAddrFuture is the Poll Object of a call of Shapes.Addr: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesAddrFuture struct {
+	*remoting.Future
+	res shapesAddrResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesAddrFuture) Result(ctx context.Context) (netip.AddrPort, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero shapesAddrResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Arrays starts Shapes.Arrays and returns its Poll Object at once.
+func (v ShapesAsync) Arrays(ctx context.Context, a [3]Point) *ShapesArraysFuture {
+	f := &ShapesArraysFuture{Future: remoting.NewFuture()}
+	args := shapesArraysArgs{A: a}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Arrays", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesArraysFuture is the Poll Object of a call of Shapes.Arrays: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesArraysFuture struct {
+	*remoting.Future
+	res shapesArraysResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesArraysFuture) Result(ctx context.Context) ([3]Point, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero shapesArraysResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Basics starts Shapes.Basics and returns its Poll Object at once.
+func (v ShapesAsync) Basics(ctx context.Context, b bool, i int, i8 int8, u16 uint16, u64 uint64, f32 float32, f64 float64, r rune, s string) *ShapesBasicsFuture {
+	f := &ShapesBasicsFuture{Future: remoting.NewFuture()}
+	args := shapesBasicsArgs{B: b, I: i, I8: i8, U16: u16, U64: u64, F32: f32, F64: f64, R: r, S: s}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Basics", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesBasicsFuture is the Poll Object of a call of Shapes.Basics: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesBasicsFuture struct {
+	*remoting.Future
+	res shapesBasicsResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesBasicsFuture) Result(ctx context.Context) (bool, int, int8, uint16, uint64, float32, float64, rune, string, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero shapesBasicsResults
+		return zero.R0, zero.R1, zero.R2, zero.R3, zero.R4, zero.R5, zero.R6, zero.R7, zero.R8, err
+	}
+	return f.res.R0, f.res.R1, f.res.R2, f.res.R3, f.res.R4, f.res.R5, f.res.R6, f.res.R7, f.res.R8, nil
+}
+
+// Bytes starts Shapes.Bytes and returns its Poll Object at once.
+func (v ShapesAsync) Bytes(ctx context.Context, b []byte) *ShapesBytesFuture {
+	f := &ShapesBytesFuture{Future: remoting.NewFuture()}
+	args := shapesBytesArgs{B: b}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Bytes", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesBytesFuture is the Poll Object of a call of Shapes.Bytes: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesBytesFuture struct {
+	*remoting.Future
+	res shapesBytesResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesBytesFuture) Result(ctx context.Context) ([]byte, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero shapesBytesResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Fail starts Shapes.Fail and returns its Poll Object at once.
+func (v ShapesAsync) Fail(ctx context.Context, msg string) *ShapesFailFuture {
+	f := &ShapesFailFuture{Future: remoting.NewFuture()}
+	args := shapesFailArgs{Msg: msg}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Fail", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesFailFuture is the Poll Object of a call of Shapes.Fail: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesFailFuture struct {
+	*remoting.Future
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesFailFuture) Result(ctx context.Context) error { return f.Wait(ctx) }
+
+// Generic starts Shapes.Generic and returns its Poll Object at once.
+func (v ShapesAsync) Generic(ctx context.Context, a0 Pair[string, []Point]) *ShapesGenericFuture {
+	f := &ShapesGenericFuture{Future: remoting.NewFuture()}
+	args := shapesGenericArgs{P: a0}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Generic", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesGenericFuture is the Poll Object of a call of Shapes.Generic: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesGenericFuture struct {
+	*remoting.Future
+	res shapesGenericResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesGenericFuture) Result(ctx context.Context) (Pair[string, []Point], error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero shapesGenericResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Join starts Shapes.Join and returns its Poll Object at once.
+func (v ShapesAsync) Join(ctx context.Context, sep string, parts ...string) *ShapesJoinFuture {
+	f := &ShapesJoinFuture{Future: remoting.NewFuture()}
+	args := shapesJoinArgs{Sep: sep, Parts: parts}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Join", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesJoinFuture is the Poll Object of a call of Shapes.Join: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesJoinFuture struct {
+	*remoting.Future
+	res shapesJoinResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesJoinFuture) Result(ctx context.Context) (string, int, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero shapesJoinResults
+		return zero.R0, zero.R1, err
+	}
+	return f.res.R0, f.res.R1, nil
+}
+
+// Maps starts Shapes.Maps and returns its Poll Object at once.
+func (v ShapesAsync) Maps(ctx context.Context, m map[string][]int) *ShapesMapsFuture {
+	f := &ShapesMapsFuture{Future: remoting.NewFuture()}
+	args := shapesMapsArgs{M: m}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Maps", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesMapsFuture is the Poll Object of a call of Shapes.Maps: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesMapsFuture struct {
+	*remoting.Future
+	res shapesMapsResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesMapsFuture) Result(ctx context.Context) (map[string][]int, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero shapesMapsResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Named starts Shapes.Named and returns its Poll Object at once.
+func (v ShapesAsync) Named(ctx context.Context, k Kind) *ShapesNamedFuture {
+	f := &ShapesNamedFuture{Future: remoting.NewFuture()}
+	args := shapesNamedArgs{K: k}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Named", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesNamedFuture is the Poll Object of a call of Shapes.Named: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesNamedFuture struct {
+	*remoting.Future
+	res shapesNamedResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesNamedFuture) Result(ctx context.Context) (Kind, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero shapesNamedResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Nothing starts Shapes.Nothing and returns its Poll Object at once.
+func (v ShapesAsync) Nothing(ctx context.Context) *ShapesNothingFuture {
+	f := &ShapesNothingFuture{Future: remoting.NewFuture()}
+	var args shapesNothingArgs
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Nothing", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesNothingFuture is the Poll Object of a call of Shapes.Nothing: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesNothingFuture struct {
+	*remoting.Future
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesNothingFuture) Result(ctx context.Context) error { return f.Wait(ctx) }
+
+// Pointer starts Shapes.Pointer and returns its Poll Object at once.
+func (v ShapesAsync) Pointer(ctx context.Context, a0 *Point) *ShapesPointerFuture {
+	f := &ShapesPointerFuture{Future: remoting.NewFuture()}
+	args := shapesPointerArgs{P: a0}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Pointer", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesPointerFuture is the Poll Object of a call of Shapes.Pointer: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesPointerFuture struct {
+	*remoting.Future
+	res shapesPointerResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesPointerFuture) Result(ctx context.Context) (*Point, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero shapesPointerResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Slices starts Shapes.Slices and returns its Poll Object at once.
+func (v ShapesAsync) Slices(ctx context.Context, s []string) *ShapesSlicesFuture {
+	f := &ShapesSlicesFuture{Future: remoting.NewFuture()}
+	args := shapesSlicesArgs{S: s}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Slices", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesSlicesFuture is the Poll Object of a call of Shapes.Slices: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesSlicesFuture struct {
+	*remoting.Future
+	res shapesSlicesResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesSlicesFuture) Result(ctx context.Context) ([]string, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero shapesSlicesResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Struct starts Shapes.Struct and returns its Poll Object at once.
+func (v ShapesAsync) Struct(ctx context.Context, l Line) *ShapesStructFuture {
+	f := &ShapesStructFuture{Future: remoting.NewFuture()}
+	args := shapesStructArgs{L: l}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Struct", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesStructFuture is the Poll Object of a call of Shapes.Struct: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesStructFuture struct {
+	*remoting.Future
+	res shapesStructResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesStructFuture) Result(ctx context.Context) (Line, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero shapesStructResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Time starts Shapes.Time and returns its Poll Object at once.
+func (v ShapesAsync) Time(ctx context.Context, at time.Time, d time.Duration) *ShapesTimeFuture {
+	f := &ShapesTimeFuture{Future: remoting.NewFuture()}
+	args := shapesTimeArgs{At: at, D: d}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Time", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesTimeFuture is the Poll Object of a call of Shapes.Time: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesTimeFuture struct {
+	*remoting.Future
+	res shapesTimeResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesTimeFuture) Result(ctx context.Context) (time.Time, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero shapesTimeResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Unnamed starts Shapes.Unnamed and returns its Poll Object at once.
+func (v ShapesAsync) Unnamed(ctx context.Context, a0 string, a1 int) *ShapesUnnamedFuture {
+	f := &ShapesUnnamedFuture{Future: remoting.NewFuture()}
+	args := shapesUnnamedArgs{A0: a0, A1: a1}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Unnamed", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ShapesUnnamedFuture is the Poll Object of a call of Shapes.Unnamed: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ShapesUnnamedFuture struct {
+	*remoting.Future
+	res shapesUnnamedResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ShapesUnnamedFuture) Result(ctx context.Context) (string, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero shapesUnnamedResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// ---- Shapes: Result Callbacks ----
+
+// Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
+// start the call and return; done runs exactly once with the results or the error, never on the connection's
+// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// A variadic parameter is a slice in this view.
+func (p *ShapesProxy) Callback() ShapesCallback { return ShapesCallback{p: p} }
+
+// ShapesCallback calls the methods of Shapes with Result Callbacks; see ShapesProxy.Callback.
+type ShapesCallback struct{ p *ShapesProxy }
+
+// Addr starts Shapes.Addr and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Addr(ctx context.Context, a netip.Addr, port uint16, done func(netip.AddrPort, error)) {
+	args := shapesAddrArgs{A: a, Port: port}
+	var res shapesAddrResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Addr", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero shapesAddrResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Arrays starts Shapes.Arrays and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Arrays(ctx context.Context, a [3]Point, done func([3]Point, error)) {
+	args := shapesArraysArgs{A: a}
+	var res shapesArraysResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Arrays", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero shapesArraysResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Basics starts Shapes.Basics and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Basics(ctx context.Context, b bool, i int, i8 int8, u16 uint16, u64 uint64, f32 float32, f64 float64, r rune, s string, done func(bool, int, int8, uint16, uint64, float32, float64, rune, string, error)) {
+	args := shapesBasicsArgs{B: b, I: i, I8: i8, U16: u16, U64: u64, F32: f32, F64: f64, R: r, S: s}
+	var res shapesBasicsResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Basics", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero shapesBasicsResults
+			done(zero.R0, zero.R1, zero.R2, zero.R3, zero.R4, zero.R5, zero.R6, zero.R7, zero.R8, err)
+			return
+		}
+		done(res.R0, res.R1, res.R2, res.R3, res.R4, res.R5, res.R6, res.R7, res.R8, nil)
+	}})
+}
+
+// Bytes starts Shapes.Bytes and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Bytes(ctx context.Context, b []byte, done func([]byte, error)) {
+	args := shapesBytesArgs{B: b}
+	var res shapesBytesResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Bytes", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero shapesBytesResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Fail starts Shapes.Fail and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Fail(ctx context.Context, msg string, done func(error)) {
+	args := shapesFailArgs{Msg: msg}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Fail", Args: &args, Mode: remoting.ModeAsync, Done: done}) // the outcome goes to Done
+}
+
+// Generic starts Shapes.Generic and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Generic(ctx context.Context, a0 Pair[string, []Point], done func(Pair[string, []Point], error)) {
+	args := shapesGenericArgs{P: a0}
+	var res shapesGenericResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Generic", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero shapesGenericResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Join starts Shapes.Join and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Join(ctx context.Context, sep string, parts []string, done func(string, int, error)) {
+	args := shapesJoinArgs{Sep: sep, Parts: parts}
+	var res shapesJoinResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Join", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero shapesJoinResults
+			done(zero.R0, zero.R1, err)
+			return
+		}
+		done(res.R0, res.R1, nil)
+	}})
+}
+
+// Maps starts Shapes.Maps and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Maps(ctx context.Context, m map[string][]int, done func(map[string][]int, error)) {
+	args := shapesMapsArgs{M: m}
+	var res shapesMapsResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Maps", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero shapesMapsResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Named starts Shapes.Named and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Named(ctx context.Context, k Kind, done func(Kind, error)) {
+	args := shapesNamedArgs{K: k}
+	var res shapesNamedResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Named", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero shapesNamedResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Nothing starts Shapes.Nothing and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Nothing(ctx context.Context, done func(error)) {
+	var args shapesNothingArgs
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Nothing", Args: &args, Mode: remoting.ModeAsync, Done: done}) // the outcome goes to Done
+}
+
+// Pointer starts Shapes.Pointer and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Pointer(ctx context.Context, a0 *Point, done func(*Point, error)) {
+	args := shapesPointerArgs{P: a0}
+	var res shapesPointerResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Pointer", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero shapesPointerResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Slices starts Shapes.Slices and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Slices(ctx context.Context, s []string, done func([]string, error)) {
+	args := shapesSlicesArgs{S: s}
+	var res shapesSlicesResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Slices", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero shapesSlicesResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Struct starts Shapes.Struct and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Struct(ctx context.Context, l Line, done func(Line, error)) {
+	args := shapesStructArgs{L: l}
+	var res shapesStructResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Struct", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero shapesStructResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Time starts Shapes.Time and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Time(ctx context.Context, at time.Time, d time.Duration, done func(time.Time, error)) {
+	args := shapesTimeArgs{At: at, D: d}
+	var res shapesTimeResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Time", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero shapesTimeResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Unnamed starts Shapes.Unnamed and returns; done runs exactly once with the outcome.
+func (v ShapesCallback) Unnamed(ctx context.Context, a0 string, a1 int, done func(string, error)) {
+	args := shapesUnnamedArgs{A0: a0, A1: a1}
+	var res shapesUnnamedResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Unnamed", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero shapesUnnamedResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
 }
 
 // ---- Shapes: Invoker ----
@@ -598,6 +1371,7 @@ const CounterInterface = "github.com/remoting-go/remoting/test/e2e/shapes.Counte
 // ---- Counter: Client Proxy ----
 
 // CounterProxy is the Client Proxy of Counter: it implements Counter by calling a remote object through a remoting.Caller.
+// Its views Oneway, SyncWithServer, Async and Callback call the same object in the other invocation modes.
 type CounterProxy struct {
 	c   remoting.Caller
 	ref remoting.Ref
@@ -631,6 +1405,93 @@ func (p *CounterProxy) Add(ctx context.Context, n int) (int, error) {
 		return zero.R0, err
 	}
 	return res.R0, nil
+}
+
+// ---- Counter: Fire and Forget ----
+
+// Oneway returns the Fire and Forget view of the proxy: its methods return once the call is handed to the connection,
+// the results are discarded, and the error reports only a failure to send.
+func (p *CounterProxy) Oneway() CounterOneway { return CounterOneway{p: p} }
+
+// CounterOneway calls the methods of Counter as Fire and Forget; see CounterProxy.Oneway.
+type CounterOneway struct{ p *CounterProxy }
+
+// Add sends Counter.Add without waiting for the server.
+func (v CounterOneway) Add(ctx context.Context, n int) error {
+	args := counterAddArgs{N: n}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Counter.Add", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// ---- Counter: Sync with Server ----
+
+// SyncWithServer returns the Sync with Server view of the proxy: its methods return once the server has accepted
+// the call, before it runs; the results and the method's own error are discarded.
+func (p *CounterProxy) SyncWithServer() CounterSyncWithServer { return CounterSyncWithServer{p: p} }
+
+// CounterSyncWithServer calls the methods of Counter as Sync with Server; see CounterProxy.SyncWithServer.
+type CounterSyncWithServer struct{ p *CounterProxy }
+
+// Add sends Counter.Add and waits until the server has accepted it.
+func (v CounterSyncWithServer) Add(ctx context.Context, n int) error {
+	args := counterAddArgs{N: n}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Counter.Add", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// ---- Counter: Poll Objects ----
+
+// Async returns the Poll Object view of the proxy: its methods start the call and return its typed future at once.
+func (p *CounterProxy) Async() CounterAsync { return CounterAsync{p: p} }
+
+// CounterAsync starts calls of the methods of Counter and returns their Poll Objects; see CounterProxy.Async.
+type CounterAsync struct{ p *CounterProxy }
+
+// Add starts Counter.Add and returns its Poll Object at once.
+func (v CounterAsync) Add(ctx context.Context, n int) *CounterAddFuture {
+	f := &CounterAddFuture{Future: remoting.NewFuture()}
+	args := counterAddArgs{N: n}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Counter.Add", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// CounterAddFuture is the Poll Object of a call of Counter.Add: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type CounterAddFuture struct {
+	*remoting.Future
+	res counterAddResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *CounterAddFuture) Result(ctx context.Context) (int, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero counterAddResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// ---- Counter: Result Callbacks ----
+
+// Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
+// start the call and return; done runs exactly once with the results or the error, never on the connection's
+// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+func (p *CounterProxy) Callback() CounterCallback { return CounterCallback{p: p} }
+
+// CounterCallback calls the methods of Counter with Result Callbacks; see CounterProxy.Callback.
+type CounterCallback struct{ p *CounterProxy }
+
+// Add starts Counter.Add and returns; done runs exactly once with the outcome.
+func (v CounterCallback) Add(ctx context.Context, n int, done func(int, error)) {
+	args := counterAddArgs{N: n}
+	var res counterAddResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Counter.Add", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero counterAddResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
 }
 
 // ---- Counter: Invoker ----
