@@ -144,7 +144,7 @@ func TestCommittedUpToDate(t *testing.T) {
 		dir   string
 		types []string
 	}{
-		{filepath.Join("..", "test", "e2e", "shapes"), []string{"Shapes", "Counter"}},
+		{filepath.Join("..", "test", "e2e", "shapes"), []string{"Shapes", "Counter", "Factory", "Visitor", "Gate"}},
 		{filepath.Join("testdata", "refs", "notify"), []string{"Listener"}},
 	}
 	for _, tc := range tests {

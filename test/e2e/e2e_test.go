@@ -75,14 +75,25 @@ func (c *counter) Add(_ context.Context, n int) (int, error) {
 	return c.n, nil
 }
 
-// connect serves an echo as "shapes" and a counter as "counter" on
-// loopback TCP and returns a client connected to them.
+// connect serves an echo as "shapes", a counter as "counter", a factory as
+// "factory" and a closed gate as "gate" on loopback TCP and returns a
+// client connected to them.
 func connect(t *testing.T) *requestor.Client {
+	t.Helper()
+	return connectGate(t, newGate())
+}
+
+// connectGate is connect with g as "gate".
+func connectGate(t *testing.T, g *gate) *requestor.Client {
 	t.Helper()
 	srv := invoker.NewServer(invoker.Options{})
 	_, err := srv.Register("shapes", shapes.ShapesInvoker(), lifecycle.Static(echo{}))
 	require.NoError(t, err)
 	_, err = srv.Register("counter", shapes.CounterInvoker(), lifecycle.Static(&counter{}))
+	require.NoError(t, err)
+	_, err = srv.Register("factory", shapes.FactoryInvoker(), lifecycle.Static(factory{}))
+	require.NoError(t, err)
+	_, err = srv.Register("gate", shapes.GateInvoker(), lifecycle.Static(g))
 	require.NoError(t, err)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -1,6 +1,6 @@
 // Package shapes declares remote interfaces whose parameters and results
-// take every shape the wire carries, for the end-to-end tests of generated
-// code.
+// take every shape the wire carries, remote interfaces among them, for the
+// end-to-end tests of generated code.
 package shapes
 
 import (
@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-//go:generate go tool stubgen -type Shapes,Counter
+//go:generate go tool stubgen -type Shapes,Counter,Factory,Visitor,Gate
 
 // Kind is a named basic type.
 type Kind int
@@ -69,4 +69,29 @@ type Shapes interface {
 type Counter interface {
 	// Add adds n and returns the new count.
 	Add(ctx context.Context, n int) (int, error)
+}
+
+// Factory hands out objects and calls back the objects it is given: its
+// parameters and results are remote interfaces.
+type Factory interface {
+	// NewCounter returns a new counter of the caller's own, starting at
+	// start.
+	NewCounter(ctx context.Context, start int) (Counter, error)
+	// Nil returns no counter.
+	Nil(ctx context.Context) (Counter, error)
+	// Visit calls v.Visit(ctx, i) for i from 0 to n-1 and returns the sum
+	// of the results, or -1 if v is nil.
+	Visit(ctx context.Context, v Visitor, n int) (int, error)
+}
+
+// Visitor is implemented by clients and called back by Factory.Visit.
+type Visitor interface {
+	// Visit is called with i and returns what it adds to the sum.
+	Visit(ctx context.Context, i int) (int, error)
+}
+
+// Gate holds calls until it opens, for asynchronous calls.
+type Gate interface {
+	// Pass waits until the gate opens, then returns n.
+	Pass(ctx context.Context, n int) (int, error)
 }
