@@ -20,6 +20,7 @@ const CatalogInterface = "github.com/remoting-go/remoting/examples/lazy.Catalog"
 // ---- Catalog: Client Proxy ----
 
 // CatalogProxy is the Client Proxy of Catalog: it implements Catalog by calling a remote object through a remoting.Caller.
+// Its views Oneway, SyncWithServer, Async and Callback call the same object in the other invocation modes.
 type CatalogProxy struct {
 	c   remoting.Caller
 	ref remoting.Ref
@@ -64,6 +65,144 @@ func (p *CatalogProxy) Size(ctx context.Context) (int, error) {
 		return zero.R0, err
 	}
 	return res.R0, nil
+}
+
+// ---- Catalog: Fire and Forget ----
+
+// Oneway returns the Fire and Forget view of the proxy: its methods return once the call is handed to the connection,
+// the results are discarded, and the error reports only a failure to send.
+func (p *CatalogProxy) Oneway() CatalogOneway { return CatalogOneway{p: p} }
+
+// CatalogOneway calls the methods of Catalog as Fire and Forget; see CatalogProxy.Oneway.
+type CatalogOneway struct{ p *CatalogProxy }
+
+// Get sends Catalog.Get without waiting for the server.
+func (v CatalogOneway) Get(ctx context.Context, sku string) error {
+	args := catalogGetArgs{Sku: sku}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Get", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Size sends Catalog.Size without waiting for the server.
+func (v CatalogOneway) Size(ctx context.Context) error {
+	var args catalogSizeArgs
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Size", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// ---- Catalog: Sync with Server ----
+
+// SyncWithServer returns the Sync with Server view of the proxy: its methods return once the server has accepted
+// the call, before it runs; the results and the method's own error are discarded.
+func (p *CatalogProxy) SyncWithServer() CatalogSyncWithServer { return CatalogSyncWithServer{p: p} }
+
+// CatalogSyncWithServer calls the methods of Catalog as Sync with Server; see CatalogProxy.SyncWithServer.
+type CatalogSyncWithServer struct{ p *CatalogProxy }
+
+// Get sends Catalog.Get and waits until the server has accepted it.
+func (v CatalogSyncWithServer) Get(ctx context.Context, sku string) error {
+	args := catalogGetArgs{Sku: sku}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Get", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Size sends Catalog.Size and waits until the server has accepted it.
+func (v CatalogSyncWithServer) Size(ctx context.Context) error {
+	var args catalogSizeArgs
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Size", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// ---- Catalog: Poll Objects ----
+
+// Async returns the Poll Object view of the proxy: its methods start the call and return its typed future at once.
+func (p *CatalogProxy) Async() CatalogAsync { return CatalogAsync{p: p} }
+
+// CatalogAsync starts calls of the methods of Catalog and returns their Poll Objects; see CatalogProxy.Async.
+type CatalogAsync struct{ p *CatalogProxy }
+
+// Get starts Catalog.Get and returns its Poll Object at once.
+func (v CatalogAsync) Get(ctx context.Context, sku string) *CatalogGetFuture {
+	f := &CatalogGetFuture{Future: remoting.NewFuture()}
+	args := catalogGetArgs{Sku: sku}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Get", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// CatalogGetFuture is the Poll Object of a call of Catalog.Get: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type CatalogGetFuture struct {
+	*remoting.Future
+	res catalogGetResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *CatalogGetFuture) Result(ctx context.Context) (Item, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero catalogGetResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Size starts Catalog.Size and returns its Poll Object at once.
+func (v CatalogAsync) Size(ctx context.Context) *CatalogSizeFuture {
+	f := &CatalogSizeFuture{Future: remoting.NewFuture()}
+	var args catalogSizeArgs
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Size", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// CatalogSizeFuture is the Poll Object of a call of Catalog.Size: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type CatalogSizeFuture struct {
+	*remoting.Future
+	res catalogSizeResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *CatalogSizeFuture) Result(ctx context.Context) (int, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero catalogSizeResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// ---- Catalog: Result Callbacks ----
+
+// Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
+// start the call and return; done runs exactly once with the results or the error, never on the connection's
+// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+func (p *CatalogProxy) Callback() CatalogCallback { return CatalogCallback{p: p} }
+
+// CatalogCallback calls the methods of Catalog with Result Callbacks; see CatalogProxy.Callback.
+type CatalogCallback struct{ p *CatalogProxy }
+
+// Get starts Catalog.Get and returns; done runs exactly once with the outcome.
+func (v CatalogCallback) Get(ctx context.Context, sku string, done func(Item, error)) {
+	args := catalogGetArgs{Sku: sku}
+	var res catalogGetResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Get", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero catalogGetResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Size starts Catalog.Size and returns; done runs exactly once with the outcome.
+func (v CatalogCallback) Size(ctx context.Context, done func(int, error)) {
+	var args catalogSizeArgs
+	var res catalogSizeResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Size", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero catalogSizeResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
 }
 
 // ---- Catalog: Invoker ----

@@ -20,6 +20,7 @@ const CalculatorInterface = "github.com/remoting-go/remoting/examples/perrequest
 // ---- Calculator: Client Proxy ----
 
 // CalculatorProxy is the Client Proxy of Calculator: it implements Calculator by calling a remote object through a remoting.Caller.
+// Its views Oneway, SyncWithServer, Async and Callback call the same object in the other invocation modes.
 type CalculatorProxy struct {
 	c   remoting.Caller
 	ref remoting.Ref
@@ -53,6 +54,95 @@ func (p *CalculatorProxy) Eval(ctx context.Context, ops []Op) (Result, error) {
 		return zero.R0, err
 	}
 	return res.R0, nil
+}
+
+// ---- Calculator: Fire and Forget ----
+
+// Oneway returns the Fire and Forget view of the proxy: its methods return once the call is handed to the connection,
+// the results are discarded, and the error reports only a failure to send.
+func (p *CalculatorProxy) Oneway() CalculatorOneway { return CalculatorOneway{p: p} }
+
+// CalculatorOneway calls the methods of Calculator as Fire and Forget; see CalculatorProxy.Oneway.
+type CalculatorOneway struct{ p *CalculatorProxy }
+
+// Eval sends Calculator.Eval without waiting for the server.
+func (v CalculatorOneway) Eval(ctx context.Context, ops []Op) error {
+	args := calculatorEvalArgs{Ops: ops}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Calculator.Eval", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// ---- Calculator: Sync with Server ----
+
+// SyncWithServer returns the Sync with Server view of the proxy: its methods return once the server has accepted
+// the call, before it runs; the results and the method's own error are discarded.
+func (p *CalculatorProxy) SyncWithServer() CalculatorSyncWithServer {
+	return CalculatorSyncWithServer{p: p}
+}
+
+// CalculatorSyncWithServer calls the methods of Calculator as Sync with Server; see CalculatorProxy.SyncWithServer.
+type CalculatorSyncWithServer struct{ p *CalculatorProxy }
+
+// Eval sends Calculator.Eval and waits until the server has accepted it.
+func (v CalculatorSyncWithServer) Eval(ctx context.Context, ops []Op) error {
+	args := calculatorEvalArgs{Ops: ops}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Calculator.Eval", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// ---- Calculator: Poll Objects ----
+
+// Async returns the Poll Object view of the proxy: its methods start the call and return its typed future at once.
+func (p *CalculatorProxy) Async() CalculatorAsync { return CalculatorAsync{p: p} }
+
+// CalculatorAsync starts calls of the methods of Calculator and returns their Poll Objects; see CalculatorProxy.Async.
+type CalculatorAsync struct{ p *CalculatorProxy }
+
+// Eval starts Calculator.Eval and returns its Poll Object at once.
+func (v CalculatorAsync) Eval(ctx context.Context, ops []Op) *CalculatorEvalFuture {
+	f := &CalculatorEvalFuture{Future: remoting.NewFuture()}
+	args := calculatorEvalArgs{Ops: ops}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Calculator.Eval", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// CalculatorEvalFuture is the Poll Object of a call of Calculator.Eval: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type CalculatorEvalFuture struct {
+	*remoting.Future
+	res calculatorEvalResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *CalculatorEvalFuture) Result(ctx context.Context) (Result, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero calculatorEvalResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// ---- Calculator: Result Callbacks ----
+
+// Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
+// start the call and return; done runs exactly once with the results or the error, never on the connection's
+// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+func (p *CalculatorProxy) Callback() CalculatorCallback { return CalculatorCallback{p: p} }
+
+// CalculatorCallback calls the methods of Calculator with Result Callbacks; see CalculatorProxy.Callback.
+type CalculatorCallback struct{ p *CalculatorProxy }
+
+// Eval starts Calculator.Eval and returns; done runs exactly once with the outcome.
+func (v CalculatorCallback) Eval(ctx context.Context, ops []Op, done func(Result, error)) {
+	args := calculatorEvalArgs{Ops: ops}
+	var res calculatorEvalResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Calculator.Eval", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero calculatorEvalResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
 }
 
 // ---- Calculator: Invoker ----

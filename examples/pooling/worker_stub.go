@@ -21,6 +21,7 @@ const WorkerInterface = "github.com/remoting-go/remoting/examples/pooling.Worker
 // ---- Worker: Client Proxy ----
 
 // WorkerProxy is the Client Proxy of Worker: it implements Worker by calling a remote object through a remoting.Caller.
+// Its views Oneway, SyncWithServer, Async and Callback call the same object in the other invocation modes.
 type WorkerProxy struct {
 	c   remoting.Caller
 	ref remoting.Ref
@@ -54,6 +55,93 @@ func (p *WorkerProxy) Render(ctx context.Context, job string, work time.Duration
 		return zero.R0, err
 	}
 	return res.R0, nil
+}
+
+// ---- Worker: Fire and Forget ----
+
+// Oneway returns the Fire and Forget view of the proxy: its methods return once the call is handed to the connection,
+// the results are discarded, and the error reports only a failure to send.
+func (p *WorkerProxy) Oneway() WorkerOneway { return WorkerOneway{p: p} }
+
+// WorkerOneway calls the methods of Worker as Fire and Forget; see WorkerProxy.Oneway.
+type WorkerOneway struct{ p *WorkerProxy }
+
+// Render sends Worker.Render without waiting for the server.
+func (v WorkerOneway) Render(ctx context.Context, job string, work time.Duration) error {
+	args := workerRenderArgs{Job: job, Work: work}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Worker.Render", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// ---- Worker: Sync with Server ----
+
+// SyncWithServer returns the Sync with Server view of the proxy: its methods return once the server has accepted
+// the call, before it runs; the results and the method's own error are discarded.
+func (p *WorkerProxy) SyncWithServer() WorkerSyncWithServer { return WorkerSyncWithServer{p: p} }
+
+// WorkerSyncWithServer calls the methods of Worker as Sync with Server; see WorkerProxy.SyncWithServer.
+type WorkerSyncWithServer struct{ p *WorkerProxy }
+
+// Render sends Worker.Render and waits until the server has accepted it.
+func (v WorkerSyncWithServer) Render(ctx context.Context, job string, work time.Duration) error {
+	args := workerRenderArgs{Job: job, Work: work}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Worker.Render", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// ---- Worker: Poll Objects ----
+
+// Async returns the Poll Object view of the proxy: its methods start the call and return its typed future at once.
+func (p *WorkerProxy) Async() WorkerAsync { return WorkerAsync{p: p} }
+
+// WorkerAsync starts calls of the methods of Worker and returns their Poll Objects; see WorkerProxy.Async.
+type WorkerAsync struct{ p *WorkerProxy }
+
+// Render starts Worker.Render and returns its Poll Object at once.
+func (v WorkerAsync) Render(ctx context.Context, job string, work time.Duration) *WorkerRenderFuture {
+	f := &WorkerRenderFuture{Future: remoting.NewFuture()}
+	args := workerRenderArgs{Job: job, Work: work}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Worker.Render", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// WorkerRenderFuture is the Poll Object of a call of Worker.Render: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type WorkerRenderFuture struct {
+	*remoting.Future
+	res workerRenderResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *WorkerRenderFuture) Result(ctx context.Context) (Report, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero workerRenderResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// ---- Worker: Result Callbacks ----
+
+// Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
+// start the call and return; done runs exactly once with the results or the error, never on the connection's
+// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+func (p *WorkerProxy) Callback() WorkerCallback { return WorkerCallback{p: p} }
+
+// WorkerCallback calls the methods of Worker with Result Callbacks; see WorkerProxy.Callback.
+type WorkerCallback struct{ p *WorkerProxy }
+
+// Render starts Worker.Render and returns; done runs exactly once with the outcome.
+func (v WorkerCallback) Render(ctx context.Context, job string, work time.Duration, done func(Report, error)) {
+	args := workerRenderArgs{Job: job, Work: work}
+	var res workerRenderResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Worker.Render", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero workerRenderResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
 }
 
 // ---- Worker: Invoker ----

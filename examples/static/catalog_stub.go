@@ -21,6 +21,7 @@ const CatalogInterface = "github.com/remoting-go/remoting/examples/static.Catalo
 // ---- Catalog: Client Proxy ----
 
 // CatalogProxy is the Client Proxy of Catalog: it implements Catalog by calling a remote object through a remoting.Caller.
+// Its views Oneway, SyncWithServer, Async and Callback call the same object in the other invocation modes.
 type CatalogProxy struct {
 	c   remoting.Caller
 	ref remoting.Ref
@@ -76,6 +77,195 @@ func (p *CatalogProxy) Served(ctx context.Context) (int64, time.Time, error) {
 		return zero.R0, zero.R1, err
 	}
 	return res.R0, res.R1, nil
+}
+
+// ---- Catalog: Fire and Forget ----
+
+// Oneway returns the Fire and Forget view of the proxy: its methods return once the call is handed to the connection,
+// the results are discarded, and the error reports only a failure to send.
+func (p *CatalogProxy) Oneway() CatalogOneway { return CatalogOneway{p: p} }
+
+// CatalogOneway calls the methods of Catalog as Fire and Forget; see CatalogProxy.Oneway.
+type CatalogOneway struct{ p *CatalogProxy }
+
+// Get sends Catalog.Get without waiting for the server.
+func (v CatalogOneway) Get(ctx context.Context, sku string) error {
+	args := catalogGetArgs{Sku: sku}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Get", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Search sends Catalog.Search without waiting for the server.
+func (v CatalogOneway) Search(ctx context.Context, tag string, limit int) error {
+	args := catalogSearchArgs{Tag: tag, Limit: limit}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Search", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Served sends Catalog.Served without waiting for the server.
+func (v CatalogOneway) Served(ctx context.Context) error {
+	var args catalogServedArgs
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Served", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// ---- Catalog: Sync with Server ----
+
+// SyncWithServer returns the Sync with Server view of the proxy: its methods return once the server has accepted
+// the call, before it runs; the results and the method's own error are discarded.
+func (p *CatalogProxy) SyncWithServer() CatalogSyncWithServer { return CatalogSyncWithServer{p: p} }
+
+// CatalogSyncWithServer calls the methods of Catalog as Sync with Server; see CatalogProxy.SyncWithServer.
+type CatalogSyncWithServer struct{ p *CatalogProxy }
+
+// Get sends Catalog.Get and waits until the server has accepted it.
+func (v CatalogSyncWithServer) Get(ctx context.Context, sku string) error {
+	args := catalogGetArgs{Sku: sku}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Get", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Search sends Catalog.Search and waits until the server has accepted it.
+func (v CatalogSyncWithServer) Search(ctx context.Context, tag string, limit int) error {
+	args := catalogSearchArgs{Tag: tag, Limit: limit}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Search", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Served sends Catalog.Served and waits until the server has accepted it.
+func (v CatalogSyncWithServer) Served(ctx context.Context) error {
+	var args catalogServedArgs
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Served", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// ---- Catalog: Poll Objects ----
+
+// Async returns the Poll Object view of the proxy: its methods start the call and return its typed future at once.
+func (p *CatalogProxy) Async() CatalogAsync { return CatalogAsync{p: p} }
+
+// CatalogAsync starts calls of the methods of Catalog and returns their Poll Objects; see CatalogProxy.Async.
+type CatalogAsync struct{ p *CatalogProxy }
+
+// Get starts Catalog.Get and returns its Poll Object at once.
+func (v CatalogAsync) Get(ctx context.Context, sku string) *CatalogGetFuture {
+	f := &CatalogGetFuture{Future: remoting.NewFuture()}
+	args := catalogGetArgs{Sku: sku}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Get", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// CatalogGetFuture is the Poll Object of a call of Catalog.Get: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type CatalogGetFuture struct {
+	*remoting.Future
+	res catalogGetResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *CatalogGetFuture) Result(ctx context.Context) (Item, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero catalogGetResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Search starts Catalog.Search and returns its Poll Object at once.
+func (v CatalogAsync) Search(ctx context.Context, tag string, limit int) *CatalogSearchFuture {
+	f := &CatalogSearchFuture{Future: remoting.NewFuture()}
+	args := catalogSearchArgs{Tag: tag, Limit: limit}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Search", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// CatalogSearchFuture is the Poll Object of a call of Catalog.Search: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type CatalogSearchFuture struct {
+	*remoting.Future
+	res catalogSearchResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *CatalogSearchFuture) Result(ctx context.Context) ([]Item, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero catalogSearchResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Served starts Catalog.Served and returns its Poll Object at once.
+func (v CatalogAsync) Served(ctx context.Context) *CatalogServedFuture {
+	f := &CatalogServedFuture{Future: remoting.NewFuture()}
+	var args catalogServedArgs
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Served", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// CatalogServedFuture is the Poll Object of a call of Catalog.Served: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type CatalogServedFuture struct {
+	*remoting.Future
+	res catalogServedResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *CatalogServedFuture) Result(ctx context.Context) (int64, time.Time, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero catalogServedResults
+		return zero.R0, zero.R1, err
+	}
+	return f.res.R0, f.res.R1, nil
+}
+
+// ---- Catalog: Result Callbacks ----
+
+// Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
+// start the call and return; done runs exactly once with the results or the error, never on the connection's
+// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+func (p *CatalogProxy) Callback() CatalogCallback { return CatalogCallback{p: p} }
+
+// CatalogCallback calls the methods of Catalog with Result Callbacks; see CatalogProxy.Callback.
+type CatalogCallback struct{ p *CatalogProxy }
+
+// Get starts Catalog.Get and returns; done runs exactly once with the outcome.
+func (v CatalogCallback) Get(ctx context.Context, sku string, done func(Item, error)) {
+	args := catalogGetArgs{Sku: sku}
+	var res catalogGetResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Get", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero catalogGetResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Search starts Catalog.Search and returns; done runs exactly once with the outcome.
+func (v CatalogCallback) Search(ctx context.Context, tag string, limit int, done func([]Item, error)) {
+	args := catalogSearchArgs{Tag: tag, Limit: limit}
+	var res catalogSearchResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Search", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero catalogSearchResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Served starts Catalog.Served and returns; done runs exactly once with the outcome.
+func (v CatalogCallback) Served(ctx context.Context, done func(int64, time.Time, error)) {
+	var args catalogServedArgs
+	var res catalogServedResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Served", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero catalogServedResults
+			done(zero.R0, zero.R1, err)
+			return
+		}
+		done(res.R0, res.R1, nil)
+	}})
 }
 
 // ---- Catalog: Invoker ----

@@ -21,6 +21,7 @@ const EchoInterface = "github.com/remoting-go/remoting/internal/testservice.Echo
 // ---- Echo: Client Proxy ----
 
 // EchoProxy is the Client Proxy of Echo: it implements Echo by calling a remote object through a remoting.Caller.
+// Its views Oneway, SyncWithServer, Async and Callback call the same object in the other invocation modes.
 type EchoProxy struct {
 	c   remoting.Caller
 	ref remoting.Ref
@@ -103,6 +104,354 @@ func (p *EchoProxy) Round(ctx context.Context, a0 Payload) (Payload, error) {
 func (p *EchoProxy) Sleep(ctx context.Context, d time.Duration) error {
 	args := echoSleepArgs{D: d}
 	return p.c.Invoke(ctx, &remoting.Invocation{Target: p.ref, Method: "Echo.Sleep", Args: &args})
+}
+
+// ---- Echo: Fire and Forget ----
+
+// Oneway returns the Fire and Forget view of the proxy: its methods return once the call is handed to the connection,
+// the results are discarded, and the error reports only a failure to send.
+func (p *EchoProxy) Oneway() EchoOneway { return EchoOneway{p: p} }
+
+// EchoOneway calls the methods of Echo as Fire and Forget; see EchoProxy.Oneway.
+type EchoOneway struct{ p *EchoProxy }
+
+// Blob sends Echo.Blob without waiting for the server.
+func (v EchoOneway) Blob(ctx context.Context, n int) error {
+	args := echoBlobArgs{N: n}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Blob", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Count sends Echo.Count without waiting for the server.
+func (v EchoOneway) Count(ctx context.Context) error {
+	var args echoCountArgs
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Count", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Echo sends Echo.Echo without waiting for the server.
+func (v EchoOneway) Echo(ctx context.Context, s string) error {
+	args := echoEchoArgs{S: s}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Echo", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Fail sends Echo.Fail without waiting for the server.
+func (v EchoOneway) Fail(ctx context.Context, code int, msg string) error {
+	args := echoFailArgs{Code: code, Msg: msg}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Fail", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Panic sends Echo.Panic without waiting for the server.
+func (v EchoOneway) Panic(ctx context.Context) error {
+	var args echoPanicArgs
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Panic", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Round sends Echo.Round without waiting for the server.
+func (v EchoOneway) Round(ctx context.Context, a0 Payload) error {
+	args := echoRoundArgs{P: a0}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Round", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Sleep sends Echo.Sleep without waiting for the server.
+func (v EchoOneway) Sleep(ctx context.Context, d time.Duration) error {
+	args := echoSleepArgs{D: d}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Sleep", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// ---- Echo: Sync with Server ----
+
+// SyncWithServer returns the Sync with Server view of the proxy: its methods return once the server has accepted
+// the call, before it runs; the results and the method's own error are discarded.
+func (p *EchoProxy) SyncWithServer() EchoSyncWithServer { return EchoSyncWithServer{p: p} }
+
+// EchoSyncWithServer calls the methods of Echo as Sync with Server; see EchoProxy.SyncWithServer.
+type EchoSyncWithServer struct{ p *EchoProxy }
+
+// Blob sends Echo.Blob and waits until the server has accepted it.
+func (v EchoSyncWithServer) Blob(ctx context.Context, n int) error {
+	args := echoBlobArgs{N: n}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Blob", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Count sends Echo.Count and waits until the server has accepted it.
+func (v EchoSyncWithServer) Count(ctx context.Context) error {
+	var args echoCountArgs
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Count", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Echo sends Echo.Echo and waits until the server has accepted it.
+func (v EchoSyncWithServer) Echo(ctx context.Context, s string) error {
+	args := echoEchoArgs{S: s}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Echo", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Fail sends Echo.Fail and waits until the server has accepted it.
+func (v EchoSyncWithServer) Fail(ctx context.Context, code int, msg string) error {
+	args := echoFailArgs{Code: code, Msg: msg}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Fail", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Panic sends Echo.Panic and waits until the server has accepted it.
+func (v EchoSyncWithServer) Panic(ctx context.Context) error {
+	var args echoPanicArgs
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Panic", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Round sends Echo.Round and waits until the server has accepted it.
+func (v EchoSyncWithServer) Round(ctx context.Context, a0 Payload) error {
+	args := echoRoundArgs{P: a0}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Round", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Sleep sends Echo.Sleep and waits until the server has accepted it.
+func (v EchoSyncWithServer) Sleep(ctx context.Context, d time.Duration) error {
+	args := echoSleepArgs{D: d}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Sleep", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// ---- Echo: Poll Objects ----
+
+// Async returns the Poll Object view of the proxy: its methods start the call and return its typed future at once.
+func (p *EchoProxy) Async() EchoAsync { return EchoAsync{p: p} }
+
+// EchoAsync starts calls of the methods of Echo and returns their Poll Objects; see EchoProxy.Async.
+type EchoAsync struct{ p *EchoProxy }
+
+// Blob starts Echo.Blob and returns its Poll Object at once.
+func (v EchoAsync) Blob(ctx context.Context, n int) *EchoBlobFuture {
+	f := &EchoBlobFuture{Future: remoting.NewFuture()}
+	args := echoBlobArgs{N: n}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Blob", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// EchoBlobFuture is the Poll Object of a call of Echo.Blob: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type EchoBlobFuture struct {
+	*remoting.Future
+	res echoBlobResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *EchoBlobFuture) Result(ctx context.Context) ([]byte, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero echoBlobResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Count starts Echo.Count and returns its Poll Object at once.
+func (v EchoAsync) Count(ctx context.Context) *EchoCountFuture {
+	f := &EchoCountFuture{Future: remoting.NewFuture()}
+	var args echoCountArgs
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Count", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// EchoCountFuture is the Poll Object of a call of Echo.Count: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type EchoCountFuture struct {
+	*remoting.Future
+	res echoCountResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *EchoCountFuture) Result(ctx context.Context) (int64, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero echoCountResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Echo starts Echo.Echo and returns its Poll Object at once.
+func (v EchoAsync) Echo(ctx context.Context, s string) *EchoEchoFuture {
+	f := &EchoEchoFuture{Future: remoting.NewFuture()}
+	args := echoEchoArgs{S: s}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Echo", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// EchoEchoFuture is the Poll Object of a call of Echo.Echo: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type EchoEchoFuture struct {
+	*remoting.Future
+	res echoEchoResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *EchoEchoFuture) Result(ctx context.Context) (string, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero echoEchoResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Fail starts Echo.Fail and returns its Poll Object at once.
+func (v EchoAsync) Fail(ctx context.Context, code int, msg string) *EchoFailFuture {
+	f := &EchoFailFuture{Future: remoting.NewFuture()}
+	args := echoFailArgs{Code: code, Msg: msg}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Fail", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// EchoFailFuture is the Poll Object of a call of Echo.Fail: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type EchoFailFuture struct {
+	*remoting.Future
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *EchoFailFuture) Result(ctx context.Context) error { return f.Wait(ctx) }
+
+// Panic starts Echo.Panic and returns its Poll Object at once.
+func (v EchoAsync) Panic(ctx context.Context) *EchoPanicFuture {
+	f := &EchoPanicFuture{Future: remoting.NewFuture()}
+	var args echoPanicArgs
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Panic", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// EchoPanicFuture is the Poll Object of a call of Echo.Panic: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type EchoPanicFuture struct {
+	*remoting.Future
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *EchoPanicFuture) Result(ctx context.Context) error { return f.Wait(ctx) }
+
+// Round starts Echo.Round and returns its Poll Object at once.
+func (v EchoAsync) Round(ctx context.Context, a0 Payload) *EchoRoundFuture {
+	f := &EchoRoundFuture{Future: remoting.NewFuture()}
+	args := echoRoundArgs{P: a0}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Round", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// EchoRoundFuture is the Poll Object of a call of Echo.Round: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type EchoRoundFuture struct {
+	*remoting.Future
+	res echoRoundResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *EchoRoundFuture) Result(ctx context.Context) (Payload, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero echoRoundResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Sleep starts Echo.Sleep and returns its Poll Object at once.
+func (v EchoAsync) Sleep(ctx context.Context, d time.Duration) *EchoSleepFuture {
+	f := &EchoSleepFuture{Future: remoting.NewFuture()}
+	args := echoSleepArgs{D: d}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Sleep", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// EchoSleepFuture is the Poll Object of a call of Echo.Sleep: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type EchoSleepFuture struct {
+	*remoting.Future
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *EchoSleepFuture) Result(ctx context.Context) error { return f.Wait(ctx) }
+
+// ---- Echo: Result Callbacks ----
+
+// Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
+// start the call and return; done runs exactly once with the results or the error, never on the connection's
+// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+func (p *EchoProxy) Callback() EchoCallback { return EchoCallback{p: p} }
+
+// EchoCallback calls the methods of Echo with Result Callbacks; see EchoProxy.Callback.
+type EchoCallback struct{ p *EchoProxy }
+
+// Blob starts Echo.Blob and returns; done runs exactly once with the outcome.
+func (v EchoCallback) Blob(ctx context.Context, n int, done func([]byte, error)) {
+	args := echoBlobArgs{N: n}
+	var res echoBlobResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Blob", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero echoBlobResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Count starts Echo.Count and returns; done runs exactly once with the outcome.
+func (v EchoCallback) Count(ctx context.Context, done func(int64, error)) {
+	var args echoCountArgs
+	var res echoCountResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Count", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero echoCountResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Echo starts Echo.Echo and returns; done runs exactly once with the outcome.
+func (v EchoCallback) Echo(ctx context.Context, s string, done func(string, error)) {
+	args := echoEchoArgs{S: s}
+	var res echoEchoResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Echo", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero echoEchoResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Fail starts Echo.Fail and returns; done runs exactly once with the outcome.
+func (v EchoCallback) Fail(ctx context.Context, code int, msg string, done func(error)) {
+	args := echoFailArgs{Code: code, Msg: msg}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Fail", Args: &args, Mode: remoting.ModeAsync, Done: done}) // the outcome goes to Done
+}
+
+// Panic starts Echo.Panic and returns; done runs exactly once with the outcome.
+func (v EchoCallback) Panic(ctx context.Context, done func(error)) {
+	var args echoPanicArgs
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Panic", Args: &args, Mode: remoting.ModeAsync, Done: done}) // the outcome goes to Done
+}
+
+// Round starts Echo.Round and returns; done runs exactly once with the outcome.
+func (v EchoCallback) Round(ctx context.Context, a0 Payload, done func(Payload, error)) {
+	args := echoRoundArgs{P: a0}
+	var res echoRoundResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Round", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero echoRoundResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Sleep starts Echo.Sleep and returns; done runs exactly once with the outcome.
+func (v EchoCallback) Sleep(ctx context.Context, d time.Duration, done func(error)) {
+	args := echoSleepArgs{D: d}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Sleep", Args: &args, Mode: remoting.ModeAsync, Done: done}) // the outcome goes to Done
 }
 
 // ---- Echo: Invoker ----

@@ -122,7 +122,6 @@ func (f *EchoEchoFuture) Result(ctx context.Context) ([]byte, error) {
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
 // start the call and return; done runs exactly once with the results or the error, never on the connection's
 // reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
-// A variadic parameter is a slice in this view.
 func (p *EchoProxy) Callback() EchoCallback { return EchoCallback{p: p} }
 
 // EchoCallback calls the methods of Echo with Result Callbacks; see EchoProxy.Callback.

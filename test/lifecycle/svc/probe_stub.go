@@ -21,6 +21,7 @@ const ProbeInterface = "github.com/remoting-go/remoting/test/lifecycle/svc.Probe
 // ---- Probe: Client Proxy ----
 
 // ProbeProxy is the Client Proxy of Probe: it implements Probe by calling a remote object through a remoting.Caller.
+// Its views Oneway, SyncWithServer, Async and Callback call the same object in the other invocation modes.
 type ProbeProxy struct {
 	c   remoting.Caller
 	ref remoting.Ref
@@ -76,6 +77,195 @@ func (p *ProbeProxy) Who(ctx context.Context) (int64, error) {
 		return zero.R0, err
 	}
 	return res.R0, nil
+}
+
+// ---- Probe: Fire and Forget ----
+
+// Oneway returns the Fire and Forget view of the proxy: its methods return once the call is handed to the connection,
+// the results are discarded, and the error reports only a failure to send.
+func (p *ProbeProxy) Oneway() ProbeOneway { return ProbeOneway{p: p} }
+
+// ProbeOneway calls the methods of Probe as Fire and Forget; see ProbeProxy.Oneway.
+type ProbeOneway struct{ p *ProbeProxy }
+
+// Echo sends Probe.Echo without waiting for the server.
+func (v ProbeOneway) Echo(ctx context.Context, n int64) error {
+	args := probeEchoArgs{N: n}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Echo", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Hold sends Probe.Hold without waiting for the server.
+func (v ProbeOneway) Hold(ctx context.Context, d time.Duration) error {
+	args := probeHoldArgs{D: d}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Hold", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// Who sends Probe.Who without waiting for the server.
+func (v ProbeOneway) Who(ctx context.Context) error {
+	var args probeWhoArgs
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Who", Args: &args, Mode: remoting.ModeOneway})
+}
+
+// ---- Probe: Sync with Server ----
+
+// SyncWithServer returns the Sync with Server view of the proxy: its methods return once the server has accepted
+// the call, before it runs; the results and the method's own error are discarded.
+func (p *ProbeProxy) SyncWithServer() ProbeSyncWithServer { return ProbeSyncWithServer{p: p} }
+
+// ProbeSyncWithServer calls the methods of Probe as Sync with Server; see ProbeProxy.SyncWithServer.
+type ProbeSyncWithServer struct{ p *ProbeProxy }
+
+// Echo sends Probe.Echo and waits until the server has accepted it.
+func (v ProbeSyncWithServer) Echo(ctx context.Context, n int64) error {
+	args := probeEchoArgs{N: n}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Echo", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Hold sends Probe.Hold and waits until the server has accepted it.
+func (v ProbeSyncWithServer) Hold(ctx context.Context, d time.Duration) error {
+	args := probeHoldArgs{D: d}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Hold", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// Who sends Probe.Who and waits until the server has accepted it.
+func (v ProbeSyncWithServer) Who(ctx context.Context) error {
+	var args probeWhoArgs
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Who", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// ---- Probe: Poll Objects ----
+
+// Async returns the Poll Object view of the proxy: its methods start the call and return its typed future at once.
+func (p *ProbeProxy) Async() ProbeAsync { return ProbeAsync{p: p} }
+
+// ProbeAsync starts calls of the methods of Probe and returns their Poll Objects; see ProbeProxy.Async.
+type ProbeAsync struct{ p *ProbeProxy }
+
+// Echo starts Probe.Echo and returns its Poll Object at once.
+func (v ProbeAsync) Echo(ctx context.Context, n int64) *ProbeEchoFuture {
+	f := &ProbeEchoFuture{Future: remoting.NewFuture()}
+	args := probeEchoArgs{N: n}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Echo", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ProbeEchoFuture is the Poll Object of a call of Probe.Echo: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ProbeEchoFuture struct {
+	*remoting.Future
+	res probeEchoResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ProbeEchoFuture) Result(ctx context.Context) (int64, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero probeEchoResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Hold starts Probe.Hold and returns its Poll Object at once.
+func (v ProbeAsync) Hold(ctx context.Context, d time.Duration) *ProbeHoldFuture {
+	f := &ProbeHoldFuture{Future: remoting.NewFuture()}
+	args := probeHoldArgs{D: d}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Hold", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ProbeHoldFuture is the Poll Object of a call of Probe.Hold: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ProbeHoldFuture struct {
+	*remoting.Future
+	res probeHoldResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ProbeHoldFuture) Result(ctx context.Context) (int64, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero probeHoldResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// Who starts Probe.Who and returns its Poll Object at once.
+func (v ProbeAsync) Who(ctx context.Context) *ProbeWhoFuture {
+	f := &ProbeWhoFuture{Future: remoting.NewFuture()}
+	var args probeWhoArgs
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Who", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// ProbeWhoFuture is the Poll Object of a call of Probe.Who: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type ProbeWhoFuture struct {
+	*remoting.Future
+	res probeWhoResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *ProbeWhoFuture) Result(ctx context.Context) (int64, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero probeWhoResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// ---- Probe: Result Callbacks ----
+
+// Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
+// start the call and return; done runs exactly once with the results or the error, never on the connection's
+// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+func (p *ProbeProxy) Callback() ProbeCallback { return ProbeCallback{p: p} }
+
+// ProbeCallback calls the methods of Probe with Result Callbacks; see ProbeProxy.Callback.
+type ProbeCallback struct{ p *ProbeProxy }
+
+// Echo starts Probe.Echo and returns; done runs exactly once with the outcome.
+func (v ProbeCallback) Echo(ctx context.Context, n int64, done func(int64, error)) {
+	args := probeEchoArgs{N: n}
+	var res probeEchoResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Echo", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero probeEchoResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Hold starts Probe.Hold and returns; done runs exactly once with the outcome.
+func (v ProbeCallback) Hold(ctx context.Context, d time.Duration, done func(int64, error)) {
+	args := probeHoldArgs{D: d}
+	var res probeHoldResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Hold", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero probeHoldResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
+// Who starts Probe.Who and returns; done runs exactly once with the outcome.
+func (v ProbeCallback) Who(ctx context.Context, done func(int64, error)) {
+	var args probeWhoArgs
+	var res probeWhoResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Who", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero probeWhoResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
 }
 
 // ---- Probe: Invoker ----
