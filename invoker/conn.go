@@ -6,6 +6,7 @@ import (
 
 	"github.com/remoting-go/remoting/internal/peer"
 	"github.com/remoting-go/remoting/internal/transport"
+	"github.com/remoting-go/remoting/wire"
 )
 
 // conn is one client connection: the handshake, then a peer that serves
@@ -38,7 +39,27 @@ func (c *conn) serve() {
 	if c.srv.shuttingDown() {
 		p.GoAway()
 	}
+	id := sess.PeerID()
+	c.srv.peerCame(id)
 	<-p.Done()
+	c.srv.peerGone(id, c)
+}
+
+// addStats adds the connection's counts to st. The caller holds srv.mu.
+func (c *conn) addStats(st *Stats) {
+	c.mu.Lock()
+	p := c.peer
+	c.mu.Unlock()
+	if p == nil {
+		return
+	}
+	if !p.Session().IsClosed() {
+		st.Connections++
+		st.Running += p.Active()
+	}
+	st.Replies += p.Sent(wire.KindReply)
+	st.Errors += p.Sent(wire.KindError)
+	st.Acks += p.Sent(wire.KindAck)
 }
 
 func (c *conn) active() int64 {

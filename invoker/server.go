@@ -36,6 +36,11 @@ type Options struct {
 	WriteTimeout      time.Duration
 	// HandshakeTimeout bounds a new connection's handshake. Default 10s.
 	HandshakeTimeout time.Duration
+	// OwnerGrace is how long the objects a client created (through remote
+	// factories) outlive its last connection, so that a client that
+	// reconnects keeps them; then they are released. Leases, where an
+	// object's strategy has one, may end them sooner. Default 30s.
+	OwnerGrace time.Duration
 	// Logger receives connection-level events: refused handshakes,
 	// malformed frames, panics in user code. Default: discard.
 	Logger *slog.Logger
@@ -51,6 +56,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.MaxConcurrentCalls <= 0 {
 		o.MaxConcurrentCalls = 1024
+	}
+	if o.OwnerGrace <= 0 {
+		o.OwnerGrace = 30 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -83,7 +91,28 @@ type Server struct {
 	conns     map[*conn]struct{}
 	draining  bool
 	closed    bool
-	wg        sync.WaitGroup // connection goroutines
+	wg        sync.WaitGroup // connection goroutines and owner-grace timers
+	owners    map[remoting.ObjectID]*owner
+	retired   Stats // counts of connections that ended
+}
+
+// owner tracks the connections of one client peer id.
+type owner struct {
+	conns int
+	grace *time.Timer // running while the client has no connection
+}
+
+// Stats are counts a Server keeps; see Server.Stats.
+type Stats struct {
+	// Connections is the number of open client connections.
+	Connections int
+	// Objects is the number of registered objects, named and created.
+	Objects int
+	// Running is the number of calls running now.
+	Running int64
+	// Replies, Errors and Acks count the frames of each kind sent to
+	// clients since the server started. Fire-and-forget calls send none.
+	Replies, Errors, Acks uint64
 }
 
 // NewServer returns a server that serves nothing until Register and Serve
@@ -98,6 +127,7 @@ func NewServer(opts Options) *Server {
 		cancel:    cancel,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		owners:    make(map[remoting.ObjectID]*owner),
 	}
 }
 
@@ -256,6 +286,70 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.closeAll(ctx)
 }
 
+// Stats returns the server's counts.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.retired
+	for c := range s.conns {
+		c.addStats(&st)
+	}
+	st.Objects = s.reg.Len()
+	return st
+}
+
+// peerCame records a new connection of client id: its objects are not
+// released while it is connected.
+func (s *Server) peerCame(id remoting.ObjectID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.owners[id]
+	if o == nil {
+		o = &owner{}
+		s.owners[id] = o
+	}
+	o.conns++
+	if o.grace != nil && o.grace.Stop() {
+		s.wg.Done() // the stopped timer's function will not run
+	}
+	o.grace = nil
+}
+
+// peerGone records the end of a connection of client id; when it was the
+// last, the client's objects are released after the grace period.
+func (s *Server) peerGone(id remoting.ObjectID, c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	c.addStats(&s.retired)
+	o := s.owners[id]
+	if o == nil {
+		return
+	}
+	if o.conns--; o.conns > 0 {
+		return
+	}
+	if s.closed {
+		delete(s.owners, id)
+		return
+	}
+	s.wg.Add(1)
+	o.grace = time.AfterFunc(s.opts.OwnerGrace, func() {
+		defer s.wg.Done()
+		s.mu.Lock()
+		if s.owners[id] != o || o.conns > 0 {
+			s.mu.Unlock()
+			return
+		}
+		delete(s.owners, id)
+		s.mu.Unlock()
+		n := s.reg.ReleaseOwner(s.ctx, id)
+		if n > 0 {
+			s.opts.Logger.Info("remoting: released the objects of a client that did not come back", "client", id, "objects", n, "grace", s.opts.OwnerGrace)
+		}
+	})
+}
+
 // active returns the number of calls running on all connections.
 func (s *Server) active() int64 {
 	s.mu.Lock()
@@ -287,6 +381,14 @@ func (s *Server) closeAll(ctx context.Context) error {
 	s.closed = true
 	for lis := range s.listeners {
 		lis.Close()
+	}
+	for id, o := range s.owners {
+		if o.grace != nil && o.grace.Stop() {
+			s.wg.Done()
+		}
+		if o.conns == 0 {
+			delete(s.owners, id)
+		}
 	}
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {

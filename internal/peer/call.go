@@ -231,7 +231,7 @@ func (p *Peer) invoke(ctx context.Context, inv *remoting.Invocation) error {
 	if inv.Mode == remoting.ModeOneway {
 		// No reply will come: nothing to correlate, nothing to wait for.
 		f.ID = cs.oneway()
-		return p.countOneway(inv, sendError(ctx, cs.st.WriteFrame(ctx, &f), inv, p))
+		return p.countOneway(inv, sendError(ctx, p.write(ctx, cs.st, &f), inv, p))
 	}
 	cl := getCall()
 	async := inv.Mode == remoting.ModeAsync
@@ -239,7 +239,7 @@ func (p *Peer) invoke(ctx context.Context, inv *remoting.Invocation) error {
 		putCall(cl)
 		return err
 	}
-	if err := cs.st.WriteFrame(ctx, &f); err != nil {
+	if err := p.write(ctx, cs.st, &f); err != nil {
 		if !cs.unregister(f.ID) {
 			<-cl.done
 		}
@@ -272,7 +272,7 @@ func (cs *callStream) await(ctx context.Context, cl *call, id uint64, inv *remot
 			putCall(cl)
 			// Tell the other end; ctx is done, so this queues the frame
 			// only if there is room and never waits.
-			cs.st.WriteFrame(ctx, &wire.Frame{Kind: wire.KindCancel, ID: id})
+			cs.p.write(ctx, cs.st, &wire.Frame{Kind: wire.KindCancel, ID: id})
 			return contextError(ctx.Err())
 		}
 		<-cl.done // the reply is being delivered: take it

@@ -8,6 +8,7 @@ import (
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/internal/transport"
+	"github.com/remoting-go/remoting/wire"
 )
 
 // Dispatcher serves the requests a peer receives.
@@ -48,6 +49,7 @@ type Peer struct {
 	active atomic.Int64  // requests read and not yet finished
 
 	onewayFailed atomic.Uint64 // fire-and-forget calls that could not be sent
+	sent         [16]atomic.Uint64 // frames this end queued, by kind
 
 	mu      sync.Mutex
 	streams []*callStream // outgoing; nil until the first call
@@ -150,6 +152,19 @@ func (p *Peer) Close() error {
 	p.closeOnce.Do(func() { p.sess.Close() })
 	<-p.done
 	return nil
+}
+
+// Sent returns how many frames of kind k this end has sent on call
+// streams.
+func (p *Peer) Sent(k wire.Kind) uint64 { return p.sent[k&15].Load() }
+
+// write queues f on st and counts it.
+func (p *Peer) write(ctx context.Context, st *transport.Stream, f *wire.Frame) error {
+	err := st.WriteFrame(ctx, f)
+	if err == nil {
+		p.sent[f.Kind&15].Add(1)
+	}
+	return err
 }
 
 var _ remoting.Caller = (*Peer)(nil)

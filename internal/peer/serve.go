@@ -34,7 +34,7 @@ func (r *Request) Accept() {
 	if r.Frame.Flags&wire.FlagAck == 0 {
 		return
 	}
-	if err := r.st.WriteFrame(r.Peer.ctx, &wire.Frame{Kind: wire.KindAck, ID: r.Frame.ID}); err != nil {
+	if err := r.Peer.write(r.Peer.ctx, r.st, &wire.Frame{Kind: wire.KindAck, ID: r.Frame.ID}); err != nil {
 		r.Peer.opts.Logger.Debug("remoting: ack not sent", "method", r.Frame.Method, "err", err)
 	}
 }
@@ -153,10 +153,10 @@ func (p *Peer) handle(st *transport.Stream, f *wire.Frame, calls *inflight) {
 	if err != nil {
 		out = wire.Frame{Kind: wire.KindError, ID: f.ID, Body: wire.EncodeError(err)}
 	}
-	werr := st.WriteFrame(p.ctx, &out)
+	werr := p.write(p.ctx, st, &out)
 	if errors.Is(werr, wire.ErrFrameTooLarge) {
 		tooLarge := remoting.Errorf(remoting.CodeResourceExhausted, "results of %s: %v", f.Method, werr)
-		werr = st.WriteFrame(p.ctx, &wire.Frame{Kind: wire.KindError, ID: f.ID, Body: wire.EncodeError(tooLarge)})
+		werr = p.write(p.ctx, st, &wire.Frame{Kind: wire.KindError, ID: f.ID, Body: wire.EncodeError(tooLarge)})
 	}
 	if werr != nil {
 		p.opts.Logger.Debug("remoting: reply not sent", "remote", st.RemoteAddr(), "method", f.Method, "err", werr)
