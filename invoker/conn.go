@@ -1,6 +1,7 @@
 package invoker
 
 import (
+	"context"
 	"net"
 	"sync"
 
@@ -78,6 +79,17 @@ func (c *conn) goAway() {
 	if p != nil {
 		p.GoAway()
 	}
+}
+
+// flush waits until the replies already queued have been written.
+func (c *conn) flush(ctx context.Context) error {
+	c.mu.Lock()
+	p := c.peer
+	c.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	return p.Flush(ctx)
 }
 
 // close ends the connection at once; it does not wait.

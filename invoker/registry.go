@@ -20,7 +20,7 @@ import (
 // server. It is safe for concurrent use.
 type Registry struct {
 	logger  *slog.Logger
-	objects sync.Map // remoting.ObjectID -> *object
+	objects objectTable
 
 	mu     sync.Mutex
 	owned  map[remoting.ObjectID]map[remoting.ObjectID]struct{} // owner -> ids

@@ -283,6 +283,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+	// Every call has queued its reply; let the replies reach the wire.
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		if err := c.flush(ctx); err != nil {
+			s.closeAll(ctx)
+			return err
+		}
+	}
 	return s.closeAll(ctx)
 }
 

@@ -46,9 +46,10 @@ type Peer struct {
 	ctx    context.Context // canceled when the session ends
 	cancel context.CancelFunc
 	sem    chan struct{} // a token per running request
+	work   chan task     // hands requests to idle workers
 	active atomic.Int64  // requests read and not yet finished
 
-	onewayFailed atomic.Uint64 // fire-and-forget calls that could not be sent
+	onewayFailed atomic.Uint64     // fire-and-forget calls that could not be sent
 	sent         [16]atomic.Uint64 // frames this end queued, by kind
 
 	mu      sync.Mutex
@@ -56,7 +57,8 @@ type Peer struct {
 	openErr error
 	next    atomic.Uint32
 
-	wg        sync.WaitGroup // every goroutine of the peer
+	wg        sync.WaitGroup                 // every goroutine of the peer
+	accepted  map[*transport.Stream]struct{} // streams being served, under mu
 	closeOnce sync.Once
 	done      chan struct{}
 }
@@ -81,7 +83,10 @@ func New(sess *transport.Session, d Dispatcher, opts Options) *Peer {
 		ctx:    ctx,
 		cancel: cancel,
 		sem:    make(chan struct{}, opts.MaxConcurrentCalls),
-		done:   make(chan struct{}),
+		work:   make(chan task),
+
+		accepted: make(map[*transport.Stream]struct{}),
+		done:     make(chan struct{}),
 	}
 	p.wg.Add(1)
 	go p.acceptLoop()
@@ -108,10 +113,16 @@ func (p *Peer) acceptLoop() {
 			p.sess.Close()
 			return
 		}
+		p.mu.Lock()
+		p.accepted[st] = struct{}{}
+		p.mu.Unlock()
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
 			p.serveStream(st)
+			p.mu.Lock()
+			delete(p.accepted, st)
+			p.mu.Unlock()
 		}()
 	}
 }
@@ -139,6 +150,24 @@ func (p *Peer) Usable() bool {
 
 // GoAway tells the other end to open no new calls.
 func (p *Peer) GoAway() error { return p.sess.GoAway() }
+
+// Flush waits until the replies queued so far on the streams this peer
+// serves have been written, or ctx ends: a graceful shutdown calls it
+// once no request is running, so that the last replies are not cut off.
+func (p *Peer) Flush(ctx context.Context) error {
+	p.mu.Lock()
+	streams := make([]*transport.Stream, 0, len(p.accepted))
+	for st := range p.accepted {
+		streams = append(streams, st)
+	}
+	p.mu.Unlock()
+	for _, st := range streams {
+		if err := st.Flush(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Done is closed after the session has ended and every goroutine of the
 // peer has exited.

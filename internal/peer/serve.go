@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/internal/transport"
@@ -96,14 +97,13 @@ func (p *Peer) serveStream(st *transport.Stream) {
 			}
 			p.active.Add(1)
 			running.Add(1)
-			go func() {
-				defer func() {
-					<-p.sem
-					p.active.Add(-1)
-					running.Done()
-				}()
-				p.handle(st, &f, calls)
-			}()
+			t := task{st: st, f: f, calls: calls, running: &running}
+			select {
+			case p.work <- t: // an idle worker takes it
+			default:
+				p.wg.Add(1) // safe: this reader is counted, so wg is not zero
+				go p.worker(t)
+			}
 		case wire.KindCancel:
 			calls.cancel(f.ID)
 		default:
@@ -160,5 +160,43 @@ func (p *Peer) handle(st *transport.Stream, f *wire.Frame, calls *inflight) {
 	}
 	if werr != nil {
 		p.opts.Logger.Debug("remoting: reply not sent", "remote", st.RemoteAddr(), "method", f.Method, "err", werr)
+	}
+}
+
+// task is one request handed from a stream's reader to a worker.
+type task struct {
+	st      *transport.Stream
+	f       wire.Frame
+	calls   *inflight
+	running *sync.WaitGroup
+}
+
+// workerIdle is how long a worker waits for another request before it
+// exits.
+const workerIdle = 10 * time.Second
+
+// worker runs requests: the one it was started for, then whatever the
+// readers hand it while it is idle. Reusing goroutines keeps their grown
+// stacks: a fresh goroutine per request spent a noticeable share of each
+// call growing its stack through the decoder. Workers never outnumber
+// MaxConcurrentCalls, since a request is handed over only after taking a
+// token.
+func (p *Peer) worker(t task) {
+	defer p.wg.Done()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		p.handle(t.st, &t.f, t.calls)
+		<-p.sem
+		p.active.Add(-1)
+		t.running.Done()
+		idle.Reset(workerIdle)
+		select {
+		case t = <-p.work:
+		case <-idle.C:
+			return
+		case <-p.ctx.Done():
+			return
+		}
 	}
 }

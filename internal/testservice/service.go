@@ -59,8 +59,23 @@ type Impl struct {
 	calls atomic.Int64
 	// Canceled counts Sleep calls that ended by their context.
 	Canceled atomic.Int64
-	// Entered, if set, receives a value when Sleep starts.
-	Entered chan struct{}
+	entered  atomic.Pointer[chan struct{}]
+}
+
+// NotifyEntered makes Sleep send on a new channel with capacity n when it
+// starts, and returns the channel. It is safe while the server runs.
+func (e *Impl) NotifyEntered(n int) chan struct{} {
+	ch := make(chan struct{}, n)
+	e.entered.Store(&ch)
+	return ch
+}
+
+// Entered returns the channel of the last NotifyEntered, or nil.
+func (e *Impl) Entered() chan struct{} {
+	if p := e.entered.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 var _ Echo = (*Impl)(nil)
@@ -70,8 +85,8 @@ func (e *Impl) Echo(_ context.Context, s string) (string, error) { return s, nil
 func (e *Impl) Round(_ context.Context, p Payload) (Payload, error) { return p, nil }
 
 func (e *Impl) Sleep(ctx context.Context, d time.Duration) error {
-	if e.Entered != nil {
-		e.Entered <- struct{}{}
+	if ch := e.Entered(); ch != nil {
+		ch <- struct{}{}
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -114,7 +114,7 @@ type Session struct {
 // the session. On error conn is closed.
 func Client(ctx context.Context, conn net.Conn, opts Options) (*Session, error) {
 	opts = opts.withDefaults()
-	mux, err := yamux.Client(conn, opts.yamux())
+	mux, err := yamux.Client(&headerJoiner{Conn: conn}, opts.yamux())
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
@@ -133,7 +133,7 @@ func Client(ctx context.Context, conn net.Conn, opts Options) (*Session, error) 
 // (for example a protocol version mismatch), so both ends see the reason.
 func Server(ctx context.Context, conn net.Conn, opts Options) (*Session, error) {
 	opts = opts.withDefaults()
-	mux, err := yamux.Server(conn, opts.yamux())
+	mux, err := yamux.Server(&headerJoiner{Conn: conn}, opts.yamux())
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)

@@ -43,6 +43,19 @@ func (s *Stream) WriteFrame(ctx context.Context, f *wire.Frame) error {
 	return s.w.writeFrame(ctx, f)
 }
 
+// Flush waits until every frame queued so far has been written, or ctx
+// ends.
+func (s *Stream) Flush(ctx context.Context) error {
+	for !s.w.flushed() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
 // Close flushes what is queued (for at most a second), closes the stream
 // and waits for its writer goroutine. It is idempotent.
 func (s *Stream) Close() error {

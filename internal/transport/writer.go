@@ -27,6 +27,7 @@ type writer struct {
 	spare   []byte
 	err     error         // sticky: the first write error, or errWriterClosed
 	closing bool          // shutdown was called: refuse new frames, flush the rest
+	writing bool          // a batch is being written
 	space   chan struct{} // closed when pending is taken; nil if nobody waits
 	wake    chan struct{} // capacity 1: pending became non-empty
 	done    chan struct{} // closed when the goroutine has exited
@@ -112,6 +113,7 @@ func (w *writer) loop() {
 			// one is written. The two never alias.
 			buf := w.pending
 			w.pending, w.spare = w.spare[:0], nil
+			w.writing = true
 			if w.space != nil {
 				close(w.space)
 				w.space = nil
@@ -122,6 +124,7 @@ func (w *writer) loop() {
 				return
 			}
 			w.mu.Lock()
+			w.writing = false
 			if cap(buf) > 4*w.maxPending {
 				buf = make([]byte, 0, 4096) // do not keep a huge buffer forever
 			}
@@ -129,6 +132,14 @@ func (w *writer) loop() {
 			w.mu.Unlock()
 		}
 	}
+}
+
+// flushed reports whether everything queued so far has been written (or
+// the writer failed).
+func (w *writer) flushed() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err != nil || (len(w.pending) == 0 && !w.writing)
 }
 
 // shutdown refuses new frames and lets the goroutine exit once the frames

@@ -23,14 +23,14 @@ func TestConnectionDroppedMidCallFailsPendingCalls(t *testing.T) {
 	s := startServer(t, invoker.Options{})
 	r := newRelay(t, s.endpoint)
 	p := lookup(t, dial(t, r.endpoint(), requestor.Options{}))
-	s.impl.Entered = make(chan struct{}, 8)
+	s.impl.NotifyEntered(8)
 
 	errs := make(chan error, 8)
 	for range 8 {
 		go func() { errs <- p.Sleep(context.Background(), time.Minute) }()
 	}
 	for range 8 {
-		<-s.impl.Entered
+		<-s.impl.Entered()
 	}
 	start := time.Now()
 	r.cut()
@@ -49,10 +49,10 @@ func TestSilentPeerDetectedByKeepalive(t *testing.T) {
 	s := startServer(t, invoker.Options{})
 	r := newRelay(t, s.endpoint)
 	p := lookup(t, dial(t, r.endpoint(), requestor.Options{KeepAliveInterval: 100 * time.Millisecond, WriteTimeout: 200 * time.Millisecond}))
-	s.impl.Entered = make(chan struct{}, 1)
+	s.impl.NotifyEntered(1)
 	errs := make(chan error, 1)
 	go func() { errs <- p.Sleep(context.Background(), time.Minute) }()
-	<-s.impl.Entered
+	<-s.impl.Entered()
 	start := time.Now()
 	r.freeze()
 	select {
@@ -90,10 +90,10 @@ func TestServerGoneAndBackReconnects(t *testing.T) {
 func TestGracefulShutdownLetsCallsFinish(t *testing.T) {
 	s := startServer(t, invoker.Options{})
 	p := lookup(t, dial(t, s.endpoint, requestor.Options{}))
-	s.impl.Entered = make(chan struct{}, 1)
+	s.impl.NotifyEntered(1)
 	errs := make(chan error, 1)
 	go func() { errs <- p.Sleep(context.Background(), 200*time.Millisecond) }()
-	<-s.impl.Entered
+	<-s.impl.Entered()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -109,10 +109,10 @@ func TestGracefulShutdownLetsCallsFinish(t *testing.T) {
 func TestShutdownReturnsPromptlyWhenCtxEnds(t *testing.T) {
 	s := startServer(t, invoker.Options{})
 	p := lookup(t, dial(t, s.endpoint, requestor.Options{}))
-	s.impl.Entered = make(chan struct{}, 1)
+	s.impl.NotifyEntered(1)
 	errs := make(chan error, 1)
 	go func() { errs <- p.Sleep(context.Background(), time.Minute) }()
-	<-s.impl.Entered
+	<-s.impl.Entered()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -170,15 +170,15 @@ func TestConcurrentCallsArePipelined(t *testing.T) {
 func TestConcurrencyLimitPushesBack(t *testing.T) {
 	s := startServer(t, invoker.Options{MaxConcurrentCalls: 2})
 	p := lookup(t, dial(t, s.endpoint, requestor.Options{}))
-	s.impl.Entered = make(chan struct{}, 3)
+	s.impl.NotifyEntered(3)
 	errs := make(chan error, 3)
 	for range 3 {
 		go func() { errs <- p.Sleep(context.Background(), 300*time.Millisecond) }()
 	}
-	<-s.impl.Entered
-	<-s.impl.Entered
+	<-s.impl.Entered()
+	<-s.impl.Entered()
 	select {
-	case <-s.impl.Entered:
+	case <-s.impl.Entered():
 		t.Fatal("a third call ran while the limit is 2")
 	case <-time.After(100 * time.Millisecond):
 	}

@@ -230,10 +230,10 @@ func TestDeadlineAndCancelReachTheServer(t *testing.T) {
 	assert.Less(t, time.Since(start), 2*time.Second)
 	assert.Eventually(t, func() bool { return s.impl.Canceled.Load() == 1 }, 2*time.Second, 5*time.Millisecond, "server-side ctx ended by the deadline")
 
-	s.impl.Entered = make(chan struct{}, 1)
+	s.impl.NotifyEntered(1)
 	ctx, cancel = context.WithCancel(context.Background())
 	go func() {
-		<-s.impl.Entered
+		<-s.impl.Entered()
 		cancel()
 	}()
 	err = p.Sleep(ctx, time.Minute)

@@ -70,7 +70,7 @@ func TestSyncWithServerReturnsBeforeExecution(t *testing.T) {
 	s := startServer(t, invoker.Options{})
 	c := dial(t, s.endpoint, requestor.Options{})
 	ref := lookup(t, c).Ref()
-	s.impl.Entered = make(chan struct{}, 1)
+	s.impl.NotifyEntered(1)
 
 	start := time.Now()
 	err := c.Invoke(ctxT(t), &remoting.Invocation{Target: ref, Method: "Echo.Sleep", Args: &sleepArgs{D: 2 * time.Second}, Mode: remoting.ModeSyncWithServer})
@@ -86,7 +86,7 @@ func TestSyncWithServerReturnsBeforeExecution(t *testing.T) {
 		Msg  string
 	}{Code: 0, Msg: "x"}, Mode: remoting.ModeSyncWithServer})
 	assert.NoError(t, err, "errors of the execution are not reported")
-	<-s.impl.Entered
+	<-s.impl.Entered()
 }
 
 func TestAsyncFuture(t *testing.T) {
@@ -106,11 +106,11 @@ func TestAsyncFuture(t *testing.T) {
 	require.NoError(t, f.Wait(ctxT(t)))
 	assert.True(t, f.Ready())
 	assert.Equal(t, "later", res.R0)
-	s.impl.Entered = make(chan struct{}, 1)
+	s.impl.NotifyEntered(1)
 
 	slow := remoting.NewFuture()
 	require.NoError(t, c.Invoke(ctxT(t), &remoting.Invocation{Target: ref, Method: "Echo.Sleep", Args: &sleepArgs{D: 300 * time.Millisecond}, Mode: remoting.ModeAsync, Done: slow.Complete}))
-	<-s.impl.Entered
+	<-s.impl.Entered()
 	assert.False(t, slow.Ready(), "not ready while the method runs")
 	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -122,11 +122,11 @@ func TestAsyncCanceledTellsServer(t *testing.T) {
 	s := startServer(t, invoker.Options{})
 	c := dial(t, s.endpoint, requestor.Options{})
 	ref := lookup(t, c).Ref()
-	s.impl.Entered = make(chan struct{}, 1)
+	s.impl.NotifyEntered(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	f := remoting.NewFuture()
 	require.NoError(t, c.Invoke(ctx, &remoting.Invocation{Target: ref, Method: "Echo.Sleep", Args: &sleepArgs{D: time.Minute}, Mode: remoting.ModeAsync, Done: f.Complete}))
-	<-s.impl.Entered
+	<-s.impl.Entered()
 	cancel()
 	assert.ErrorIs(t, f.Wait(ctxT(t)), remoting.ErrCanceled)
 	assert.Eventually(t, func() bool { return s.impl.Canceled.Load() == 1 }, 2*time.Second, 5*time.Millisecond, "the server's ctx was canceled")
@@ -161,7 +161,7 @@ func TestAsyncOnPeerDeath(t *testing.T) {
 	r := newRelay(t, s.endpoint)
 	c := dial(t, r.endpoint(), requestor.Options{})
 	ref := lookup(t, c).Ref()
-	s.impl.Entered = make(chan struct{}, 4)
+	s.impl.NotifyEntered(4)
 	var calls atomic.Int32
 	errs := make(chan error, 4)
 	for range 4 {
@@ -171,7 +171,7 @@ func TestAsyncOnPeerDeath(t *testing.T) {
 		}}))
 	}
 	for range 4 {
-		<-s.impl.Entered
+		<-s.impl.Entered()
 	}
 	r.cut()
 	for range 4 {
