@@ -3,6 +3,7 @@ package lease
 import (
 	"container/heap"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -12,6 +13,13 @@ import (
 // defaultTTL is the time to live of [Manager.Grant] with ttl zero, unless
 // [Options.TTL] says otherwise.
 const defaultTTL = 30 * time.Second
+
+// Forever is the time to live of a lease that never runs out: it ends only
+// by [Manager.Release], or when its owner goes away (see
+// [Manager.OwnerGone]) and does not come back within the grace period. It
+// suits objects that live as long as their client is connected. Its
+// expiry, as Grant, Renew and Expiry report it, is some 292 years away.
+const Forever time.Duration = math.MaxInt64
 
 // sweepBatch bounds the leases one sweep ends while holding the lock, so
 // that a mass expiry does not stall Grant and Renew.
@@ -178,7 +186,7 @@ func (m *Manager) Grant(id remoting.ObjectID, owner string, ttl time.Duration) (
 	}
 	l.state = stateLive
 	l.ttl = int64(ttl)
-	l.deadline = m.clock() + l.ttl
+	l.deadline = after(m.clock(), l.ttl)
 	l.owner = owner
 	m.link(l)
 	m.scheduleLocked(l)
@@ -216,7 +224,7 @@ func (m *Manager) Renew(id remoting.ObjectID) (time.Time, error) {
 // lease's owner went away with a long grace period).
 func (m *Manager) extendLocked(l *lease, now int64) {
 	l.state = stateLive
-	l.deadline = now + l.ttl
+	l.deadline = after(now, l.ttl)
 	if l.deadline < l.check {
 		m.scheduleLocked(l)
 	}
@@ -310,7 +318,7 @@ func (m *Manager) OwnerGone(owner string, grace time.Duration) int {
 			continue // it expires as it is
 		}
 		l.state = stateGone
-		l.deadline = now + int64(max(grace, 0))
+		l.deadline = after(now, int64(max(grace, 0)))
 		if l.deadline < l.check {
 			m.scheduleLocked(l)
 		}
@@ -485,12 +493,23 @@ func (m *Manager) sweep(out []ended) ([]ended, time.Duration) {
 			m.unlink(l)
 			l.owner = ""
 			l.state = stateEnded
-			l.check = now + l.ttl
+			// A lease that lived Forever is remembered as long as
+			// one of the default time to live.
+			l.check = now + min(l.ttl, int64(m.ttl))
 			heap.Fix(&m.due, 0)
 			m.live--
 		}
 	}
 	return out, -1
+}
+
+// after returns t+d, or the largest time if that overflows (a Forever
+// lease).
+func after(t, d int64) int64 {
+	if t > math.MaxInt64-d {
+		return math.MaxInt64
+	}
+	return t + d
 }
 
 func (m *Manager) emit(e Event) {

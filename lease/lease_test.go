@@ -535,3 +535,37 @@ func BenchmarkRenew(b *testing.B) {
 		}
 	})
 }
+
+// A Forever lease survives any time without renewal, ends by its owner's
+// grace period when the owner goes away, and is kept by Adopt.
+func TestForever(t *testing.T) {
+	m, clock, rec := fakeManager(t, time.Second)
+	kept, gone := remoting.NewObjectID(), remoting.NewObjectID()
+	_, err := m.Grant(kept, "conn-1", lease.Forever)
+	require.NoError(t, err, "Grant(kept, Forever)")
+	_, err = m.Grant(gone, "conn-2", lease.Forever)
+	require.NoError(t, err, "Grant(gone, Forever)")
+
+	clock.Advance(1000 * time.Hour)
+	m.Sweep()
+	_, err = m.Renew(kept)
+	require.NoError(t, err, "Renew(kept) after 1000 hours")
+
+	assert.Equal(t, 1, m.OwnerGone("conn-1", time.Second), "OwnerGone(conn-1)")
+	assert.Equal(t, 1, m.OwnerGone("conn-2", time.Second), "OwnerGone(conn-2)")
+	assert.Equal(t, 1, m.Adopt("conn-1"), "Adopt(conn-1)")
+	clock.Advance(2 * time.Second)
+	m.Sweep()
+	assert.Equal(t, []ending{{gone, lease.ReasonOwnerGone}}, rec.waitLen(t, 1), "OnEnd")
+	exp, err := m.Expiry(kept)
+	require.NoError(t, err, "Expiry(kept)")
+	assert.Greater(t, exp.Sub(clock.Now()), 100*365*24*time.Hour, "Expiry(kept) after Adopt")
+	assert.Equal(t, 1, m.Len(), "Len()")
+
+	// The ended lease is forgotten after the default time to live.
+	assert.ErrorIs(t, m.Release(gone), lease.ErrExpired, "Release(gone) at once")
+	clock.Advance(2 * time.Second)
+	m.Sweep()
+	require.Eventually(t, func() bool { return errors.Is(m.Release(gone), lease.ErrNotFound) }, 5*time.Second, time.Millisecond,
+		"Release(gone) once forgotten")
+}
