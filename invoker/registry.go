@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/internal/peer"
@@ -21,6 +22,7 @@ import (
 type Registry struct {
 	logger  *slog.Logger
 	objects objectTable
+	chain   atomic.Pointer[remoting.Interceptor] // nil: no interceptors
 
 	mu     sync.Mutex
 	owned  map[remoting.ObjectID]map[remoting.ObjectID]struct{} // owner -> ids
@@ -212,6 +214,32 @@ func (r *Registry) Dispatch(ctx context.Context, req *peer.Request) (reply any, 
 		return nil, remoting.Errorf(remoting.CodeNotFound, "method %q not found on %s", f.Method, obj.skeleton.Interface)
 	}
 	req.Accept()
+	ctx = remoting.NewServerContext(ctx, remoting.ServerInfo{Peer: caller, Remote: remoteAddr(req), Deadline: f.Deadline}, f.Meta)
+	chain := r.chain.Load()
+	if chain == nil {
+		return r.call(ctx, obj, m, f.Method, args)
+	}
+	inv := &remoting.Invocation{
+		Target: remoting.Ref{ID: obj.id, Interface: obj.skeleton.Interface},
+		Method: f.Method,
+		Meta:   f.Meta,
+		Mode:   modeOf(f.Flags),
+	}
+	err = (*chain)(ctx, inv, func(ctx context.Context, inv *remoting.Invocation) error {
+		var err error
+		reply, err = r.call(ctx, obj, m, f.Method, args)
+		inv.Reply = reply
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return reply, nil
+}
+
+// call gets an instance from the object's lifecycle strategy and runs the
+// method on it; a panic in user code becomes an Internal error.
+func (r *Registry) call(ctx context.Context, obj *object, m Method, method string, args Args) (reply any, err error) {
 	inst, err := obj.strategy.Acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -219,11 +247,43 @@ func (r *Registry) Dispatch(ctx context.Context, req *peer.Request) (reply any, 
 	defer obj.strategy.Release(inst)
 	defer func() {
 		if p := recover(); p != nil {
-			r.logger.Error("remoting: panic in remote method", "method", f.Method, "object", f.Object, "panic", p, "stack", string(debug.Stack()))
-			reply, err = nil, remoting.Errorf(remoting.CodeInternal, "panic in %s: %v", f.Method, p)
+			r.logger.Error("remoting: panic in remote method", "method", method, "object", obj.id, "panic", p, "stack", string(debug.Stack()))
+			reply, err = nil, remoting.Errorf(remoting.CodeInternal, "panic in %s: %v", method, p)
 		}
 	}()
 	return m(ctx, inst, args)
+}
+
+// SetInterceptors replaces the server-side interceptor chain (first
+// outermost) atomically: calls in flight finish on the chain they started
+// with, later calls take the new one, and the call path takes no lock.
+// The chain runs after the object and method are found and before the
+// lifecycle strategy is asked for an instance, so a call an interceptor
+// refuses activates nothing.
+func (r *Registry) SetInterceptors(interceptors ...remoting.Interceptor) {
+	ic := remoting.Chain(interceptors...)
+	if ic == nil {
+		r.chain.Store(nil)
+		return
+	}
+	r.chain.Store(&ic)
+}
+
+func modeOf(fl wire.Flags) remoting.Mode {
+	switch {
+	case fl&wire.FlagAck != 0:
+		return remoting.ModeSyncWithServer
+	case fl&wire.FlagNoReply != 0:
+		return remoting.ModeOneway
+	}
+	return remoting.ModeSync
+}
+
+func remoteAddr(req *peer.Request) string {
+	if a := req.Peer.Session().RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
 }
 
 var _ peer.Dispatcher = (*Registry)(nil)

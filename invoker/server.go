@@ -51,6 +51,9 @@ type Options struct {
 	// be safe for concurrent use and fast. lifecycle.Counts is one.
 	// Default none.
 	Observers []lifecycle.Observer
+	// Interceptors is the server's Invocation Interceptor chain, first
+	// outermost; SetInterceptors replaces it at run time. Default none.
+	Interceptors []remoting.Interceptor
 }
 
 func (o Options) withDefaults() Options {
@@ -120,7 +123,7 @@ type Stats struct {
 func NewServer(opts Options) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	opts = opts.withDefaults()
-	return &Server{
+	s := &Server{
 		opts:      opts,
 		reg:       NewRegistry(opts.Logger),
 		ctx:       ctx,
@@ -129,6 +132,8 @@ func NewServer(opts Options) *Server {
 		conns:     make(map[*conn]struct{}),
 		owners:    make(map[remoting.ObjectID]*owner),
 	}
+	s.reg.SetInterceptors(opts.Interceptors...)
+	return s
 }
 
 // Register makes an object reachable. The skeleton (stubgen's
@@ -182,6 +187,12 @@ func (s *Server) register(id remoting.ObjectID, name string, sk *Skeleton, strat
 // running finish. The strategy is closed with ctx.
 func (s *Server) Unregister(ctx context.Context, id remoting.ObjectID) error {
 	return s.reg.Unregister(ctx, id)
+}
+
+// SetInterceptors replaces the server's interceptor chain atomically; see
+// Registry.SetInterceptors.
+func (s *Server) SetInterceptors(interceptors ...remoting.Interceptor) {
+	s.reg.SetInterceptors(interceptors...)
 }
 
 // Registry returns the server's object table.
