@@ -78,6 +78,8 @@ func EncodeError(err error) []byte {
 }
 
 // DecodeError turns the body of a KindError frame into a *remoting.Error.
+// Codes DeadlineExceeded and Canceled get the context package's errors as
+// their Cause.
 // A registered error type named by the body becomes the Cause, so that
 // errors.As finds it; an unknown name is ignored. A body that does not
 // decode is reported as CodeInternal.
@@ -87,6 +89,15 @@ func DecodeError(body []byte) *remoting.Error {
 		return remoting.Errorf(remoting.CodeInternal, "undecodable error frame: %v", err)
 	}
 	e := &remoting.Error{Code: remoting.Code(b.Code), Message: b.Message}
+	// A deadline or cancellation that ended the call on the far side is
+	// the same event as on this side: errors.Is(err,
+	// context.DeadlineExceeded) holds whichever end noticed first.
+	switch e.Code {
+	case remoting.CodeDeadlineExceeded:
+		e.Cause = context.DeadlineExceeded
+	case remoting.CodeCanceled:
+		e.Cause = context.Canceled
+	}
 	if b.Type != "" {
 		if v, ok, err := remoting.DecodeRegisteredError(b.Type, b.Detail, decMode.Unmarshal); ok && err == nil {
 			e.Cause = v
@@ -116,3 +127,33 @@ type LookupReply struct {
 // remote factory, or exported as a callback), ends that object at once.
 // Arguments and results are empty arrays.
 const ReleaseMethod = "remoting.Release"
+
+// RenewMethod, sent to the naming service (the zero ObjectID), renews the
+// leases of objects the caller owns: the objects remote factories created
+// for it. A client's renewer sends it for the objects its proxies hold.
+const RenewMethod = "remoting.Renew"
+
+// RenewArgs is the argument struct of RenewMethod.
+type RenewArgs struct {
+	_   struct{} `cbor:",toarray"`
+	IDs []remoting.ObjectID
+}
+
+// RenewReply is the result struct of RenewMethod: one entry of TTLs per
+// entry of RenewArgs.IDs, in the same order.
+type RenewReply struct {
+	_ struct{} `cbor:",toarray"`
+	// TTLs are in microseconds. A positive value is the time to live the
+	// lease was renewed for: renew again well before it passes. Zero says
+	// that the object has no lease to renew (it lives until it is
+	// released or its client goes away): stop renewing it. A negative
+	// value says that the caller has no such object: it never existed,
+	// was released, expired, or belongs to another client.
+	TTLs []int64
+}
+
+// The values of RenewReply.TTLs that are not a time to live.
+const (
+	RenewNoLease int64 = 0
+	RenewGone    int64 = -1
+)
