@@ -1,8 +1,10 @@
 package wire
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
+	"sync"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -20,7 +22,7 @@ const (
 
 // The one encode mode and the one decode mode, built once and immutable.
 var (
-	encMode cbor.EncMode
+	encMode cbor.UserBufferEncMode
 	decMode cbor.DecMode
 )
 
@@ -33,7 +35,7 @@ func init() {
 		NilContainers: cbor.NilContainerAsNull, // nil and empty slices and maps stay apart
 		ByteArray:     cbor.ByteArrayToByteSlice,
 		BigIntConvert: cbor.BigIntConvertShortest,
-	}.EncMode()
+	}.UserBufferEncMode()
 	if err != nil {
 		panic(fmt.Sprintf("wire: cbor encode options: %v", err))
 	}
@@ -74,3 +76,31 @@ func AppendMarshal(dst []byte, v any) ([]byte, error) {
 // type: wire data is never decoded into an interface chosen by the sender.
 // Trailing bytes after the one CBOR item are an error.
 func Unmarshal(data []byte, v any) error { return decMode.Unmarshal(data, v) }
+
+// bufPool holds encode buffers; see GetBuffer.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer is the largest buffer kept for reuse; larger ones (a
+// rare multi-megabyte body) go to the garbage collector.
+const maxPooledBuffer = 64 << 10
+
+// MarshalBuffer encodes v into a pooled buffer and returns it; the caller
+// uses buf.Bytes() and then hands the buffer back with PutBuffer. It saves
+// the allocation of the encoded body on the call path.
+func MarshalBuffer(v any) (*bytes.Buffer, error) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	if err := encMode.MarshalToBuffer(v, buf); err != nil {
+		PutBuffer(buf)
+		return nil, err
+	}
+	return buf, nil
+}
+
+// PutBuffer returns a buffer from MarshalBuffer for reuse. The caller must
+// not touch it, or bytes taken from it, afterwards.
+func PutBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBuffer {
+		bufPool.Put(buf)
+	}
+}

@@ -205,11 +205,14 @@ func (p *Peer) invoke(ctx context.Context, inv *remoting.Invocation) error {
 	if err := ctx.Err(); err != nil {
 		return contextError(err)
 	}
-	body, err := wire.Marshal(inv.Args)
+	body, err := wire.MarshalBuffer(inv.Args)
 	if err != nil {
 		return remoting.Errorf(remoting.CodeInvalidArgument, "encode arguments of %s: %v", inv.Method, err)
 	}
-	f := wire.Frame{Kind: wire.KindRequest, Object: inv.Target.ID, Method: inv.Method, Meta: inv.Meta, Body: body}
+	// The frame is copied into the stream's queue by the write below,
+	// on this goroutine, before invoke returns.
+	defer wire.PutBuffer(body)
+	f := wire.Frame{Kind: wire.KindRequest, Object: inv.Target.ID, Method: inv.Method, Meta: inv.Meta, Body: body.Bytes()}
 	switch inv.Mode {
 	case remoting.ModeSync, remoting.ModeAsync:
 	case remoting.ModeOneway:

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -145,9 +146,13 @@ func (p *Peer) handle(st *transport.Stream, f *wire.Frame, calls *inflight) {
 	}
 	out := wire.Frame{Kind: wire.KindReply, ID: f.ID}
 	if err == nil && reply != nil {
-		out.Body, err = wire.Marshal(reply)
+		var body *bytes.Buffer
+		body, err = wire.MarshalBuffer(reply)
 		if err != nil {
 			err = remoting.Errorf(remoting.CodeInternal, "encode results of %s: %v", f.Method, err)
+		} else {
+			defer wire.PutBuffer(body) // the write below copies the frame
+			out.Body = body.Bytes()
 		}
 	}
 	if err != nil {
