@@ -34,9 +34,31 @@ type Resetter interface {
 	Reset(ctx context.Context) error
 }
 
-// The hooks of Passivation (saving an idle instance's state and restoring
-// it on the next call) will join these as interfaces of their own, so that
-// an implementation keeps choosing hook by hook what it needs.
+// StateSaver is implemented by an instance that can be passivated (see
+// [Passivate]): SaveState returns the instance's state, which a fresh
+// instance gets back through [StateRestorer] when the object is called
+// again, in this server or in the next one on the same store. It is
+// typically made with passivation.Encode, whose schema number lets a later
+// version of the type recognise the layout.
+//
+// SaveState runs on the Lifecycle Manager's idle goroutine, when no call is
+// using the instance and none can start until it returns, with a context
+// that ends when the server closes. If it fails, or the store does, the
+// instance stays and serves on; nothing is lost.
+type StateSaver interface {
+	SaveState(ctx context.Context) ([]byte, error)
+}
+
+// StateRestorer is implemented by an instance that can be reactivated:
+// RestoreState gets the state SaveState returned, in an instance fresh
+// from the constructor given to [Passivate], before the instance's
+// Activate and before it serves a call. It runs on the goroutine of the
+// first call that needs the instance, with that call's context; its error
+// goes to that call and to the calls that waited for it, and the next call
+// tries again.
+type StateRestorer interface {
+	RestoreState(ctx context.Context, state []byte) error
+}
 
 // guard runs a hook, turning a panic into an Internal error: hooks run
 // before and after the invoker's own recovery, and a panic there must
