@@ -24,8 +24,14 @@ type Registry struct {
 	objects objectTable
 	chain   atomic.Pointer[remoting.Interceptor] // nil: no interceptors
 
+	// mgr keeps the objects peers own, their leases and passivation; a
+	// Server's registry has one. Without it (a client's registry), owned
+	// objects are static and ReleaseOwner ends them.
+	mgr     *lifecycle.Manager
+	observe func(lifecycle.Event) // the server's observers, for exported objects
+
 	mu     sync.Mutex
-	owned  map[remoting.ObjectID]map[remoting.ObjectID]struct{} // owner -> ids
+	owned  map[remoting.ObjectID]map[remoting.ObjectID]struct{} // owner -> ids, without mgr
 	closed bool
 }
 
@@ -68,6 +74,11 @@ func (r *Registry) add(obj *object, b lifecycle.Binding) error {
 	if err := obj.strategy.Bind(b); err != nil {
 		return err
 	}
+	return r.insert(obj)
+}
+
+// insert enters an object whose strategy is bound into the table.
+func (r *Registry) insert(obj *object) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -76,7 +87,7 @@ func (r *Registry) add(obj *object, b lifecycle.Binding) error {
 	if _, dup := r.objects.LoadOrStore(obj.id, obj); dup {
 		return remoting.Errorf(remoting.CodeInvalidArgument, "object %s already registered", obj.id)
 	}
-	if !obj.owner.IsZero() {
+	if !obj.owner.IsZero() && r.mgr == nil {
 		ids := r.owned[obj.owner]
 		if ids == nil {
 			ids = make(map[remoting.ObjectID]struct{})
@@ -87,28 +98,47 @@ func (r *Registry) add(obj *object, b lifecycle.Binding) error {
 	return nil
 }
 
+// drop removes an object that its lifecycle manager ended.
+func (r *Registry) drop(id remoting.ObjectID) { r.objects.LoadAndDelete(id) }
+
 // Export makes impl reachable as a new anonymous object that only owner
 // may call, and returns its reference. It is how objects a method returns
 // (remote factories) and callback objects passed as arguments become
-// remote. The object serves with the Static Instance strategy until it is
-// released, its owner goes away, or the registry closes. A nil impl
-// exports nothing and returns the zero Ref.
+// remote. In a Server's registry the object lives by the lifecycle.Policy
+// registered for its interface (see Server.Policy); by default, and in a
+// client's registry, it serves as a Static Instance until it is released,
+// its owner has been gone for the grace period, or the registry closes. A
+// nil impl exports nothing and returns the zero Ref.
 func (r *Registry) Export(owner remoting.ObjectID, sk *Skeleton, impl any) (remoting.Ref, error) {
 	if impl == nil {
 		return remoting.Ref{}, nil
 	}
+	if err := checkSkeleton(sk); err != nil {
+		return remoting.Ref{}, fmt.Errorf("invoker: export: %w", err)
+	}
 	id := remoting.NewObjectID()
-	obj := &object{id: id, skeleton: sk, strategy: lifecycle.Static(impl), owner: owner}
-	b := lifecycle.Binding{ID: id, Interface: sk.Interface, Implements: sk.Implements}
-	if err := r.add(obj, b); err != nil {
+	b := lifecycle.Binding{ID: id, Interface: sk.Interface, Implements: sk.Implements, Observe: r.observe}
+	var err error
+	if r.mgr == nil {
+		err = r.add(&object{id: id, skeleton: sk, strategy: lifecycle.Static(impl), owner: owner}, b)
+	} else {
+		err = r.mgr.Export(owner, b, impl, func(st lifecycle.Strategy) error {
+			return r.insert(&object{id: id, skeleton: sk, strategy: st, owner: owner})
+		})
+	}
+	if err != nil {
 		return remoting.Ref{}, fmt.Errorf("invoker: export %s: %w", sk.Interface, err)
 	}
 	return remoting.Ref{ID: id, Interface: sk.Interface}, nil
 }
 
 // Unregister removes an object: later calls get NotFound. Calls already
-// running finish. The strategy is closed with ctx.
+// running finish. The strategy is closed with ctx; an object a peer owns
+// ends as if that peer released it.
 func (r *Registry) Unregister(ctx context.Context, id remoting.ObjectID) error {
+	if v, ok := r.objects.Load(id); ok && r.mgr != nil && !v.(*object).owner.IsZero() {
+		return r.mgr.Release(id)
+	}
 	v, ok := r.objects.LoadAndDelete(id)
 	if !ok {
 		return remoting.Errorf(remoting.CodeNotFound, "invoker: unregister: object %s not found", id)
@@ -128,7 +158,9 @@ func (r *Registry) Unregister(ctx context.Context, id remoting.ObjectID) error {
 }
 
 // ReleaseOwner unregisters every object owner owns, for example when the
-// peer that owned them has gone. It returns how many it released.
+// peer that owned them has gone, and returns how many it released. It is
+// for a registry without a lifecycle manager (a client's): a Server's
+// registry ends the objects of a vanished client after its grace period.
 func (r *Registry) ReleaseOwner(ctx context.Context, owner remoting.ObjectID) int {
 	r.mu.Lock()
 	ids := r.owned[owner]
@@ -149,12 +181,17 @@ func (r *Registry) Len() int {
 	return n
 }
 
-// Close refuses further registrations and closes every object's strategy.
+// Close refuses further registrations and closes every object's strategy,
+// first those of the objects peers own, which may passivate (see
+// lifecycle.Manager.Close).
 func (r *Registry) Close(ctx context.Context) error {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
 	var errs []error
+	if r.mgr != nil {
+		errs = append(errs, r.mgr.Close(ctx))
+	}
 	r.objects.Range(func(k, v any) bool {
 		if err := v.(*object).strategy.Close(ctx); err != nil {
 			errs = append(errs, err)
@@ -162,6 +199,28 @@ func (r *Registry) Close(ctx context.Context) error {
 		return true
 	})
 	return errors.Join(errs...)
+}
+
+// renew serves the renewal of leases: the caller's renewer sends the ids
+// of the objects it holds.
+func (r *Registry) renew(caller remoting.ObjectID, args Args) (any, error) {
+	var a wire.RenewArgs
+	if err := args.Decode(&a); err != nil {
+		return nil, err
+	}
+	ttls := r.mgr.Renew(caller, a.IDs)
+	reply := &wire.RenewReply{TTLs: make([]int64, len(ttls))}
+	for i, ttl := range ttls {
+		switch {
+		case ttl > 0:
+			reply.TTLs[i] = max(ttl.Microseconds(), 1)
+		case ttl == 0:
+			reply.TTLs[i] = wire.RenewNoLease
+		default:
+			reply.TTLs[i] = wire.RenewGone
+		}
+	}
+	return reply, nil
 }
 
 // lookup serves the naming service.
@@ -188,14 +247,23 @@ func (r *Registry) Dispatch(ctx context.Context, req *peer.Request) (reply any, 
 	caller := req.Peer.Session().PeerID()
 	args := Args{body: f.Body, reg: r, peer: req.Peer}
 	if f.Object.IsZero() {
-		if f.Method != wire.LookupMethod {
-			return nil, remoting.Errorf(remoting.CodeNotFound, "method %q not found on the naming service", f.Method)
+		switch {
+		case f.Method == wire.LookupMethod:
+			req.Accept()
+			return r.lookup(args)
+		case f.Method == wire.RenewMethod && r.mgr != nil:
+			req.Accept()
+			return r.renew(caller, args)
 		}
-		req.Accept()
-		return r.lookup(args)
+		return nil, remoting.Errorf(remoting.CodeNotFound, "method %q not found on the naming service", f.Method)
 	}
 	v, ok := r.objects.Load(f.Object)
 	if !ok || (!v.(*object).owner.IsZero() && v.(*object).owner != caller) {
+		if r.mgr != nil {
+			if err := r.mgr.Ended(caller, f.Object); err != nil {
+				return nil, err
+			}
+		}
 		return nil, remoting.Errorf(remoting.CodeNotFound, "object %s not found", f.Object)
 	}
 	obj := v.(*object)
@@ -214,27 +282,32 @@ func (r *Registry) Dispatch(ctx context.Context, req *peer.Request) (reply any, 
 		return nil, remoting.Errorf(remoting.CodeNotFound, "method %q not found on %s", f.Method, obj.skeleton.Interface)
 	}
 	req.Accept()
-	ctx = remoting.NewServerContext(ctx, remoting.ServerInfo{Peer: caller, Remote: remoteAddr(req), Deadline: f.Deadline}, f.Meta)
-	chain := r.chain.Load()
-	if chain == nil {
-		return r.call(ctx, obj, m, f.Method, args)
+	ctx = remoting.NewServerContext(ctx, remoting.ServerInfo{Peer: caller, Remote: req.Peer.Remote(), Deadline: f.Deadline}, f.Meta)
+	if chain := r.chain.Load(); chain != nil {
+		return r.intercepted(ctx, *chain, obj, m, f, args)
 	}
+	return r.call(ctx, obj, m, f.Method, args)
+}
+
+// intercepted runs the call through the interceptor chain. It is a
+// function of its own so that the closure's captures do not make the
+// uninterrupted path allocate.
+func (r *Registry) intercepted(ctx context.Context, chain remoting.Interceptor, obj *object, m Method, f *wire.Frame, args Args) (any, error) {
 	inv := &remoting.Invocation{
 		Target: remoting.Ref{ID: obj.id, Interface: obj.skeleton.Interface},
 		Method: f.Method,
 		Meta:   f.Meta,
 		Mode:   modeOf(f.Flags),
 	}
-	err = (*chain)(ctx, inv, func(ctx context.Context, inv *remoting.Invocation) error {
-		var err error
-		reply, err = r.call(ctx, obj, m, f.Method, args)
+	err := chain(ctx, inv, func(ctx context.Context, inv *remoting.Invocation) error {
+		reply, err := r.call(ctx, obj, m, inv.Method, args)
 		inv.Reply = reply
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return reply, nil
+	return inv.Reply, nil
 }
 
 // call gets an instance from the object's lifecycle strategy and runs the
@@ -277,13 +350,6 @@ func modeOf(fl wire.Flags) remoting.Mode {
 		return remoting.ModeOneway
 	}
 	return remoting.ModeSync
-}
-
-func remoteAddr(req *peer.Request) string {
-	if a := req.Peer.Session().RemoteAddr(); a != nil {
-		return a.String()
-	}
-	return ""
 }
 
 var _ peer.Dispatcher = (*Registry)(nil)

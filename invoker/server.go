@@ -38,8 +38,9 @@ type Options struct {
 	HandshakeTimeout time.Duration
 	// OwnerGrace is how long the objects a client created (through remote
 	// factories) outlive its last connection, so that a client that
-	// reconnects keeps them; then they are released. Leases, where an
-	// object's strategy has one, may end them sooner. Default 30s.
+	// reconnects keeps them; then they end. Leases, where the policy of
+	// an object's interface has them (see Server.Policy), may end them
+	// sooner. Default 30s.
 	OwnerGrace time.Duration
 	// Logger receives connection-level events: refused handshakes,
 	// malformed frames, panics in user code. Default: discard.
@@ -94,15 +95,8 @@ type Server struct {
 	conns     map[*conn]struct{}
 	draining  bool
 	closed    bool
-	wg        sync.WaitGroup // connection goroutines and owner-grace timers
-	owners    map[remoting.ObjectID]*owner
-	retired   Stats // counts of connections that ended
-}
-
-// owner tracks the connections of one client peer id.
-type owner struct {
-	conns int
-	grace *time.Timer // running while the client has no connection
+	wg        sync.WaitGroup // connection goroutines
+	retired   Stats          // counts of connections that ended
 }
 
 // Stats are counts a Server keeps; see Server.Stats.
@@ -119,21 +113,60 @@ type Stats struct {
 }
 
 // NewServer returns a server that serves nothing until Register and Serve
-// are called. It starts no goroutines.
+// are called. It starts no goroutines: the lifecycle manager of the
+// objects that remote factories create starts its lease goroutine with
+// the first such object, and its idle goroutine with the first passivating
+// Policy; Close stops them.
 func NewServer(opts Options) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	opts = opts.withDefaults()
+	reg := NewRegistry(opts.Logger)
+	reg.observe = lifecycle.Fanout(opts.Observers...)
+	reg.mgr = lifecycle.NewManager(lifecycle.ManagerOptions{Grace: opts.OwnerGrace, OnEnd: reg.drop, Logger: opts.Logger})
 	s := &Server{
 		opts:      opts,
-		reg:       NewRegistry(opts.Logger),
+		reg:       reg,
 		ctx:       ctx,
 		cancel:    cancel,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
-		owners:    make(map[remoting.ObjectID]*owner),
 	}
 	s.reg.SetInterceptors(opts.Interceptors...)
 	return s
+}
+
+// Policy sets the lifecycle of the objects that remote factories create of
+// the interface sk serves (stubgen's <Interface>Invoker()): each belongs to
+// the client that called the factory and lives as p says (see
+// lifecycle.ClientDependent): with a lease, passivated when idle. Objects
+// of an interface without a policy live as the zero lifecycle.Policy says:
+// until their client releases them or has been gone for
+// Options.OwnerGrace. Set the policy before the objects are created;
+// objects created before keep the lifecycle they had.
+//
+// If p passivates to a store that keeps objects of this interface from an
+// earlier server (a passivation.BoltStore file), Policy brings them back:
+// each is registered, passivated, for the client that created it, and is
+// reactivated by that client's next call. Their leases and the grace
+// period of their clients start anew.
+//
+// Policy fails if the interface has a policy already, if an option of p
+// cannot work, or if the store cannot be read.
+func (s *Server) Policy(sk *Skeleton, p lifecycle.Policy) error {
+	if s.shuttingDown() {
+		return ErrServerClosed
+	}
+	if err := checkSkeleton(sk); err != nil {
+		return fmt.Errorf("invoker: policy: %w", err)
+	}
+	b := lifecycle.Binding{Interface: sk.Interface, Implements: sk.Implements, Observe: s.reg.observe}
+	err := s.reg.mgr.SetPolicy(b, p, func(id, owner remoting.ObjectID, st lifecycle.Strategy) error {
+		return s.reg.insert(&object{id: id, skeleton: sk, strategy: st, owner: owner})
+	})
+	if err != nil {
+		return fmt.Errorf("invoker: policy for %s: %w", sk.Interface, err)
+	}
+	return nil
 }
 
 // Register makes an object reachable. The skeleton (stubgen's
@@ -175,7 +208,7 @@ func (s *Server) register(id remoting.ObjectID, name string, sk *Skeleton, strat
 		return remoting.Ref{}, fmt.Errorf("invoker: register %q: %w", name, err)
 	}
 	b := lifecycle.Binding{ID: id, Name: name, Interface: sk.Interface, Implements: sk.Implements,
-		Observe: lifecycle.Fanout(s.opts.Observers...)}
+		Observe: s.reg.observe}
 	obj := &object{id: id, name: name, skeleton: sk, strategy: strategy}
 	if err := s.reg.add(obj, b); err != nil {
 		return remoting.Ref{}, fmt.Errorf("invoker: register %q: %w", name, err)
@@ -322,56 +355,19 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// peerCame records a new connection of client id: its objects are not
-// released while it is connected.
-func (s *Server) peerCame(id remoting.ObjectID) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o := s.owners[id]
-	if o == nil {
-		o = &owner{}
-		s.owners[id] = o
-	}
-	o.conns++
-	if o.grace != nil && o.grace.Stop() {
-		s.wg.Done() // the stopped timer's function will not run
-	}
-	o.grace = nil
-}
+// peerCame records a new connection of client id: its objects do not end
+// while it is connected.
+func (s *Server) peerCame(id remoting.ObjectID) { s.reg.mgr.Connected(id) }
 
 // peerGone records the end of a connection of client id; when it was the
-// last, the client's objects are released after the grace period.
+// last, the client's objects end after the grace period unless it comes
+// back (the lifecycle manager's leases keep that time).
 func (s *Server) peerGone(id remoting.ObjectID, c *conn) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.conns, c)
 	c.addStats(&s.retired)
-	o := s.owners[id]
-	if o == nil {
-		return
-	}
-	if o.conns--; o.conns > 0 {
-		return
-	}
-	if s.closed {
-		delete(s.owners, id)
-		return
-	}
-	s.wg.Add(1)
-	o.grace = time.AfterFunc(s.opts.OwnerGrace, func() {
-		defer s.wg.Done()
-		s.mu.Lock()
-		if s.owners[id] != o || o.conns > 0 {
-			s.mu.Unlock()
-			return
-		}
-		delete(s.owners, id)
-		s.mu.Unlock()
-		n := s.reg.ReleaseOwner(s.ctx, id)
-		if n > 0 {
-			s.opts.Logger.Info("remoting: released the objects of a client that did not come back", "client", id, "objects", n, "grace", s.opts.OwnerGrace)
-		}
-	})
+	s.mu.Unlock()
+	s.reg.mgr.Disconnected(id)
 }
 
 // active returns the number of calls running on all connections.
@@ -405,14 +401,6 @@ func (s *Server) closeAll(ctx context.Context) error {
 	s.closed = true
 	for lis := range s.listeners {
 		lis.Close()
-	}
-	for id, o := range s.owners {
-		if o.grace != nil && o.grace.Stop() {
-			s.wg.Done()
-		}
-		if o.conns == 0 {
-			delete(s.owners, id)
-		}
 	}
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
