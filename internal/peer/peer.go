@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 
@@ -39,9 +40,10 @@ type Options struct {
 // Peer is one end of an established session. It is safe for concurrent
 // use.
 type Peer struct {
-	sess *transport.Session
-	d    Dispatcher
-	opts Options
+	sess   *transport.Session
+	d      Dispatcher
+	opts   Options
+	remote string // the other end's address, formatted once
 
 	ctx    context.Context // canceled when the session ends
 	cancel context.CancelFunc
@@ -78,6 +80,7 @@ func New(sess *transport.Session, d Dispatcher, opts Options) *Peer {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Peer{
 		sess:   sess,
+		remote: addrString(sess.RemoteAddr()),
 		d:      d,
 		opts:   opts,
 		ctx:    ctx,
@@ -126,6 +129,16 @@ func (p *Peer) acceptLoop() {
 		}()
 	}
 }
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// Remote returns the other end's network address.
+func (p *Peer) Remote() string { return p.remote }
 
 // Session returns the peer's session.
 func (p *Peer) Session() *transport.Session { return p.sess }
