@@ -78,7 +78,7 @@ func TestMalformedInputClosesOnlyThatConnection(t *testing.T) {
 			require.NoError(t, err, "Echo on a healthy connection")
 			assert.Equal(t, "still here", got)
 			if tc.logged != "" {
-				assert.Eventually(t, func() bool { return contains(logs.String(), tc.logged) }, 2*time.Second, 10*time.Millisecond, "log should say %q; got:\n%s", tc.logged, logs.String())
+				assert.Eventually(t, func() bool { return contains(logs.String(), tc.logged) }, 5*time.Second, 10*time.Millisecond, "log should say %q; got:\n%s", tc.logged, logs.String())
 			}
 		})
 	}
@@ -228,7 +228,7 @@ func TestDeadlineAndCancelReachTheServer(t *testing.T) {
 	assert.ErrorIs(t, err, remoting.ErrDeadlineExceeded)
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "the context's own error is kept")
 	assert.Less(t, time.Since(start), 2*time.Second)
-	assert.Eventually(t, func() bool { return s.impl.Canceled.Load() == 1 }, 2*time.Second, 5*time.Millisecond, "server-side ctx ended by the deadline")
+	assert.Eventually(t, func() bool { return s.impl.Canceled.Load() == 1 }, 5*time.Second, 5*time.Millisecond, "server-side ctx ended by the deadline")
 
 	s.impl.NotifyEntered(1)
 	ctx, cancel = context.WithCancel(context.Background())
@@ -238,7 +238,7 @@ func TestDeadlineAndCancelReachTheServer(t *testing.T) {
 	}()
 	err = p.Sleep(ctx, time.Minute)
 	assert.ErrorIs(t, err, remoting.ErrCanceled)
-	assert.Eventually(t, func() bool { return s.impl.Canceled.Load() == 2 }, 2*time.Second, 5*time.Millisecond, "server-side ctx canceled by the cancel frame")
+	assert.Eventually(t, func() bool { return s.impl.Canceled.Load() == 2 }, 5*time.Second, 5*time.Millisecond, "server-side ctx canceled by the cancel frame")
 
 	ctx, cancel = context.WithCancel(context.Background())
 	cancel()
@@ -253,7 +253,7 @@ func TestProtocolVersionMismatch(t *testing.T) {
 	e := wire.DecodeError(f.Body)
 	assert.Contains(t, e.Message, "protocol version mismatch")
 	p.waitClosed(t)
-	assert.Eventually(t, func() bool { return contains(logs.String(), "protocol version mismatch") }, 2*time.Second, 10*time.Millisecond, "server log: %s", logs.String())
+	assert.Eventually(t, func() bool { return contains(logs.String(), "protocol version mismatch") }, 5*time.Second, 10*time.Millisecond, "server log: %s", logs.String())
 }
 
 func TestDialRefusesServerOfAnotherVersion(t *testing.T) {
