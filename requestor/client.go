@@ -95,7 +95,9 @@ type Client struct {
 	conns    map[*peer.Peer]struct{} // every live connection, current or draining
 	closed   bool
 	closedCh chan struct{}
-	wg       sync.WaitGroup // dial goroutines
+	wg       sync.WaitGroup // dial goroutines and the renewer
+
+	holds holds // the objects proxies hold, which the renewer keeps alive
 
 	chain         atomic.Pointer[remoting.Interceptor] // nil: no interceptors
 	next          remoting.Handler                     // c.invoke, bound once
@@ -355,9 +357,10 @@ func (c *Client) Export(sk *invoker.Skeleton, impl any) (remoting.Ref, error) {
 }
 
 // Release ends an object this client owns on the server (one a remote
-// factory created for it) at once. Releasing an object that is already
-// gone is not an error.
+// factory created for it) at once, and stops renewing its lease.
+// Releasing an object that is already gone is not an error.
 func (c *Client) Release(ctx context.Context, ref remoting.Ref) error {
+	c.forgetHold(ref.ID)
 	err := c.Invoke(ctx, &remoting.Invocation{Target: ref, Method: wire.ReleaseMethod, Args: &struct {
 		_ struct{} `cbor:",toarray"`
 	}{}})

@@ -21,7 +21,13 @@
 // (Options.RedialBackoff up to Options.MaxRedialBackoff) and calls in
 // between fail fast with ErrUnavailable instead of waiting.
 //
+// Leases: the proxy of an object that a remote factory returned is held by
+// the client (see [Client.Hold]) until the program can no longer reach it,
+// and the client's renewer renews the object's lease on the server
+// meanwhile, in batches. [Client.Release] ends the object at once.
+//
 // Goroutines: a Client runs one reader goroutine per call stream and the
-// transport's writer and control goroutines, and one goroutine per dial in
-// progress. Close stops and waits for all of them.
+// transport's writer and control goroutines, one goroutine per dial in
+// progress, and, from the first object a proxy holds, the renewer. Close
+// stops and waits for all of them.
 package requestor

@@ -1,0 +1,215 @@
+package requestor
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/wire"
+)
+
+const (
+	// renewBatch bounds the ids one remoting.Renew call carries (16 bytes
+	// each).
+	renewBatch = 4096
+	// renewRetry is the longest wait before a failed renewal is tried
+	// again; a lease with a shorter time to live is retried sooner.
+	renewRetry = time.Second
+	// renewTimeout bounds one renewal call.
+	renewTimeout = 10 * time.Second
+)
+
+var _ remoting.Holder = (*Client)(nil)
+
+// holds is the set of objects the client's proxies hold, which the renewer
+// keeps alive.
+type holds struct {
+	mu      sync.Mutex
+	refs    map[remoting.ObjectID]*held
+	running bool          // the renewer was started
+	kick    chan struct{} // wakes the renewer: there are new objects to renew
+}
+
+// held is one held object.
+type held struct {
+	n   int           // proxies that hold it
+	ttl time.Duration // zero: not known yet; positive: its lease's; negative: it has no lease
+	due time.Time     // when to renew it next, if ttl is not negative
+}
+
+// Hold implements [remoting.Holder]: generated proxies of objects that
+// remote factories return call it (through remoting.Hold), and the client
+// renews the leases of the objects it holds until each is released by all
+// its proxies (they were garbage collected), by Release, or by Close.
+//
+// The renewer is one goroutine, started by the first Hold and stopped by
+// Close. It renews a new object at once, which tells it the lease's time
+// to live, and then every object at a third of its time to live, in
+// batches (one remoting.Renew call for up to 4096 objects). It stops
+// renewing an object that the server says has no lease or no longer
+// exists. A failed renewal (the server is unreachable) is tried again
+// within a second, and reconnects the client, so that a client that comes
+// back within the server's grace period keeps its objects.
+func (c *Client) Hold(ref remoting.Ref) (release func()) {
+	if ref.ID.IsZero() {
+		return func() {}
+	}
+	h := &c.holds
+	h.mu.Lock()
+	if h.refs == nil {
+		h.refs = make(map[remoting.ObjectID]*held)
+		h.kick = make(chan struct{}, 1)
+	}
+	e := h.refs[ref.ID]
+	fresh := e == nil
+	if fresh {
+		e = &held{}
+		h.refs[ref.ID] = e
+	}
+	e.n++
+	start := !h.running
+	h.running = true
+	h.mu.Unlock()
+
+	if start {
+		c.mu.Lock()
+		if !c.closed {
+			c.wg.Add(1)
+			go c.renewer()
+		}
+		c.mu.Unlock()
+	}
+	if fresh {
+		select {
+		case h.kick <- struct{}{}:
+		default:
+		}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { c.unhold(ref.ID, e) }) }
+}
+
+// unhold ends one proxy's hold of e.
+func (c *Client) unhold(id remoting.ObjectID, e *held) {
+	h := &c.holds
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.refs[id] != e {
+		return // released, or gone on the server
+	}
+	if e.n--; e.n <= 0 {
+		delete(h.refs, id)
+	}
+}
+
+// forgetHold stops renewing id, whoever holds it.
+func (c *Client) forgetHold(id remoting.ObjectID) {
+	c.holds.mu.Lock()
+	delete(c.holds.refs, id)
+	c.holds.mu.Unlock()
+}
+
+// Held returns the number of remote objects the client's proxies hold and
+// the client keeps alive (see Hold).
+func (c *Client) Held() int {
+	c.holds.mu.Lock()
+	defer c.holds.mu.Unlock()
+	return len(c.holds.refs)
+}
+
+// renewer is the renewer goroutine.
+func (c *Client) renewer() {
+	defer c.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		ids, wait := c.holds.due(time.Now())
+		for len(ids) > 0 {
+			n := min(len(ids), renewBatch)
+			c.renew(ids[:n])
+			ids = ids[n:]
+		}
+		if wait > 0 {
+			timer.Reset(wait)
+		}
+		select {
+		case <-c.closedCh:
+			return
+		case <-c.holds.kick:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// due returns the ids to renew now, and how long to wait after renewing
+// them before looking again (negative: until kicked). An object whose
+// renewal is due within half the shortest renewal interval goes with
+// those due now, so that objects are renewed in few calls.
+func (h *holds) due(now time.Time) (ids []remoting.ObjectID, wait time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var interval time.Duration
+	for _, e := range h.refs {
+		if e.ttl > 0 && (interval == 0 || e.ttl/3 < interval) {
+			interval = e.ttl / 3
+		}
+	}
+	horizon := now.Add(interval / 2)
+	var next time.Time
+	for id, e := range h.refs {
+		switch {
+		case e.ttl < 0:
+		case !e.due.After(horizon):
+			ids = append(ids, id)
+			e.due = now.Add(renewRetry) // until the reply says better
+		case next.IsZero() || e.due.Before(next):
+			next = e.due
+		}
+	}
+	if next.IsZero() {
+		return ids, -1
+	}
+	return ids, max(next.Sub(now), time.Millisecond)
+}
+
+// renew renews ids on the server and records what the reply says of each.
+func (c *Client) renew(ids []remoting.ObjectID) {
+	ctx, cancel := context.WithTimeout(ctxOf(c.closedCh), renewTimeout)
+	defer cancel()
+	sent := time.Now()
+	var reply wire.RenewReply
+	err := c.Invoke(ctx, &remoting.Invocation{Method: wire.RenewMethod, Args: &wire.RenewArgs{IDs: ids}, Reply: &reply})
+	if err == nil && len(reply.TTLs) != len(ids) {
+		err = remoting.Errorf(remoting.CodeInternal, "renew: %d ttls for %d ids", len(reply.TTLs), len(ids))
+	}
+	h := &c.holds
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err != nil {
+		for _, id := range ids {
+			if e := h.refs[id]; e != nil && e.ttl > 0 {
+				e.due = sent.Add(min(renewRetry, e.ttl/6))
+			}
+		}
+		c.opts.Logger.Info("remoting: lease renewal failed; retrying", "endpoint", c.endpoint, "objects", len(ids), "err", err)
+		return
+	}
+	for i, id := range ids {
+		e := h.refs[id]
+		if e == nil {
+			continue
+		}
+		switch ttl := reply.TTLs[i]; {
+		case ttl > 0:
+			e.ttl = time.Duration(ttl) * time.Microsecond
+			e.due = sent.Add(e.ttl / 3)
+		case ttl == wire.RenewNoLease:
+			e.ttl = -1
+		default:
+			delete(h.refs, id)
+		}
+	}
+}
