@@ -338,7 +338,9 @@ func (e *emitter) zeros(b *bytes.Buffer, c *call, last string) string {
 
 // values writes the statements that turn the references in the results
 // struct res into proxies that call through caller, and returns the
-// results. A zero reference becomes a nil interface.
+// results. A zero reference becomes a nil interface. Each proxy is held
+// (remoting.Hold): it is an object a remote factory made for this caller,
+// which the caller keeps alive while the proxy is reachable.
 func (e *emitter) values(b *bytes.Buffer, c *call, res, caller string) string {
 	var vs []string
 	for i, tn := range c.m.resultRefs {
@@ -348,7 +350,8 @@ func (e *emitter) values(b *bytes.Buffer, c *call, res, caller string) string {
 		}
 		newProxy, _ := e.refFuncs(tn)
 		fmt.Fprintf(b, "\tvar r%d %s\n", i, c.results[i])
-		fmt.Fprintf(b, "\tif !%s.R%d.ID.IsZero() {\n\t\tr%d = %s(%s, %s.R%d)\n\t}\n", res, i, i, newProxy, caller, res, i)
+		ref := fmt.Sprintf("%s.R%d", res, i)
+		fmt.Fprintf(b, "\tif !%s.ID.IsZero() {\n\t\tr%d = %s.Hold(%s, %s(%s, %s), %s)\n\t}\n", ref, i, e.remoting, caller, newProxy, caller, ref, ref)
 		vs = append(vs, fmt.Sprintf("r%d", i))
 	}
 	return strings.Join(vs, ", ")

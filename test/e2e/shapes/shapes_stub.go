@@ -1575,7 +1575,7 @@ func (p *FactoryProxy) NewCounter(ctx context.Context, start int) (Counter, erro
 	}
 	var r0 Counter
 	if !res.R0.ID.IsZero() {
-		r0 = NewCounterProxy(p.c, res.R0)
+		r0 = remoting.Hold(p.c, NewCounterProxy(p.c, res.R0), res.R0)
 	}
 	return r0, nil
 }
@@ -1589,7 +1589,7 @@ func (p *FactoryProxy) Nil(ctx context.Context) (Counter, error) {
 	}
 	var r0 Counter
 	if !res.R0.ID.IsZero() {
-		r0 = NewCounterProxy(p.c, res.R0)
+		r0 = remoting.Hold(p.c, NewCounterProxy(p.c, res.R0), res.R0)
 	}
 	return r0, nil
 }
@@ -1701,7 +1701,7 @@ func (f *FactoryNewCounterFuture) Result(ctx context.Context) (Counter, error) {
 	}
 	var r0 Counter
 	if !f.res.R0.ID.IsZero() {
-		r0 = NewCounterProxy(f.c, f.res.R0)
+		r0 = remoting.Hold(f.c, NewCounterProxy(f.c, f.res.R0), f.res.R0)
 	}
 	return r0, nil
 }
@@ -1730,7 +1730,7 @@ func (f *FactoryNilFuture) Result(ctx context.Context) (Counter, error) {
 	}
 	var r0 Counter
 	if !f.res.R0.ID.IsZero() {
-		r0 = NewCounterProxy(f.c, f.res.R0)
+		r0 = remoting.Hold(f.c, NewCounterProxy(f.c, f.res.R0), f.res.R0)
 	}
 	return r0, nil
 }
@@ -1785,7 +1785,7 @@ func (v FactoryCallback) NewCounter(ctx context.Context, start int, done func(Co
 		}
 		var r0 Counter
 		if !res.R0.ID.IsZero() {
-			r0 = NewCounterProxy(v.p.c, res.R0)
+			r0 = remoting.Hold(v.p.c, NewCounterProxy(v.p.c, res.R0), res.R0)
 		}
 		done(r0, nil)
 	}})
@@ -1802,7 +1802,7 @@ func (v FactoryCallback) Nil(ctx context.Context, done func(Counter, error)) {
 		}
 		var r0 Counter
 		if !res.R0.ID.IsZero() {
-			r0 = NewCounterProxy(v.p.c, res.R0)
+			r0 = remoting.Hold(v.p.c, NewCounterProxy(v.p.c, res.R0), res.R0)
 		}
 		done(r0, nil)
 	}})
