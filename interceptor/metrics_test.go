@@ -1,0 +1,149 @@
+package interceptor_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/interceptor"
+	"github.com/remoting-go/remoting/invoker"
+	"github.com/remoting-go/remoting/lifecycle"
+	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/test/adapt/svc"
+)
+
+func TestMetrics(t *testing.T) {
+	m := interceptor.NewMetrics(interceptor.MetricsOptions{})
+	srv := startServer(t, invoker.Options{
+		Interceptors: []remoting.Interceptor{m.Server()},
+		Observers:    []lifecycle.Observer{m},
+	})
+	_, p := dial(t, srv.endpoint, requestor.Options{Interceptors: []remoting.Interceptor{m.Client()}})
+	ctx := ctxT(t)
+	for i := range 3 {
+		_, err := p.Echo(ctx, i)
+		require.NoError(t, err)
+	}
+	for range 2 {
+		require.Error(t, p.Fail(ctx, int(remoting.CodeNotFound), "gone"))
+	}
+	require.Error(t, p.Fail(ctx, int(remoting.CodeResourceExhausted), "full"))
+	require.NoError(t, p.Sleep(ctx, 30*time.Millisecond))
+
+	for _, side := range []interceptor.Side{interceptor.Client, interceptor.Server} {
+		echo, ok := m.Method(side, "Probe.Echo")
+		require.True(t, ok, "Method(%s, Probe.Echo)", side)
+		assert.Equal(t, uint64(3), echo.Calls, "%s Echo calls", side)
+		assert.Equal(t, uint64(0), echo.Errors, "%s Echo errors", side)
+		assert.Equal(t, map[string]uint64{"OK": 3}, echo.Codes, "%s Echo codes", side)
+		assert.Equal(t, uint64(3), echo.Buckets[len(echo.Buckets)-1].Count, "%s Echo histogram count", side)
+		assert.Equal(t, time.Duration(-1), echo.Buckets[len(echo.Buckets)-1].UpperBound, "%s Echo last bound", side)
+
+		fail, ok := m.Method(side, "Probe.Fail")
+		require.True(t, ok, "Method(%s, Probe.Fail)", side)
+		assert.Equal(t, uint64(3), fail.Calls, "%s Fail calls", side)
+		assert.Equal(t, uint64(3), fail.Errors, "%s Fail errors", side)
+		assert.Equal(t, map[string]uint64{"NotFound": 2, "ResourceExhausted": 1}, fail.Codes, "%s Fail codes", side)
+
+		sleep, ok := m.Method(side, "Probe.Sleep")
+		require.True(t, ok, "Method(%s, Probe.Sleep)", side)
+		assert.GreaterOrEqual(t, sleep.Sum, 30*time.Millisecond, "%s Sleep sum", side)
+		// 30ms lies in the bucket (25ms, 50ms]: the median interpolates there.
+		assert.Greater(t, sleep.Quantile(0.5), 25*time.Millisecond, "%s Sleep p50", side)
+		assert.LessOrEqual(t, sleep.Quantile(0.5), 50*time.Millisecond, "%s Sleep p50", side)
+	}
+	_, ok := m.Method(interceptor.Server, "remoting.Lookup")
+	assert.False(t, ok, "the naming service does not pass the server chain")
+
+	// PerRequest: one activation and one deactivation per call that reached
+	// the object (lookups do not).
+	var activated, deactivated uint64
+	for _, c := range m.Events() {
+		if c.Interface != svc.ProbeInterface {
+			continue
+		}
+		switch c.Kind {
+		case lifecycle.EventActivated:
+			activated = c.N
+		case lifecycle.EventDeactivated:
+			deactivated = c.N
+		}
+	}
+	assert.Equal(t, uint64(7), activated, "Activated events")
+	require.Eventually(t, func() bool {
+		for _, c := range m.Events() {
+			if c.Interface == svc.ProbeInterface && c.Kind == lifecycle.EventDeactivated {
+				deactivated = c.N
+			}
+		}
+		return deactivated == 7
+	}, 5*time.Second, time.Millisecond, "Deactivated events: %d", deactivated)
+
+	// The Prometheus text format, through the handler.
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, interceptor.PrometheusContentType, rec.Header().Get("Content-Type"))
+	body, _ := io.ReadAll(rec.Body)
+	text := string(body)
+	for _, line := range []string{
+		"# TYPE remoting_calls_total counter",
+		`remoting_calls_total{side="client",method="Probe.Echo",code="OK"} 3`,
+		`remoting_calls_total{side="server",method="Probe.Fail",code="NotFound"} 2`,
+		`remoting_calls_total{side="server",method="Probe.Fail",code="ResourceExhausted"} 1`,
+		"# TYPE remoting_call_duration_seconds histogram",
+		`remoting_call_duration_seconds_bucket{side="server",method="Probe.Echo",le="+Inf"} 3`,
+		`remoting_call_duration_seconds_bucket{side="server",method="Probe.Sleep",le="0.025"} 0`,
+		`remoting_call_duration_seconds_bucket{side="server",method="Probe.Sleep",le="0.05"} 1`,
+		`remoting_call_duration_seconds_count{side="client",method="Probe.Fail"} 3`,
+		"# TYPE remoting_lifecycle_events_total counter",
+		`remoting_lifecycle_events_total{interface="` + svc.ProbeInterface + `",kind="Activated",result="ok"} 7`,
+	} {
+		assert.Contains(t, text, line+"\n", "WritePrometheus")
+	}
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		assert.Regexp(t, `^remoting_[a-z_]+\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\} [0-9.e+-]+$`, line, "sample line")
+	}
+}
+
+func TestMetricsQuantile(t *testing.T) {
+	b := func(bound time.Duration, n uint64) interceptor.Bucket {
+		return interceptor.Bucket{UpperBound: bound, Count: n}
+	}
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name string
+		s    interceptor.MethodStats
+		q    float64
+		want time.Duration
+	}{
+		{"empty", interceptor.MethodStats{}, 0.5, 0},
+		{"all in first bucket", interceptor.MethodStats{Calls: 4, Buckets: []interceptor.Bucket{b(ms, 4), b(2*ms, 4), b(-1, 4)}}, 0.5, ms / 2},
+		{"interpolated", interceptor.MethodStats{Calls: 4, Buckets: []interceptor.Bucket{b(ms, 2), b(3*ms, 4), b(-1, 4)}}, 0.75, 2 * ms},
+		{"unbounded bucket", interceptor.MethodStats{Calls: 4, Buckets: []interceptor.Bucket{b(ms, 2), b(3*ms, 2), b(-1, 4)}}, 0.99, 3 * ms},
+		{"max", interceptor.MethodStats{Calls: 2, Buckets: []interceptor.Bucket{b(ms, 1), b(4*ms, 2), b(-1, 2)}}, 1, 4 * ms},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.s.Quantile(tc.q), "Quantile(%v)", tc.q)
+		})
+	}
+}
+
+func TestPrometheusEscapesLabels(t *testing.T) {
+	var sb strings.Builder
+	require.NoError(t, interceptor.WritePrometheusLine(&sb, "x", 1.5, "a", "q\"b\\c\nd"))
+	assert.Equal(t, `x{a="q\"b\\c\nd"} 1.5`+"\n", sb.String())
+	sb.Reset()
+	require.NoError(t, interceptor.WritePrometheusLine(&sb, "y", 2))
+	assert.Equal(t, "y 2\n", sb.String())
+}
