@@ -52,7 +52,9 @@ func startServerOn(tb testing.TB, lis net.Listener, opts invoker.Options) *serve
 }
 
 // activations returns how many Probe instances the server created.
-func (s *server) activations() uint64 { return s.counts.Get(svc.ProbeInterface, lifecycle.EventActivated) }
+func (s *server) activations() uint64 {
+	return s.counts.Get(svc.ProbeInterface, lifecycle.EventActivated)
+}
 
 // dial connects a client with opts and looks up the probe; the test closes
 // the client.
