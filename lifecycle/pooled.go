@@ -59,6 +59,16 @@ type PoolOptions struct {
 // goroutine (unless IdleTimeout is negative); Close stops it, after
 // waiting, until its context ends, for borrowed instances to come back.
 //
+// The Strategy that Pooled returns also has the methods
+//
+//	Resize(min, max int) error // change the bounds at run time, as pool.Pool.Resize does
+//	Stats() pool.Stats         // the pool's occupancy and counters
+//
+// for configuration reloads, adaptive sizing ([pool.NewAdaptive]) and
+// introspection; reach them through an interface of your own, such as
+// [pool.Sizer]. Before the first call they change and report the bounds
+// the pool will be made with.
+//
 // T may be the remote interface, a concrete type or another interface; see
 // [Lazy] for how it is checked.
 func Pooled[T any](newFn func(ctx context.Context) (T, error), opts PoolOptions) Strategy {
@@ -73,7 +83,8 @@ type pooled[T any] struct {
 
 	pool atomic.Pointer[pool.Pool[T]] // nil until the first call
 
-	mu     sync.Mutex
+	resize sync.Mutex // orders Resize calls, so that the last one wins in both opts and pool
+	mu     sync.Mutex // guards closed and opts.Min, opts.Max
 	closed bool
 }
 
@@ -166,6 +177,51 @@ func (s *pooled[T]) Acquire(ctx context.Context) (any, error) {
 
 func (s *pooled[T]) Release(instance any) {
 	s.pool.Load().Return(instance.(T))
+}
+
+// Resize changes the pool's bounds: at once if the pool exists (see
+// pool.Pool.Resize), otherwise for the pool the first call makes. It
+// fails with an error matching remoting.ErrInvalidArgument for invalid
+// bounds, and with ErrClosed after Close.
+func (s *pooled[T]) Resize(min, max int) error {
+	if min < 0 || max < 1 || min > max {
+		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: pooled %s: resize to min %d, max %d: want 0 <= min <= max and max >= 1", s.b.Interface, min, max)
+	}
+	s.resize.Lock()
+	defer s.resize.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.opts.Min, s.opts.Max = min, max
+	p := s.pool.Load()
+	s.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	if err := p.Resize(min, max); err != nil {
+		return fmt.Errorf("lifecycle: pooled %s: %w", s.b.Interface, err)
+	}
+	return nil
+}
+
+// Stats returns the pool's occupancy and counters; before the first call,
+// only the bounds the pool will be made with.
+func (s *pooled[T]) Stats() pool.Stats {
+	if p := s.pool.Load(); p != nil {
+		return p.Stats()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.pool.Load(); p != nil {
+		return p.Stats()
+	}
+	mx := s.opts.Max
+	if mx == 0 {
+		mx = max(8, s.opts.Min) // pool.Options' default
+	}
+	return pool.Stats{Min: s.opts.Min, Max: mx}
 }
 
 func (s *pooled[T]) Close(ctx context.Context) error {
