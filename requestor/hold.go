@@ -126,10 +126,13 @@ func (c *Client) renewer() {
 	defer timer.Stop()
 	for {
 		ids, wait := c.holds.due(time.Now())
-		for len(ids) > 0 {
-			n := min(len(ids), renewBatch)
-			c.renew(ids[:n])
-			ids = ids[n:]
+		if len(ids) > 0 {
+			for len(ids) > 0 {
+				n := min(len(ids), renewBatch)
+				c.renew(ids[:n])
+				ids = ids[n:]
+			}
+			continue // the replies moved the due times
 		}
 		if wait > 0 {
 			timer.Reset(wait)
@@ -144,8 +147,8 @@ func (c *Client) renewer() {
 	}
 }
 
-// due returns the ids to renew now, and how long to wait after renewing
-// them before looking again (negative: until kicked). An object whose
+// due returns the ids to renew now, or if there are none, how long to
+// wait before looking again (negative: until kicked). An object whose
 // renewal is due within half the shortest renewal interval goes with
 // those due now, so that objects are renewed in few calls.
 func (h *holds) due(now time.Time) (ids []remoting.ObjectID, wait time.Duration) {
