@@ -253,13 +253,18 @@ func (p *Peer) invoke(ctx context.Context, inv *remoting.Invocation) error {
 		return sendError(ctx, err, inv, p)
 	}
 	if async {
-		// The reply is awaited on a goroutine of the call's own, so that
-		// Done never runs on the reader goroutine and a slow Done holds up
-		// nothing but itself.
-		go func() {
-			defer p.wg.Done()
-			inv.Done(cs.await(ctx, cl, f.ID, inv))
-		}()
+		// The reply is awaited by a waiter of the call's own, so that Done
+		// never runs on the reader goroutine and a slow Done holds up
+		// nothing but itself. Idle waiters are reused (their stacks have
+		// grown through the decoder already); register counted a new one
+		// into wg, which is given back when an idle one takes the call.
+		w := waiterTask{ctx: ctx, cs: cs, cl: cl, id: f.ID, inv: inv}
+		select {
+		case p.waiters <- w:
+			p.wg.Done()
+		default:
+			go p.waiter(w)
+		}
 		return nil
 	}
 	return cs.await(ctx, cl, f.ID, inv)
@@ -353,4 +358,33 @@ func contextError(err error) *remoting.Error {
 		return &remoting.Error{Code: remoting.CodeDeadlineExceeded, Message: err.Error(), Cause: err}
 	}
 	return &remoting.Error{Code: remoting.CodeCanceled, Message: err.Error(), Cause: err}
+}
+
+// waiterTask is one async call whose reply a waiter awaits.
+type waiterTask struct {
+	ctx context.Context
+	cs  *callStream
+	cl  *call
+	id  uint64
+	inv *remoting.Invocation
+}
+
+// waiter awaits async calls and runs their Done, then waits (up to
+// workerIdle) to be handed another.
+func (p *Peer) waiter(w waiterTask) {
+	defer p.wg.Done()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		w.inv.Done(w.cs.await(w.ctx, w.cl, w.id, w.inv))
+		w = waiterTask{}
+		idle.Reset(workerIdle)
+		select {
+		case w = <-p.waiters:
+		case <-idle.C:
+			return
+		case <-p.ctx.Done():
+			return
+		}
+	}
 }

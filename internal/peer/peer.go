@@ -45,11 +45,12 @@ type Peer struct {
 	opts   Options
 	remote string // the other end's address, formatted once
 
-	ctx    context.Context // canceled when the session ends
-	cancel context.CancelFunc
-	sem    chan struct{} // a token per running request
-	work   chan task     // hands requests to idle workers
-	active atomic.Int64  // requests read and not yet finished
+	ctx     context.Context // canceled when the session ends
+	cancel  context.CancelFunc
+	sem     chan struct{}   // a token per running request
+	work    chan task       // hands requests to idle workers
+	waiters chan waiterTask // hands async calls to idle waiters
+	active  atomic.Int64    // requests read and not yet finished
 
 	onewayFailed atomic.Uint64     // fire-and-forget calls that could not be sent
 	sent         [16]atomic.Uint64 // frames this end queued, by kind
@@ -79,14 +80,15 @@ func New(sess *transport.Session, d Dispatcher, opts Options) *Peer {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Peer{
-		sess:   sess,
-		remote: addrString(sess.RemoteAddr()),
-		d:      d,
-		opts:   opts,
-		ctx:    ctx,
-		cancel: cancel,
-		sem:    make(chan struct{}, opts.MaxConcurrentCalls),
-		work:   make(chan task),
+		sess:    sess,
+		remote:  addrString(sess.RemoteAddr()),
+		d:       d,
+		opts:    opts,
+		ctx:     ctx,
+		cancel:  cancel,
+		sem:     make(chan struct{}, opts.MaxConcurrentCalls),
+		work:    make(chan task),
+		waiters: make(chan waiterTask),
 
 		accepted: make(map[*transport.Stream]struct{}),
 		done:     make(chan struct{}),
