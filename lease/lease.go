@@ -327,6 +327,27 @@ func (m *Manager) OwnerGone(owner string, grace time.Duration) int {
 	return n
 }
 
+// Orphan puts id's lease on grace as [Manager.OwnerGone] does with every
+// lease of an owner: it now ends after grace, with [ReasonOwnerGone],
+// unless it is renewed or [Manager.Adopt] takes it back first. It is for a
+// lease granted while its owner was already gone, and costs O(1). It fails
+// as [Manager.Renew] does.
+func (m *Manager) Orphan(id remoting.ObjectID, grace time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.clock()
+	l, err := m.liveLocked(id, now)
+	if err != nil {
+		return fmt.Errorf("orphan lease %v: %w", id, err)
+	}
+	l.state = stateGone
+	l.deadline = after(now, int64(max(grace, 0)))
+	if l.deadline < l.check {
+		m.scheduleLocked(l)
+	}
+	return nil
+}
+
 // Adopt takes back the leases of owner that [Manager.OwnerGone] put on
 // grace and that have not ended: each is renewed for its time to live from
 // now. Adopt returns the number of leases it took back.

@@ -569,3 +569,21 @@ func TestForever(t *testing.T) {
 	require.Eventually(t, func() bool { return errors.Is(m.Release(gone), lease.ErrNotFound) }, 5*time.Second, time.Millisecond,
 		"Release(gone) once forgotten")
 }
+
+// Orphan puts one lease on grace, which Adopt or a renewal takes back.
+func TestOrphan(t *testing.T) {
+	m, clock, rec := fakeManager(t, time.Minute)
+	kept, gone := remoting.NewObjectID(), remoting.NewObjectID()
+	for _, id := range []remoting.ObjectID{kept, gone} {
+		_, err := m.Grant(id, "conn-1", lease.Forever)
+		require.NoError(t, err, "Grant")
+		require.NoError(t, m.Orphan(id, time.Second), "Orphan")
+	}
+	_, err := m.Renew(kept)
+	require.NoError(t, err, "Renew(kept)")
+	clock.Advance(2 * time.Second)
+	m.Sweep()
+	assert.Equal(t, []ending{{gone, lease.ReasonOwnerGone}}, rec.waitLen(t, 1), "OnEnd")
+	assert.ErrorIs(t, m.Orphan(remoting.NewObjectID(), time.Second), lease.ErrNotFound, "Orphan of an unknown id")
+	assert.Zero(t, m.Adopt("conn-1"), "Adopt: the renewed lease was not on grace")
+}
