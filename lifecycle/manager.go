@@ -184,7 +184,6 @@ func (m *Manager) SetPolicy(b Binding, p Policy, add func(id, owner remoting.Obj
 
 // recover brings back the objects of ps's interface that its store keeps.
 func (m *Manager) recover(b Binding, ps *policyState, leases *lease.Manager, add func(id, owner remoting.ObjectID, s Strategy) error) error {
-	owners := make(map[remoting.ObjectID]struct{})
 	err := ps.store.List(m.ctx, func(id remoting.ObjectID, rec passivation.Record) error {
 		var r record
 		schema, err := passivation.Decode(rec.Data, &r)
@@ -210,18 +209,15 @@ func (m *Manager) recover(b Binding, ps *policyState, leases *lease.Manager, add
 		if err := m.grant(leases, d); err != nil {
 			return err
 		}
-		owners[r.Owner] = struct{}{}
+		m.presence.Lock()
+		if m.present[r.Owner] == 0 {
+			leases.Orphan(id, m.grace)
+		}
+		m.presence.Unlock()
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("lifecycle: bring back the passivated objects of %s: %w", b.Interface, err)
-	}
-	m.presence.Lock()
-	defer m.presence.Unlock()
-	for owner := range owners {
-		if m.present[owner] == 0 {
-			leases.OwnerGone(ownerKey(owner), m.grace)
-		}
 	}
 	return nil
 }
@@ -249,7 +245,7 @@ func (m *Manager) grant(leases *lease.Manager, d *dependent) error {
 // b.Interface, or the zero Policy. add is called with the strategy, to
 // enter the object into the caller's table, before the object's lease
 // starts. If the client has no connection (it went away during the
-// factory's call), its grace period starts anew.
+// factory's call), the object's grace period starts at once.
 func (m *Manager) Export(owner remoting.ObjectID, b Binding, impl any, add func(s Strategy) error) error {
 	m.mu.Lock()
 	if m.closed {
@@ -279,7 +275,7 @@ func (m *Manager) Export(owner remoting.ObjectID, b Binding, impl any, add func(
 	}
 	m.presence.Lock()
 	if m.present[owner] == 0 {
-		leases.OwnerGone(ownerKey(owner), m.grace)
+		leases.Orphan(b.ID, m.grace)
 	}
 	m.presence.Unlock()
 	return nil
