@@ -26,6 +26,29 @@
 // func(context.Context) (T, error), so an ordinary constructor serves as it
 // is.
 //
+// # Client-dependent objects
+//
+// Objects that remote factories return (a method whose result is a remote
+// interface) are Client-Dependent Instances: each belongs to the client
+// that called the factory, and another client gets NotFound for it. Their
+// lifecycle is a [Policy] per interface, registered with
+// invoker.Server.Policy:
+//
+//	srv.Policy(cart.CartInvoker(), lifecycle.ClientDependent(lifecycle.ClientDependentOptions{
+//		TTL:         30 * time.Second,
+//		Passivation: lifecycle.Passivate(newCart, lifecycle.PassivationOptions{After: 5 * time.Minute, Store: store}),
+//	}))
+//
+// With a TTL, each object has a lease (Leasing), renewed by its calls and
+// by the client that holds its proxy (requestor.Client renews the leases
+// of the objects its proxies hold, until a proxy is released or garbage
+// collected). An object ends when its client releases it, when its lease
+// runs out, or when its client has been disconnected for longer than the
+// server's grace period. With [Passivate], an object that sat idle has its
+// state saved to a passivation.Store and its instance dropped, until its
+// next call (Passivation); a server that starts on the same store brings
+// the passivated objects back. A [Manager], one per server, keeps them.
+//
 // # Lifecycle hooks
 //
 // An implementation takes part in its lifecycle by having any of the
@@ -42,6 +65,14 @@
 //	Pooled      after the constructor, when   when the pool destroys the instance:  in Release, before the instance
 //	            the pool needs an instance    failed Reset, idle past IdleTimeout,  serves again
 //	                                          Close
+//	client-     after RestoreState, when a    when the object ends (release,        -
+//	dependent   call reactivates the object   expiry, client gone), when it is
+//	                                          passivated, and at Close
+//
+// A client-dependent instance that a factory made is ready when it is
+// returned, so it gets no Activate, as a Static instance does not. The
+// hooks of passivation, [StateSaver] and [StateRestorer], are listed with
+// [Passivate].
 //
 // Activate runs on the goroutine of the call that needs the instance, with
 // that call's context; its error fails the creation and goes to the
@@ -65,13 +96,18 @@
 //	PerRequest  Activated per call (with Err if creation failed); Deactivated after it
 //	Pooled      Activated per instance created; PoolBorrow, PoolReturn per call;
 //	            PoolExhausted when a waiting call gives up; Deactivated per instance destroyed
-//
-// The kinds Passivated, Reactivated, LeaseRenewed and LeaseExpired belong
-// to client-dependent objects and Passivation.
+//	client-     Activated when the factory's instance is exported; LeaseRenewed per renewal
+//	dependent   (by a call, at most every sixteenth of the TTL, or by the client's renewer);
+//	            LeaseExpired when the lease runs out or the client stayed away; Passivated
+//	            per passivation (with Err if saving failed: the instance stays); Reactivated
+//	            per reactivation (with Err if it failed); Deactivated per instance dropped
 //
 // # Goroutines
 //
 // Static, Lazy and PerRequest start no goroutines: constructors and hooks
 // run on the callers' goroutines. Pooled makes its [pool.Pool] at the first
-// call, which starts the pool's reaper goroutine; Close stops it.
+// call, which starts the pool's reaper goroutine; Close stops it. A
+// [Manager] runs two goroutines, each started when first needed: one that
+// ends the client-dependent objects whose lease ran out, and one that
+// passivates idle objects; see [Manager].
 package lifecycle
