@@ -120,7 +120,7 @@ func TestPolicyRefused(t *testing.T) {
 // savingNot has the hooks but is no Greeter.
 type savingNot struct{}
 
-func (*savingNot) SaveState(context.Context) ([]byte, error) { return nil, nil }
+func (*savingNot) SaveState(context.Context) ([]byte, error)  { return nil, nil }
 func (*savingNot) RestoreState(context.Context, []byte) error { return nil }
 
 func TestManagerRenewAndEnded(t *testing.T) {
