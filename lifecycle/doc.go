@@ -78,9 +78,10 @@
 // that call's context; its error fails the creation and goes to the
 // caller. Deactivate and Reset run on the goroutine that ends or returns
 // the instance, with Close's context at Close and context.Background()
-// otherwise. A hook that panics is treated as one that returned an
-// Internal error. The save and restore hooks of Passivation will be
-// interfaces of their own, alongside these.
+// otherwise; a client-dependent instance is deactivated on the goroutine
+// that ends it (Release's, or the Manager's for expiries and
+// passivations). A hook that panics is treated as one that returned an
+// Internal error.
 //
 // # Events
 //

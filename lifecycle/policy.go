@@ -34,9 +34,13 @@ type ClientDependentOptions struct {
 	// TTL is the time to live of each object's lease (Leasing): an object
 	// whose lease is not renewed within TTL ends, as if released, and a
 	// later call gets a FailedPrecondition error that says "lease
-	// expired". Calls renew the lease (see Renewal), and so does the
-	// renewer of the client that holds the object's proxy, at a third of
-	// the TTL. Default zero: no lease.
+	// expired". Calls renew the lease (see Renewal; a call renews it
+	// unless another did within the last sixteenth of the TTL), and so
+	// does the renewer of the client that holds the object's proxy, at a
+	// third of the TTL. With Passivation, an idle object is passivated
+	// after Passivation's idle time and keeps its lease; it ends, and its
+	// stored state is deleted, only when the lease runs out. Default zero:
+	// no lease.
 	TTL time.Duration
 
 	// Renewal says what renews the lease. Default RenewOnCall.
