@@ -20,7 +20,9 @@ type Holder interface {
 //	remoting.Hold(c, NewCartProxy(c, ref), ref)
 //
 // so that the client renews the object's lease while the program can
-// reach the proxy (or one of its views), and stops when it cannot.
+// reach the proxy (or one of its views), and stops when it cannot. A
+// proxy made by hand from a saved reference is not held until it is
+// passed to Hold.
 func Hold[P any](c Caller, proxy *P, ref Ref) *P {
 	h, ok := c.(Holder)
 	if !ok || proxy == nil {

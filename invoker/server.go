@@ -141,8 +141,9 @@ func NewServer(opts Options) *Server {
 // lifecycle.ClientDependent): with a lease, passivated when idle. Objects
 // of an interface without a policy live as the zero lifecycle.Policy says:
 // until their client releases them or has been gone for
-// Options.OwnerGrace. Set the policy before the objects are created;
-// objects created before keep the lifecycle they had.
+// Options.OwnerGrace. Set the policy before Serve: objects created before
+// keep the lifecycle they had, and a client whose objects a store brings
+// back must find them when it reconnects.
 //
 // If p passivates to a store that keeps objects of this interface from an
 // earlier server (a passivation.BoltStore file), Policy brings them back:
