@@ -52,42 +52,52 @@ func Logging(logger *slog.Logger, opts LoggingOptions) remoting.Interceptor {
 	if opts.ErrorLevel == opts.Level {
 		opts.ErrorLevel = max(opts.Level, slog.LevelWarn)
 	}
+	lowest := min(opts.Level, opts.ErrorLevel)
+	write := func(ctx context.Context, inv *remoting.Invocation, start time.Time, err error) {
+		level := opts.Level
+		if err != nil {
+			level = opts.ErrorLevel
+		}
+		if !logger.Enabled(ctx, level) {
+			return
+		}
+		info := remoting.ServerInfoFrom(ctx)
+		side := opts.Side
+		if side == "" {
+			side = sideOf(info)
+		}
+		if side != Server {
+			info = nil
+		}
+		attrs := make([]slog.Attr, 0, 10)
+		attrs = append(attrs,
+			slog.String("side", string(side)),
+			slog.String("method", inv.Method),
+			slog.String("interface", inv.Target.Interface),
+			slog.String("object", inv.Target.ID.String()),
+			slog.String("mode", inv.Mode.String()),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("code", remoting.CodeOf(err).String()),
+		)
+		if info != nil {
+			attrs = append(attrs, slog.String("peer", info.Peer.String()), slog.String("remote", info.Remote))
+		}
+		if err != nil {
+			attrs = append(attrs, slog.String("err", err.Error()))
+		}
+		logger.LogAttrs(ctx, level, "remoting: call", attrs...)
+	}
 	return func(ctx context.Context, inv *remoting.Invocation, next remoting.Handler) error {
+		if !logger.Enabled(ctx, lowest) {
+			return next(ctx, inv)
+		}
 		start := time.Now()
-		return observe(ctx, inv, next, func(err error) {
-			level := opts.Level
-			if err != nil {
-				level = opts.ErrorLevel
-			}
-			if !logger.Enabled(ctx, level) {
-				return
-			}
-			attrs := make([]slog.Attr, 0, 10)
-			info := remoting.ServerInfoFrom(ctx)
-			side := opts.Side
-			if side == "" {
-				side = sideOf(info)
-			}
-			if side != Server {
-				info = nil
-			}
-			attrs = append(attrs,
-				slog.String("side", string(side)),
-				slog.String("method", inv.Method),
-				slog.String("interface", inv.Target.Interface),
-				slog.String("object", inv.Target.ID.String()),
-				slog.String("mode", inv.Mode.String()),
-				slog.Duration("duration", time.Since(start)),
-				slog.String("code", remoting.CodeOf(err).String()),
-			)
-			if info != nil {
-				attrs = append(attrs, slog.String("peer", info.Peer.String()), slog.String("remote", info.Remote))
-			}
-			if err != nil {
-				attrs = append(attrs, slog.String("err", err.Error()))
-			}
-			logger.LogAttrs(ctx, level, "remoting: call", attrs...)
-		})
+		if !isAsync(inv) {
+			err := next(ctx, inv)
+			write(ctx, inv, start, err)
+			return err
+		}
+		return observeAsync(ctx, inv, next, func(err error) { write(ctx, inv, start, err) })
 	}
 }
 
@@ -99,15 +109,16 @@ func sideOf(info *remoting.ServerInfo) Side {
 	return Client
 }
 
-// observe calls next and then done with the outcome of the invocation,
-// exactly once: when next returns, or, for a client ModeAsync call with a
-// Done callback, when Done is called (if next reports no error itself).
-func observe(ctx context.Context, inv *remoting.Invocation, next remoting.Handler, done func(error)) error {
-	if inv.Mode != remoting.ModeAsync || inv.Done == nil {
-		err := next(ctx, inv)
-		done(err)
-		return err
-	}
+// isAsync reports whether inv is a client call whose outcome arrives
+// through inv.Done after next returns.
+func isAsync(inv *remoting.Invocation) bool {
+	return inv.Mode == remoting.ModeAsync && inv.Done != nil
+}
+
+// observeAsync calls next for an async call and then done with its
+// outcome, exactly once: when inv.Done is called, or when next fails
+// without calling it.
+func observeAsync(ctx context.Context, inv *remoting.Invocation, next remoting.Handler, done func(error)) error {
 	var once onceFlag
 	userDone := inv.Done
 	inv.Done = func(err error) {

@@ -42,13 +42,9 @@ type MetricsOptions struct {
 // its method has been seen: a map load and a few atomic adds.
 type Metrics struct {
 	buckets []time.Duration
-	methods sync.Map // methodKey -> *methodStats
+	client  sync.Map // method name -> *methodStats
+	server  sync.Map
 	events  lifecycle.Counts
-}
-
-type methodKey struct {
-	side   Side
-	method string
 }
 
 // codeSlots index outcome counters: codes 0 to 14 by number, then
@@ -111,22 +107,34 @@ func (m *Metrics) Client() remoting.Interceptor { return m.interceptor(Client) }
 func (m *Metrics) Server() remoting.Interceptor { return m.interceptor(Server) }
 
 func (m *Metrics) interceptor(side Side) remoting.Interceptor {
+	methods := &m.client
+	if side == Server {
+		methods = &m.server
+	}
 	return func(ctx context.Context, inv *remoting.Invocation, next remoting.Handler) error {
 		start := time.Now()
-		return observe(ctx, inv, next, func(err error) {
-			m.record(side, inv.Method, remoting.CodeOf(err), time.Since(start))
+		if !isAsync(inv) {
+			err := next(ctx, inv)
+			m.record(methods, inv.Method, err, time.Since(start))
+			return err
+		}
+		return observeAsync(ctx, inv, next, func(err error) {
+			m.record(methods, inv.Method, err, time.Since(start))
 		})
 	}
 }
 
-// record counts one call.
-func (m *Metrics) record(side Side, method string, code remoting.Code, d time.Duration) {
-	k := methodKey{side, method}
-	v, ok := m.methods.Load(k)
+// record counts one call in methods.
+func (m *Metrics) record(methods *sync.Map, method string, err error, d time.Duration) {
+	v, ok := methods.Load(method)
 	if !ok {
-		v, _ = m.methods.LoadOrStore(k, &methodStats{counts: make([]atomic.Uint64, len(m.buckets)+1)})
+		v, _ = methods.LoadOrStore(method, &methodStats{counts: make([]atomic.Uint64, len(m.buckets)+1)})
 	}
 	s := v.(*methodStats)
+	code := remoting.CodeOK
+	if err != nil {
+		code = remoting.CodeOf(err)
+	}
 	s.codes[slotOf(code)].Add(1)
 	i, _ := slices.BinarySearch(m.buckets, d) // first bound >= d
 	s.counts[i].Add(1)
@@ -213,47 +221,60 @@ func (s MethodStats) Quantile(q float64) time.Duration {
 // histogram count and Calls may then differ by a few).
 func (m *Metrics) Snapshot() []MethodStats {
 	var out []MethodStats
-	m.methods.Range(func(k, v any) bool {
-		key, s := k.(methodKey), v.(*methodStats)
-		ms := MethodStats{Side: key.side, Method: key.method, Codes: map[string]uint64{}, Sum: time.Duration(s.sum.Load())}
-		for i := range s.codes {
-			if n := s.codes[i].Load(); n > 0 {
-				code := codeOfSlot(i)
-				ms.Codes[code.String()] += n
-				ms.Calls += n
-				if code != remoting.CodeOK {
-					ms.Errors += n
-				}
-			}
+	for _, side := range []Side{Client, Server} {
+		methods := &m.client
+		if side == Server {
+			methods = &m.server
 		}
-		var cum uint64
-		ms.Buckets = make([]Bucket, len(s.counts))
-		for i := range s.counts {
-			cum += s.counts[i].Load()
-			bound := time.Duration(-1)
-			if i < len(m.buckets) {
-				bound = m.buckets[i]
-			}
-			ms.Buckets[i] = Bucket{UpperBound: bound, Count: cum}
-		}
-		out = append(out, ms)
-		return true
-	})
+		methods.Range(func(k, v any) bool {
+			out = append(out, m.stats(side, k.(string), v.(*methodStats)))
+			return true
+		})
+	}
 	slices.SortFunc(out, func(a, b MethodStats) int {
 		return cmp.Or(cmp.Compare(a.Side, b.Side), cmp.Compare(a.Method, b.Method))
 	})
 	return out
 }
 
+// stats reads one method's counters.
+func (m *Metrics) stats(side Side, method string, s *methodStats) MethodStats {
+	ms := MethodStats{Side: side, Method: method, Codes: map[string]uint64{}, Sum: time.Duration(s.sum.Load())}
+	for i := range s.codes {
+		if n := s.codes[i].Load(); n > 0 {
+			code := codeOfSlot(i)
+			ms.Codes[code.String()] += n
+			ms.Calls += n
+			if code != remoting.CodeOK {
+				ms.Errors += n
+			}
+		}
+	}
+	var cum uint64
+	ms.Buckets = make([]Bucket, len(s.counts))
+	for i := range s.counts {
+		cum += s.counts[i].Load()
+		bound := time.Duration(-1)
+		if i < len(m.buckets) {
+			bound = m.buckets[i]
+		}
+		ms.Buckets[i] = Bucket{UpperBound: bound, Count: cum}
+	}
+	return ms
+}
+
 // Method returns the counts of one method on one side, and false if it
 // has not been called there.
 func (m *Metrics) Method(side Side, method string) (MethodStats, bool) {
-	for _, s := range m.Snapshot() {
-		if s.Side == side && s.Method == method {
-			return s, true
-		}
+	methods := &m.client
+	if side == Server {
+		methods = &m.server
 	}
-	return MethodStats{}, false
+	v, ok := methods.Load(method)
+	if !ok {
+		return MethodStats{}, false
+	}
+	return m.stats(side, method, v.(*methodStats)), true
 }
 
 // onceFlag reports true to the first caller of first only.
