@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -85,12 +86,20 @@ func RegisterFlags(fs *pflag.FlagSet) {
 // Unknown keys in the file are an error (a misspelt key would otherwise
 // be ignored silently), as is a file that does not parse or a
 // configuration that does not pass [Config.Validate].
-func Load(src Source) (*Config, error) {
+func Load(src Source) (*Config, error) { return load(src, nil) }
+
+// load reads src and checks the result with Validate and check (if not
+// nil), reporting the problems of both together.
+func load(src Source, check func(*Config) error) (*Config, error) {
 	c, file, err := read(src)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Validate(); err != nil {
+	err = c.Validate()
+	if check != nil {
+		err = errors.Join(err, check(c))
+	}
+	if err != nil {
 		return nil, fmt.Errorf("config: invalid configuration%s:\n%w", fileNote(file), err)
 	}
 	return c, nil

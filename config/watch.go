@@ -167,18 +167,7 @@ func (w *Watcher) Reload() error {
 }
 
 // load reads and checks the configuration.
-func (w *Watcher) load() (*Config, error) {
-	c, err := Load(w.src)
-	if err != nil {
-		return nil, err
-	}
-	if w.opts.Check != nil {
-		if err := w.opts.Check(c); err != nil {
-			return nil, fmt.Errorf("config: %s: %w", w.file, err)
-		}
-	}
-	return c, nil
-}
+func (w *Watcher) load() (*Config, error) { return load(w.src, w.opts.Check) }
 
 // Close stops watching and waits for the watcher's goroutine, including
 // a reload in progress. It is idempotent.
