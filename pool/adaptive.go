@@ -369,7 +369,7 @@ func (a *Adaptive) decide(s Sample) (Decision, bool) {
 		demand := int(math.Ceil(s.InUse + s.Waiters))
 		to := min(max(size+1, demand), 2*size, o.Max)
 		return Decision{Time: s.Time, From: size, To: to, Sample: s,
-			Reason: fmt.Sprintf("wait %v above %v (%.1f waiting, %.1f in use)", roundWait(s.Wait), roundWait(high), s.Waiters, s.InUse)}, true
+			Reason: fmt.Sprintf("wait %v above %v (%.1f waiting, %.1f in use)", shortWait(s.Wait), shortWait(high), s.Waiters, s.InUse)}, true
 	case s.Wait < low && s.Utilization < o.ShrinkUtilization:
 		a.quiet++
 		if a.quiet < o.ShrinkAfter || size <= o.Min {
@@ -382,10 +382,21 @@ func (a *Adaptive) decide(s Sample) (Decision, bool) {
 			return Decision{}, false
 		}
 		return Decision{Time: s.Time, From: size, To: to, Sample: s,
-			Reason: fmt.Sprintf("utilization %.0f%% below %.0f%% for %d periods, wait %v", 100*s.Utilization, 100*o.ShrinkUtilization, o.ShrinkAfter, roundWait(s.Wait))}, true
+			Reason: fmt.Sprintf("utilization %.0f%% below %.0f%% for %d periods, wait %v", 100*s.Utilization, 100*o.ShrinkUtilization, o.ShrinkAfter, shortWait(s.Wait))}, true
 	}
 	a.quiet = 0
 	return Decision{}, false
+}
+
+// shortWait rounds d to about two significant digits, for reasons.
+func shortWait(d time.Duration) time.Duration {
+	switch {
+	case d >= 10*time.Millisecond:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(10 * time.Microsecond)
 }
 
 // apply resizes the target and records the decision.
