@@ -30,8 +30,8 @@ type LoggingOptions struct {
 	// slog.LevelInfo.
 	Level slog.Level
 	// ErrorLevel is the level of the record of a call that failed.
-	// Default slog.LevelWarn. (The zero slog.Level is Info, so the
-	// default is taken when ErrorLevel equals Level.)
+	// Default slog.LevelWarn; since the zero slog.Level is Info, the
+	// default also stands for Info: failures are never logged at Info.
 	ErrorLevel slog.Level
 }
 
@@ -49,8 +49,8 @@ func Logging(logger *slog.Logger, opts LoggingOptions) remoting.Interceptor {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.ErrorLevel == opts.Level {
-		opts.ErrorLevel = max(opts.Level, slog.LevelWarn)
+	if opts.ErrorLevel == slog.LevelInfo {
+		opts.ErrorLevel = slog.LevelWarn
 	}
 	lowest := min(opts.Level, opts.ErrorLevel)
 	write := func(ctx context.Context, inv *remoting.Invocation, start time.Time, err error) {
