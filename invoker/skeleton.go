@@ -109,6 +109,20 @@ func (c *peerCaller) Export(sk *Skeleton, impl any) (remoting.Ref, error) {
 	return c.reg.Export(c.p.Session().PeerID(), sk, impl)
 }
 
+// Release ends an object the other end exported to this one (a callback
+// object passed as an argument).
+func (c *peerCaller) Release(ctx context.Context, ref remoting.Ref) error {
+	err := c.p.Invoke(ctx, &remoting.Invocation{Target: ref, Method: wire.ReleaseMethod, Args: &struct {
+		_ struct{} `cbor:",toarray"`
+	}{}})
+	if remoting.CodeOf(err) == remoting.CodeNotFound {
+		return nil
+	}
+	return err
+}
+
+var _ remoting.Releaser = (*peerCaller)(nil)
+
 type noCaller struct{}
 
 func (noCaller) Invoke(context.Context, *remoting.Invocation) error { return errNoConnection }

@@ -78,6 +78,7 @@ func isRef(tn *types.TypeName) bool { return tn != nil }
 // method of the interface with one of these names would clash.
 var proxyMembers = map[string]string{
 	"Ref":            "the Ref accessor of the generated proxy",
+	"Caller":         "the Caller accessor of the generated proxy",
 	"Oneway":         "the Oneway view accessor of the generated proxy",
 	"SyncWithServer": "the SyncWithServer view accessor of the generated proxy",
 	"Async":          "the Async view accessor of the generated proxy",

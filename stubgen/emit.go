@@ -381,7 +381,9 @@ func (e *emitter) iface(b *bytes.Buffer, in *iface) {
 	w("\tref, err := c.Lookup(ctx, name, %s)\n\tif err != nil {\n\t\treturn nil, err\n\t}\n", in.constName)
 	w("\treturn %s(c, ref), nil\n}\n\n", in.newProxy)
 	w("// Ref returns the reference of the object the proxy calls.\n")
-	w("func (p *%s) Ref() %s.Ref { return p.ref }\n", in.proxy, e.remoting)
+	w("func (p *%s) Ref() %s.Ref { return p.ref }\n\n", in.proxy, e.remoting)
+	w("// Caller returns the Caller the proxy calls through.\n")
+	w("func (p *%s) Caller() %s.Caller { return p.c }\n", in.proxy, e.remoting)
 	for _, c := range calls {
 		e.proxyMethod(b, c)
 	}

@@ -46,6 +46,9 @@ func LookupEncoder(ctx context.Context, c *requestor.Client, name string) (*Enco
 // Ref returns the reference of the object the proxy calls.
 func (p *EncoderProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *EncoderProxy) Caller() remoting.Caller { return p.c }
+
 // Encode calls Encoder.Encode on the remote object.
 func (p *EncoderProxy) Encode(ctx context.Context, frame int, d time.Duration) error {
 	args := encoderEncodeArgs{Frame: frame, D: d}

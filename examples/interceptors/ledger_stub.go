@@ -45,6 +45,9 @@ func LookupLedger(ctx context.Context, c *requestor.Client, name string) (*Ledge
 // Ref returns the reference of the object the proxy calls.
 func (p *LedgerProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *LedgerProxy) Caller() remoting.Caller { return p.c }
+
 // Balance calls Ledger.Balance on the remote object.
 func (p *LedgerProxy) Balance(ctx context.Context) (int64, error) {
 	var args ledgerBalanceArgs

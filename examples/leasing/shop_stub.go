@@ -43,6 +43,9 @@ func LookupShop(ctx context.Context, c *requestor.Client, name string) (*ShopPro
 // Ref returns the reference of the object the proxy calls.
 func (p *ShopProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *ShopProxy) Caller() remoting.Caller { return p.c }
+
 // NewCart calls Shop.NewCart on the remote object.
 func (p *ShopProxy) NewCart(ctx context.Context, customer string) (Cart, error) {
 	args := shopNewCartArgs{Customer: customer}
@@ -224,6 +227,9 @@ func LookupCart(ctx context.Context, c *requestor.Client, name string) (*CartPro
 
 // Ref returns the reference of the object the proxy calls.
 func (p *CartProxy) Ref() remoting.Ref { return p.ref }
+
+// Caller returns the Caller the proxy calls through.
+func (p *CartProxy) Caller() remoting.Caller { return p.c }
 
 // Add calls Cart.Add on the remote object.
 func (p *CartProxy) Add(ctx context.Context, sku string, qty int) error {

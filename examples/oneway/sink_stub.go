@@ -43,6 +43,9 @@ func LookupSink(ctx context.Context, c *requestor.Client, name string) (*SinkPro
 // Ref returns the reference of the object the proxy calls.
 func (p *SinkProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *SinkProxy) Caller() remoting.Caller { return p.c }
+
 // Log calls Sink.Log on the remote object.
 func (p *SinkProxy) Log(ctx context.Context, seq int, line string) error {
 	args := sinkLogArgs{Seq: seq, Line: line}

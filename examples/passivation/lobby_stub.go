@@ -45,6 +45,9 @@ func LookupLobby(ctx context.Context, c *requestor.Client, name string) (*LobbyP
 // Ref returns the reference of the object the proxy calls.
 func (p *LobbyProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *LobbyProxy) Caller() remoting.Caller { return p.c }
+
 // Open calls Lobby.Open on the remote object.
 func (p *LobbyProxy) Open(ctx context.Context, name string) (Room, error) {
 	args := lobbyOpenArgs{Name: name}
@@ -226,6 +229,9 @@ func LookupRoom(ctx context.Context, c *requestor.Client, name string) (*RoomPro
 
 // Ref returns the reference of the object the proxy calls.
 func (p *RoomProxy) Ref() remoting.Ref { return p.ref }
+
+// Caller returns the Caller the proxy calls through.
+func (p *RoomProxy) Caller() remoting.Caller { return p.c }
 
 // History calls Room.History on the remote object.
 func (p *RoomProxy) History(ctx context.Context) ([]Line, error) {

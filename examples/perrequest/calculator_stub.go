@@ -45,6 +45,9 @@ func LookupCalculator(ctx context.Context, c *requestor.Client, name string) (*C
 // Ref returns the reference of the object the proxy calls.
 func (p *CalculatorProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *CalculatorProxy) Caller() remoting.Caller { return p.c }
+
 // Eval calls Calculator.Eval on the remote object.
 func (p *CalculatorProxy) Eval(ctx context.Context, ops []Op) (Result, error) {
 	args := calculatorEvalArgs{Ops: ops}

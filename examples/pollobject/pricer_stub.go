@@ -45,6 +45,9 @@ func LookupPricer(ctx context.Context, c *requestor.Client, name string) (*Price
 // Ref returns the reference of the object the proxy calls.
 func (p *PricerProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *PricerProxy) Caller() remoting.Caller { return p.c }
+
 // Quote calls Pricer.Quote on the remote object.
 func (p *PricerProxy) Quote(ctx context.Context, supplier string, sku string, qty int) (int64, int, error) {
 	args := pricerQuoteArgs{Supplier: supplier, Sku: sku, Qty: qty}

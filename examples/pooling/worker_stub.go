@@ -46,6 +46,9 @@ func LookupWorker(ctx context.Context, c *requestor.Client, name string) (*Worke
 // Ref returns the reference of the object the proxy calls.
 func (p *WorkerProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *WorkerProxy) Caller() remoting.Caller { return p.c }
+
 // Render calls Worker.Render on the remote object.
 func (p *WorkerProxy) Render(ctx context.Context, job string, work time.Duration) (Report, error) {
 	args := workerRenderArgs{Job: job, Work: work}

@@ -45,6 +45,9 @@ func LookupTopic(ctx context.Context, c *requestor.Client, name string) (*TopicP
 // Ref returns the reference of the object the proxy calls.
 func (p *TopicProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *TopicProxy) Caller() remoting.Caller { return p.c }
+
 // Publish calls Topic.Publish on the remote object.
 func (p *TopicProxy) Publish(ctx context.Context, text string) (int, error) {
 	args := topicPublishArgs{Text: text}
@@ -392,6 +395,9 @@ func LookupSubscriber(ctx context.Context, c *requestor.Client, name string) (*S
 
 // Ref returns the reference of the object the proxy calls.
 func (p *SubscriberProxy) Ref() remoting.Ref { return p.ref }
+
+// Caller returns the Caller the proxy calls through.
+func (p *SubscriberProxy) Caller() remoting.Caller { return p.c }
 
 // Deliver calls Subscriber.Deliver on the remote object.
 func (p *SubscriberProxy) Deliver(ctx context.Context, ev Event) error {

@@ -46,6 +46,9 @@ func LookupRenderer(ctx context.Context, c *requestor.Client, name string) (*Ren
 // Ref returns the reference of the object the proxy calls.
 func (p *RendererProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *RendererProxy) Caller() remoting.Caller { return p.c }
+
 // Render calls Renderer.Render on the remote object.
 func (p *RendererProxy) Render(ctx context.Context, job string, d time.Duration) (int64, error) {
 	args := rendererRenderArgs{Job: job, D: d}

@@ -45,6 +45,9 @@ func LookupThumbnailer(ctx context.Context, c *requestor.Client, name string) (*
 // Ref returns the reference of the object the proxy calls.
 func (p *ThumbnailerProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *ThumbnailerProxy) Caller() remoting.Caller { return p.c }
+
 // Render calls Thumbnailer.Render on the remote object.
 func (p *ThumbnailerProxy) Render(ctx context.Context, name string, size int) (int, error) {
 	args := thumbnailerRenderArgs{Name: name, Size: size}

@@ -46,6 +46,9 @@ func LookupCatalog(ctx context.Context, c *requestor.Client, name string) (*Cata
 // Ref returns the reference of the object the proxy calls.
 func (p *CatalogProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *CatalogProxy) Caller() remoting.Caller { return p.c }
+
 // Get calls Catalog.Get on the remote object.
 func (p *CatalogProxy) Get(ctx context.Context, sku string) (Item, error) {
 	args := catalogGetArgs{Sku: sku}

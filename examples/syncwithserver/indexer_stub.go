@@ -45,6 +45,9 @@ func LookupIndexer(ctx context.Context, c *requestor.Client, name string) (*Inde
 // Ref returns the reference of the object the proxy calls.
 func (p *IndexerProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *IndexerProxy) Caller() remoting.Caller { return p.c }
+
 // Reindex calls Indexer.Reindex on the remote object.
 func (p *IndexerProxy) Reindex(ctx context.Context, catalog string) error {
 	args := indexerReindexArgs{Catalog: catalog}

@@ -44,6 +44,9 @@ func LookupEcho(ctx context.Context, c *requestor.Client, name string) (*EchoPro
 // Ref returns the reference of the object the proxy calls.
 func (p *EchoProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *EchoProxy) Caller() remoting.Caller { return p.c }
+
 // Blob calls Echo.Blob on the remote object.
 func (p *EchoProxy) Blob(ctx context.Context, n int) ([]byte, error) {
 	args := echoBlobArgs{N: n}

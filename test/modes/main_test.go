@@ -3,7 +3,6 @@ package modes_test
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,7 +17,6 @@ import (
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/requestor"
 	"github.com/remoting-go/remoting/test/modes/svc"
-	"github.com/remoting-go/remoting/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -186,32 +184,11 @@ func (w *worker) Fail(_ context.Context, msg string) (int, error) {
 
 // hub implements svc.Hub for one client at a time.
 type hub struct {
-	mu     sync.Mutex
-	obs    *svc.ObserverProxy
-	caller remoting.Caller // of the connection Watch came on
+	mu  sync.Mutex
+	obs *svc.ObserverProxy
 }
 
-// hubInvoker is the generated Invoker of Hub, with Watch wrapped to keep
-// the Caller of the connection the observer came on. The runtime has no
-// typed way yet for a server to release an object its client exported
-// (the proxy does not expose its Caller); Forget sends the release through
-// that Caller, as requestor.Client.Release does in the other direction.
-func hubInvoker() *invoker.Skeleton {
-	sk := svc.HubInvoker()
-	methods := maps.Clone(sk.Methods)
-	watch := methods["Hub.Watch"]
-	methods["Hub.Watch"] = func(ctx context.Context, impl any, args invoker.Args) (any, error) {
-		reply, err := watch(ctx, impl, args)
-		if err == nil {
-			h := impl.(*hub)
-			h.mu.Lock()
-			h.caller = args.Caller()
-			h.mu.Unlock()
-		}
-		return reply, err
-	}
-	return &invoker.Skeleton{Interface: sk.Interface, Methods: methods, Implements: sk.Implements}
-}
+func hubInvoker() *invoker.Skeleton { return svc.HubInvoker() }
 
 func (h *hub) Watch(_ context.Context, o svc.Observer) error {
 	p, ok := o.(*svc.ObserverProxy)
@@ -250,20 +227,16 @@ func (h *hub) Post(ctx context.Context, n int) error {
 	return o.Oneway().Notify(ctx, n)
 }
 
+// Forget lets go of the observer: the client's exported object ends.
 func (h *hub) Forget(ctx context.Context) error {
 	h.mu.Lock()
-	o, c := h.obs, h.caller
-	h.obs, h.caller = nil, nil
+	o := h.obs
+	h.obs = nil
 	h.mu.Unlock()
 	if o == nil {
 		return nil
 	}
-	return c.Invoke(ctx, &remoting.Invocation{Target: o.Ref(), Method: wire.ReleaseMethod, Args: &noArgs{}})
-}
-
-// noArgs is the empty argument array of the release.
-type noArgs struct {
-	_ struct{} `cbor:",toarray"`
+	return remoting.Release(ctx, o)
 }
 
 // observer implements svc.Observer on the client: it records what it is

@@ -46,6 +46,9 @@ func LookupProbe(ctx context.Context, c *requestor.Client, name string) (*ProbeP
 // Ref returns the reference of the object the proxy calls.
 func (p *ProbeProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *ProbeProxy) Caller() remoting.Caller { return p.c }
+
 // Echo calls Probe.Echo on the remote object.
 func (p *ProbeProxy) Echo(ctx context.Context, n int) (int, error) {
 	args := probeEchoArgs{N: n}
@@ -505,6 +508,9 @@ func LookupWorker(ctx context.Context, c *requestor.Client, name string) (*Worke
 
 // Ref returns the reference of the object the proxy calls.
 func (p *WorkerProxy) Ref() remoting.Ref { return p.ref }
+
+// Caller returns the Caller the proxy calls through.
+func (p *WorkerProxy) Caller() remoting.Caller { return p.c }
 
 // Work calls Worker.Work on the remote object.
 func (p *WorkerProxy) Work(ctx context.Context, d time.Duration) (int64, error) {

@@ -47,6 +47,9 @@ func LookupShapes(ctx context.Context, c *requestor.Client, name string) (*Shape
 // Ref returns the reference of the object the proxy calls.
 func (p *ShapesProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *ShapesProxy) Caller() remoting.Caller { return p.c }
+
 // Addr calls Shapes.Addr on the remote object.
 func (p *ShapesProxy) Addr(ctx context.Context, a netip.Addr, port uint16) (netip.AddrPort, error) {
 	args := shapesAddrArgs{A: a, Port: port}
@@ -1396,6 +1399,9 @@ func LookupCounter(ctx context.Context, c *requestor.Client, name string) (*Coun
 // Ref returns the reference of the object the proxy calls.
 func (p *CounterProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *CounterProxy) Caller() remoting.Caller { return p.c }
+
 // Add calls Counter.Add on the remote object.
 func (p *CounterProxy) Add(ctx context.Context, n int) (int, error) {
 	args := counterAddArgs{N: n}
@@ -1565,6 +1571,9 @@ func LookupFactory(ctx context.Context, c *requestor.Client, name string) (*Fact
 
 // Ref returns the reference of the object the proxy calls.
 func (p *FactoryProxy) Ref() remoting.Ref { return p.ref }
+
+// Caller returns the Caller the proxy calls through.
+func (p *FactoryProxy) Caller() remoting.Caller { return p.c }
 
 // NewCounter calls Factory.NewCounter on the remote object.
 func (p *FactoryProxy) NewCounter(ctx context.Context, start int) (Counter, error) {
@@ -1974,6 +1983,9 @@ func LookupVisitor(ctx context.Context, c *requestor.Client, name string) (*Visi
 // Ref returns the reference of the object the proxy calls.
 func (p *VisitorProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *VisitorProxy) Caller() remoting.Caller { return p.c }
+
 // Visit calls Visitor.Visit on the remote object.
 func (p *VisitorProxy) Visit(ctx context.Context, i int) (int, error) {
 	args := visitorVisitArgs{I: i}
@@ -2141,6 +2153,9 @@ func LookupGate(ctx context.Context, c *requestor.Client, name string) (*GatePro
 
 // Ref returns the reference of the object the proxy calls.
 func (p *GateProxy) Ref() remoting.Ref { return p.ref }
+
+// Caller returns the Caller the proxy calls through.
+func (p *GateProxy) Caller() remoting.Caller { return p.c }
 
 // Pass calls Gate.Pass on the remote object.
 func (p *GateProxy) Pass(ctx context.Context, n int) (int, error) {

@@ -45,6 +45,9 @@ func LookupRecorder(ctx context.Context, c *requestor.Client, name string) (*Rec
 // Ref returns the reference of the object the proxy calls.
 func (p *RecorderProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *RecorderProxy) Caller() remoting.Caller { return p.c }
+
 // Record calls Recorder.Record on the remote object.
 func (p *RecorderProxy) Record(ctx context.Context, n int) error {
 	args := recorderRecordArgs{N: n}
@@ -270,6 +273,9 @@ func LookupWorker(ctx context.Context, c *requestor.Client, name string) (*Worke
 
 // Ref returns the reference of the object the proxy calls.
 func (p *WorkerProxy) Ref() remoting.Ref { return p.ref }
+
+// Caller returns the Caller the proxy calls through.
+func (p *WorkerProxy) Caller() remoting.Caller { return p.c }
 
 // Echo calls Worker.Echo on the remote object.
 func (p *WorkerProxy) Echo(ctx context.Context, n int) (int, error) {
@@ -617,6 +623,9 @@ func LookupObserver(ctx context.Context, c *requestor.Client, name string) (*Obs
 // Ref returns the reference of the object the proxy calls.
 func (p *ObserverProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *ObserverProxy) Caller() remoting.Caller { return p.c }
+
 // Notify calls Observer.Notify on the remote object.
 func (p *ObserverProxy) Notify(ctx context.Context, n int) (int, error) {
 	args := observerNotifyArgs{N: n}
@@ -784,6 +793,9 @@ func LookupHub(ctx context.Context, c *requestor.Client, name string) (*HubProxy
 
 // Ref returns the reference of the object the proxy calls.
 func (p *HubProxy) Ref() remoting.Ref { return p.ref }
+
+// Caller returns the Caller the proxy calls through.
+func (p *HubProxy) Caller() remoting.Caller { return p.c }
 
 // Forget calls Hub.Forget on the remote object.
 func (p *HubProxy) Forget(ctx context.Context) error {

@@ -45,6 +45,9 @@ func LookupListener(ctx context.Context, c *requestor.Client, name string) (*Lis
 // Ref returns the reference of the object the proxy calls.
 func (p *ListenerProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *ListenerProxy) Caller() remoting.Caller { return p.c }
+
 // Event calls Listener.Event on the remote object.
 func (p *ListenerProxy) Event(ctx context.Context, name string) error {
 	args := listenerEventArgs{Name: name}
