@@ -46,6 +46,9 @@ func LookupProbe(ctx context.Context, c *requestor.Client, name string) (*ProbeP
 // Ref returns the reference of the object the proxy calls.
 func (p *ProbeProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *ProbeProxy) Caller() remoting.Caller { return p.c }
+
 // Echo calls Probe.Echo on the remote object.
 func (p *ProbeProxy) Echo(ctx context.Context, n int64) (int64, error) {
 	args := probeEchoArgs{N: n}

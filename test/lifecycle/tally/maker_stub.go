@@ -46,6 +46,9 @@ func LookupMaker(ctx context.Context, c *requestor.Client, name string) (*MakerP
 // Ref returns the reference of the object the proxy calls.
 func (p *MakerProxy) Ref() remoting.Ref { return p.ref }
 
+// Caller returns the Caller the proxy calls through.
+func (p *MakerProxy) Caller() remoting.Caller { return p.c }
+
 // NewTally calls Maker.NewTally on the remote object.
 func (p *MakerProxy) NewTally(ctx context.Context, start int64) (Tally, error) {
 	args := makerNewTallyArgs{Start: start}
@@ -229,6 +232,9 @@ func LookupTally(ctx context.Context, c *requestor.Client, name string) (*TallyP
 
 // Ref returns the reference of the object the proxy calls.
 func (p *TallyProxy) Ref() remoting.Ref { return p.ref }
+
+// Caller returns the Caller the proxy calls through.
+func (p *TallyProxy) Caller() remoting.Caller { return p.c }
 
 // Add calls Tally.Add on the remote object.
 func (p *TallyProxy) Add(ctx context.Context, n int64) (int64, error) {
