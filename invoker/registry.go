@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -281,18 +282,18 @@ func (r *Registry) Dispatch(ctx context.Context, req *peer.Request) (reply any, 
 	if !ok {
 		return nil, remoting.Errorf(remoting.CodeNotFound, "method %q not found on %s", f.Method, obj.skeleton.Interface)
 	}
-	req.Accept()
 	ctx = remoting.NewServerContext(ctx, remoting.ServerInfo{Peer: caller, Remote: req.Peer.Remote(), Deadline: f.Deadline}, f.Meta)
 	if chain := r.chain.Load(); chain != nil {
-		return r.intercepted(ctx, *chain, obj, m, f, args)
+		return r.intercepted(ctx, *chain, req, obj, m, args)
 	}
-	return r.call(ctx, obj, m, f.Method, args)
+	return r.call(ctx, req, obj, m, f.Method, args)
 }
 
 // intercepted runs the call through the interceptor chain. It is a
 // function of its own so that the closure's captures do not make the
 // uninterrupted path allocate.
-func (r *Registry) intercepted(ctx context.Context, chain remoting.Interceptor, obj *object, m Method, f *wire.Frame, args Args) (any, error) {
+func (r *Registry) intercepted(ctx context.Context, chain remoting.Interceptor, req *peer.Request, obj *object, m Method, args Args) (any, error) {
+	f := req.Frame
 	inv := &remoting.Invocation{
 		Target: remoting.Ref{ID: obj.id, Interface: obj.skeleton.Interface},
 		Method: f.Method,
@@ -300,7 +301,7 @@ func (r *Registry) intercepted(ctx context.Context, chain remoting.Interceptor, 
 		Mode:   modeOf(f.Flags),
 	}
 	err := chain(ctx, inv, func(ctx context.Context, inv *remoting.Invocation) error {
-		reply, err := r.call(ctx, obj, m, inv.Method, args)
+		reply, err := r.call(ctx, req, obj, m, inv.Method, args)
 		inv.Reply = reply
 		return err
 	})
@@ -310,9 +311,12 @@ func (r *Registry) intercepted(ctx context.Context, chain remoting.Interceptor, 
 	return inv.Reply, nil
 }
 
-// call gets an instance from the object's lifecycle strategy and runs the
+// call accepts the request (a Sync-with-Server caller gets its ack only
+// once the interceptors let the call through, so it learns of a refusal),
+// gets an instance from the object's lifecycle strategy and runs the
 // method on it; a panic in user code becomes an Internal error.
-func (r *Registry) call(ctx context.Context, obj *object, m Method, method string, args Args) (reply any, err error) {
+func (r *Registry) call(ctx context.Context, req *peer.Request, obj *object, m Method, method string, args Args) (reply any, err error) {
+	req.Accept()
 	inst, err := obj.strategy.Acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -353,3 +357,46 @@ func modeOf(fl wire.Flags) remoting.Mode {
 }
 
 var _ peer.Dispatcher = (*Registry)(nil)
+
+// ObjectInfo describes one registered object, for introspection.
+type ObjectInfo struct {
+	ID        remoting.ObjectID
+	Name      string // empty for objects without a name
+	Interface string
+	// Strategy names the lifecycle strategy: "static", "lazy",
+	// "perrequest", "pooled", "clientdependent", or the Go type of a
+	// strategy of the application's own.
+	Strategy string
+	// Owner is the peer id of the client the object belongs to; zero for
+	// objects any client may call.
+	Owner remoting.ObjectID
+}
+
+// Objects lists the registered objects, in no particular order.
+func (r *Registry) Objects() []ObjectInfo {
+	var out []ObjectInfo
+	r.objects.Range(func(_, v any) bool {
+		o := v.(*object)
+		out = append(out, ObjectInfo{ID: o.id, Name: o.name, Interface: o.skeleton.Interface, Strategy: strategyName(o.strategy), Owner: o.owner})
+		return true
+	})
+	return out
+}
+
+// strategyName is the strategy's type name without package and pointer,
+// lower case: lifecycle.Static's *static is "static".
+func strategyName(s lifecycle.Strategy) string {
+	if n, ok := s.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	name := fmt.Sprintf("%T", s)
+	name = strings.TrimPrefix(name, "*")
+	if i := strings.LastIndexByte(name, '.'); i >= 0 && strings.HasPrefix(name, "lifecycle.") {
+		name = name[i+1:]
+		if j := strings.IndexByte(name, '['); j >= 0 {
+			name = name[:j] // generic strategies: lazy[...]
+		}
+		return strings.ToLower(name)
+	}
+	return name
+}

@@ -229,6 +229,13 @@ func (s *Server) SetInterceptors(interceptors ...remoting.Interceptor) {
 	s.reg.SetInterceptors(interceptors...)
 }
 
+// Objects lists the server's registered objects, named and created.
+func (s *Server) Objects() []ObjectInfo { return s.reg.Objects() }
+
+// Draining reports whether Shutdown has begun (or the server is closed):
+// a health check should then report the server as not ready.
+func (s *Server) Draining() bool { return s.shuttingDown() }
+
 // Registry returns the server's object table.
 func (s *Server) Registry() *Registry { return s.reg }
 

@@ -74,3 +74,20 @@ func TestInterceptorChainsAndInvocationContext(t *testing.T) {
 	s.SetInterceptors()
 	assert.Equal(t, before+1, mustCount(t, p), "the refused call never reached the object")
 }
+
+func TestServerIntrospectionAndRefusedSyncWithServer(t *testing.T) {
+	s := startServer(t, invoker.Options{})
+	objs := s.Objects()
+	require.Len(t, objs, 1)
+	assert.Equal(t, "echo", objs[0].Name)
+	assert.Equal(t, "static", objs[0].Strategy)
+	assert.False(t, s.Draining())
+
+	c := dial(t, s.endpoint, requestor.Options{})
+	ref := lookup(t, c).Ref()
+	s.SetInterceptors(func(ctx context.Context, inv *remoting.Invocation, next remoting.Handler) error {
+		return remoting.Errorf(remoting.CodePermissionDenied, "no")
+	})
+	err := c.Invoke(ctxT(t), &remoting.Invocation{Target: ref, Method: "Echo.Count", Args: &noArgs{}, Mode: remoting.ModeSyncWithServer})
+	assert.ErrorIs(t, err, remoting.ErrPermissionDenied, "a Sync-with-Server call an interceptor refuses learns it instead of an ack")
+}
