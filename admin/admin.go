@@ -37,6 +37,7 @@ type Options struct {
 	// Server gives the server's counts: an *invoker.Server.
 	Server StatsSource
 	// Objects lists the registered objects, with their strategies.
+	// Default: the Server's own listing when Server is an *invoker.Server.
 	Objects func() []ObjectInfo
 	// Metrics gives the per-method counts and latencies of the metrics
 	// interceptor and, if it is one of the server's observers, the
@@ -101,6 +102,25 @@ type Handler struct {
 func NewHandler(opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	// An *invoker.Server can say itself what it hosts and whether it drains.
+	if srv, ok := opts.Server.(interface {
+		Objects() []invoker.ObjectInfo
+	}); ok && opts.Objects == nil {
+		opts.Objects = func() []ObjectInfo {
+			objs := srv.Objects()
+			out := make([]ObjectInfo, len(objs))
+			for i, o := range objs {
+				out[i] = ObjectInfo{ID: o.ID.String(), Name: o.Name, Interface: o.Interface, Strategy: o.Strategy}
+				if !o.Owner.IsZero() {
+					out[i].Owner = o.Owner.String()
+				}
+			}
+			return out
+		}
+	}
+	if srv, ok := opts.Server.(interface{ Draining() bool }); ok && opts.Draining == nil {
+		opts.Draining = srv.Draining
 	}
 	h := &Handler{opts: opts, mux: http.NewServeMux(), started: time.Now()}
 	h.mux.HandleFunc("GET /healthz", h.healthz)
