@@ -145,7 +145,9 @@ type Targets struct {
 	// LeaseTTL is called with each type whose lease_ttl is set, and
 	// PassivateAfter with each type whose passivate_after is set. The
 	// application passes on what its lifecycle strategies can change at
-	// run time; an error is reported by Apply.
+	// run time (a lease TTL with invoker.Server.SetLeaseTTL, which new
+	// objects take at once and live ones at their next renewal); an error
+	// is reported by Apply.
 	LeaseTTL       func(typ string, ttl time.Duration) error
 	PassivateAfter func(typ string, idle time.Duration) error
 }

@@ -229,6 +229,17 @@ func (s *Server) SetInterceptors(interceptors ...remoting.Interceptor) {
 	s.reg.SetInterceptors(interceptors...)
 }
 
+// SetLeaseTTL changes the lease time to live of the objects that remote
+// factories create for the interface sk serves (see Policy): new objects
+// get it at once, live ones at their next renewal. Zero means no lease.
+// It fails for an interface without a client-dependent policy.
+func (s *Server) SetLeaseTTL(sk *Skeleton, ttl time.Duration) error {
+	if err := checkSkeleton(sk); err != nil {
+		return err
+	}
+	return s.reg.mgr.SetTTL(sk.Interface, ttl)
+}
+
 // Objects lists the server's registered objects, named and created.
 func (s *Server) Objects() []ObjectInfo { return s.reg.Objects() }
 

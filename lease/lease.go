@@ -219,6 +219,30 @@ func (m *Manager) Renew(id remoting.ObjectID) (time.Time, error) {
 	return m.at(deadline), nil
 }
 
+// RenewFor renews id's lease like Renew, with a new time to live that
+// this and later renewals use: how a changed configuration reaches the
+// leases already granted.
+func (m *Manager) RenewFor(id remoting.ObjectID, ttl time.Duration) (time.Time, error) {
+	if ttl <= 0 {
+		return time.Time{}, remoting.Errorf(remoting.CodeInvalidArgument, "renew lease %v: time to live %v is not positive", id, ttl)
+	}
+	m.mu.Lock()
+	now := m.clock()
+	l, err := m.liveLocked(id, now)
+	if err != nil {
+		m.mu.Unlock()
+		return time.Time{}, fmt.Errorf("renew lease %v: %w", id, err)
+	}
+	l.ttl = int64(ttl)
+	m.extendLocked(l, now)
+	deadline, owner := l.deadline, l.owner
+	m.mu.Unlock()
+	if m.observe != nil {
+		m.observe(Event{Kind: EventRenewed, ID: id, Owner: owner, Expiry: m.at(deadline)})
+	}
+	return m.at(deadline), nil
+}
+
 // extendLocked renews l from now. Its heap entry stays where it is unless
 // the new deadline is earlier than its check (the clock went back, or the
 // lease's owner went away with a long grace period).

@@ -73,7 +73,7 @@ func (d *dependent) ttl() time.Duration {
 	if d.pol == nil {
 		return 0
 	}
-	return d.pol.ttl
+	return time.Duration(d.pol.ttlNow.Load())
 }
 
 // Bind is called by the Manager, not by a registry: see Manager.Export.
@@ -117,7 +117,7 @@ func (d *dependent) Acquire(ctx context.Context) (any, error) {
 		}
 		in = &instance{v: v}
 	}
-	if d.pol != nil && d.pol.ttl > 0 && d.pol.renewal == RenewOnCall {
+	if d.pol != nil && d.pol.renewal == RenewOnCall && d.ttl() > 0 {
 		d.renewOnCall()
 	}
 	return in.v, nil
@@ -128,7 +128,7 @@ func (d *dependent) Acquire(ctx context.Context) (any, error) {
 // lease never has less than 15/16 of its time to live left after a call.
 func (d *dependent) renewOnCall() {
 	now := d.m.clock()
-	if last := d.renewed.Load(); now-last < int64(d.pol.ttl/16) || !d.renewed.CompareAndSwap(last, now) {
+	if last := d.renewed.Load(); now-last < int64(d.ttl()/16) || !d.renewed.CompareAndSwap(last, now) {
 		return
 	}
 	d.renew()
@@ -140,7 +140,11 @@ func (d *dependent) renew() error {
 	if leases == nil {
 		return ErrClosed
 	}
-	if _, err := leases.Renew(d.b.ID); err != nil {
+	ttl := d.ttl()
+	if ttl == 0 {
+		ttl = lease.Forever
+	}
+	if _, err := leases.RenewFor(d.b.ID, ttl); err != nil {
 		return err
 	}
 	d.b.emit(EventLeaseRenewed, 0, nil)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/remoting-go/remoting"
@@ -85,6 +86,7 @@ type policyState struct {
 	Policy
 	store     passivation.Store
 	checkEach bool
+	ttlNow    atomic.Int64 // the lease time to live now: Policy.ttl until SetTTL
 }
 
 // NewManager returns a Manager. It starts no goroutines until it needs
@@ -148,6 +150,7 @@ func (m *Manager) SetPolicy(b Binding, p Policy, add func(id, owner remoting.Obj
 		return p.err
 	}
 	ps := &policyState{Policy: p}
+	ps.ttlNow.Store(int64(p.ttl))
 	if p.pass != nil {
 		check, err := p.pass.checkType(&b)
 		if err != nil {
@@ -371,6 +374,25 @@ func (m *Manager) Renew(owner remoting.ObjectID, ids []remoting.ObjectID) []time
 		out[i] = ttl
 	}
 	return out
+}
+
+// SetTTL changes the lease time to live of the objects of iface: objects
+// created from now on get it, and live ones move to it at their next
+// renewal (by a call or by their client's renewer, whose interval follows
+// the time to live the renewal reports). Zero means no lease. It fails
+// for an interface without a client-dependent policy, or a negative ttl.
+func (m *Manager) SetTTL(iface string, ttl time.Duration) error {
+	if ttl < 0 {
+		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: negative TTL %v", ttl)
+	}
+	m.mu.Lock()
+	ps := m.policies[iface]
+	m.mu.Unlock()
+	if ps == nil {
+		return remoting.Errorf(remoting.CodeNotFound, "lifecycle: %s has no client-dependent policy", iface)
+	}
+	ps.ttlNow.Store(int64(ttl))
+	return nil
 }
 
 // Ended returns the error for a call by caller to the object id that the

@@ -92,9 +92,9 @@ func startReloadable(t *testing.T, content string) *reloadable {
 		Interceptors: reg,
 		Servers:      []config.ChainSetter{r.Server},
 		Pools:        map[string]config.Resizer{"worker": r.workers.(config.Resizer)},
-		// The client-dependent policies of lifecycle are immutable once
-		// registered, so the application decides what a new TTL means
-		// (for new objects, say); the test records what it is told.
+		// An application passes the TTL on to Server.SetLeaseTTL for the
+		// type's skeleton (test/lifecycle proves that leases follow it);
+		// this test records what the hook is told.
 		LeaseTTL: func(typ string, ttl time.Duration) error {
 			r.mu.Lock()
 			defer r.mu.Unlock()
