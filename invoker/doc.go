@@ -13,7 +13,8 @@
 // Goroutines: Serve runs one accept loop per listener (in the caller's
 // goroutine). Each connection gets one goroutine that owns it and one reader
 // per call stream the client opens; each request runs in a goroutine of its
-// own, at most Options.MaxConcurrentCalls at once per connection (further
-// requests wait unread, which pushes back on the client). Shutdown and
+// own (workers are reused while requests keep coming, so their stacks stay
+// grown), at most Options.MaxConcurrentCalls at once per connection
+// (further requests wait unread, which pushes back on the client). Shutdown and
 // Close stop all of them; Close waits for them.
 package invoker

@@ -26,8 +26,10 @@
 // and the client's renewer renews the object's lease on the server
 // meanwhile, in batches. [Client.Release] ends the object at once.
 //
-// Goroutines: a Client runs one reader goroutine per call stream and the
-// transport's writer and control goroutines, one goroutine per dial in
-// progress, and, from the first object a proxy holds, the renewer. Close
-// stops and waits for all of them.
+// Goroutines: per connection, a Client runs one reader goroutine per call
+// stream, the transport's writer and control goroutines, one waiter per
+// async call in flight (reused while calls keep coming) and, for callback
+// objects it exported, the server's requests on workers of their own; one
+// goroutine per dial in progress; and, from the first object a proxy
+// holds, the renewer. Close stops and waits for all of them.
 package requestor
