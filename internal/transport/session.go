@@ -236,7 +236,7 @@ func (s *Session) serverHandshake(ctx context.Context) error {
 	}
 	if err != nil {
 		// Tell the peer why before hanging up.
-		refusal := &wire.Frame{Kind: wire.KindError, Body: wire.EncodeError(err)}
+		refusal := &wire.Frame{Kind: wire.KindError, Body: wire.EncodeError(remoting.Errorf(remoting.CodeFailedPrecondition, "%v", err))}
 		ys.Write(wire.AppendFrame(nil, refusal))
 		ys.Close()
 		return err
