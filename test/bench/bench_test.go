@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // The benchmarks measure the same rows as cmd/bench, named so that
@@ -63,4 +65,60 @@ func benchmarkCalls(b *testing.B, c Client, p []byte, callers int) {
 			}
 		}
 	})
+}
+
+// BenchmarkFeatures measures the feature rows of cmd/bench, with the small
+// payload, on one server: BenchmarkFeatures/oneway/callers=64. The clock
+// stops once the server has run every call, so that a one-way call counts
+// only once it has been served.
+func BenchmarkFeatures(b *testing.B) {
+	r, err := startFeatureRig()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.stop()
+	p := Small.Bytes()
+	ctx := context.Background()
+	for _, row := range FeatureRows() {
+		call := row.call(r)
+		for _, n := range []int{1, 64} {
+			b.Run(fmt.Sprintf("%s/callers=%d", row.Name, n), func(b *testing.B) {
+				base := r.served.Load()
+				var sent atomic.Int64
+				b.ReportAllocs()
+				if n == 1 {
+					done := make(chan error, 1)
+					for range b.N {
+						if err := call(ctx, p, done); err != nil {
+							b.Fatal(err)
+						}
+					}
+					sent.Add(int64(b.N))
+				} else {
+					procs := runtime.GOMAXPROCS(0)
+					b.SetParallelism((n + procs - 1) / procs)
+					b.RunParallel(func(pb *testing.PB) {
+						done := make(chan error, 1)
+						var calls int64
+						for pb.Next() {
+							if err := call(ctx, p, done); err != nil {
+								b.Error(err)
+								break
+							}
+							calls++
+						}
+						sent.Add(calls)
+					})
+				}
+				for deadline := time.Now().Add(stuckAfter); r.served.Load()-base < sent.Load(); {
+					if time.Now().After(deadline) {
+						b.Fatalf("the server ran %d of %d calls", r.served.Load()-base, sent.Load())
+					}
+					time.Sleep(50 * time.Microsecond)
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(sent.Load())/b.Elapsed().Seconds(), "calls/s")
+			})
+		}
+	}
 }

@@ -19,6 +19,9 @@ type Config struct {
 	// Callers are the numbers of concurrent callers the throughput columns
 	// are measured with. Default 1, 16, 64, 256.
 	Callers []int
+	// FeatureCallers are the numbers of concurrent callers the feature
+	// rows are measured with. Default 1, 64.
+	FeatureCallers []int
 	// Duration is the length of each measurement: the sequential run and
 	// each throughput run. Default 3s.
 	Duration time.Duration
@@ -33,6 +36,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if len(c.Callers) == 0 {
 		c.Callers = []int{1, 16, 64, 256}
+	}
+	if len(c.FeatureCallers) == 0 {
+		c.FeatureCallers = []int{1, 64}
 	}
 	if c.Duration <= 0 {
 		c.Duration = 3 * time.Second

@@ -17,7 +17,12 @@ type Report struct {
 	Machine string
 	Config  Config
 	Results []Result
-	Errors  []error
+	// Features, Reactivation and Leases are the feature measurements, if
+	// they were made.
+	Features     []FeatureResult
+	Reactivation *ReactivationResult
+	Leases       *LeaseResult
+	Errors       []error
 }
 
 // Machine describes the machine and toolchain the figures were taken on.
@@ -95,9 +100,11 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	cfg := rep.Config.withDefaults()
 	b := new(strings.Builder)
 	fmt.Fprintf(b, "Machine: %s.\n\n", rep.Machine)
-	fmt.Fprintf(b, "Client and server in one process over loopback TCP; each figure from a %v run after a %v warmup. ", cfg.Duration, cfg.Warmup)
-	fmt.Fprintf(b, "Cells: figure (ratio to the best of net/rpc, grpc and drpc / ratio to %s). ", FloorRow)
-	fmt.Fprintf(b, "A ratio is the row's figure divided by the reference's: below 1 is better for latency and allocations, above 1 is better for calls/s.\n")
+	if len(rep.Results) > 0 {
+		fmt.Fprintf(b, "Client and server in one process over loopback TCP; each figure from a %v run after a %v warmup. ", cfg.Duration, cfg.Warmup)
+		fmt.Fprintf(b, "Cells: figure (ratio to the best of net/rpc, grpc and drpc / ratio to %s). ", FloorRow)
+		fmt.Fprintf(b, "A ratio is the row's figure divided by the reference's: below 1 is better for latency and allocations, above 1 is better for calls/s.\n")
+	}
 
 	cols := columns(cfg.Callers)
 	for _, pl := range rep.payloads() {
@@ -132,6 +139,7 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 			}
 		}
 	}
+	rep.writeFeatures(b, cfg)
 	if len(rep.Errors) > 0 {
 		b.WriteString("\nNot measured:\n\n")
 		for _, err := range rep.Errors {
@@ -225,16 +233,53 @@ func sig3(v float64) string {
 // chartCallers is the number of callers the SVG chart shows.
 const chartCallers = 64
 
-// WriteSVG writes a bar chart of calls per second at 64 callers (or the
-// nearest number measured), one panel per payload.
-func (rep *Report) WriteSVG(w io.Writer) error {
-	cfg := rep.Config.withDefaults()
-	n := cfg.Callers[0]
-	for _, c := range cfg.Callers {
+// nearest returns the number of callers in ns closest to chartCallers.
+func nearest(ns []int) int {
+	n := ns[0]
+	for _, c := range ns {
 		if abs(c-chartCallers) < abs(n-chartCallers) {
 			n = c
 		}
 	}
+	return n
+}
+
+// A chartPanel is one titled group of bars; each panel's longest bar is
+// its own top value.
+type chartPanel struct {
+	title string
+	bars  []chartBar
+}
+
+type chartBar struct {
+	name  string
+	value float64
+	kind  Kind
+}
+
+// WriteSVG writes a bar chart of calls per second at 64 callers (or the
+// nearest number measured), one panel per payload, and one for the
+// feature rows if they were measured.
+func (rep *Report) WriteSVG(w io.Writer) error {
+	cfg := rep.Config.withDefaults()
+	var panels []chartPanel
+	n := nearest(cfg.Callers)
+	for _, pl := range rep.payloads() {
+		p := chartPanel{title: fmt.Sprintf("calls/s with %d callers, %s payload (%d B each way)", n, pl.Name, pl.Size)}
+		for _, r := range rep.resultsFor(pl) {
+			p.bars = append(p.bars, chartBar{name: r.Row.Name, value: r.Throughput[n], kind: r.Row.Kind})
+		}
+		panels = append(panels, p)
+	}
+	if len(rep.Features) > 0 {
+		fn := nearest(cfg.FeatureCallers)
+		p := chartPanel{title: fmt.Sprintf("calls/s with %d callers, this middleware's features, %s payload", fn, Small.Name)}
+		for _, r := range rep.Features {
+			p.bars = append(p.bars, chartBar{name: r.Row.Name, value: r.Throughput[fn], kind: KindSubject})
+		}
+		panels = append(panels, p)
+	}
+
 	const (
 		width  = 760
 		label  = 190 // width of the row-name column
@@ -244,33 +289,30 @@ func (rep *Report) WriteSVG(w io.Writer) error {
 		titleH = 34
 		gap    = 18
 	)
-	pls := rep.payloads()
 	height := gap + rowH // the legend
-	for _, pl := range pls {
-		height += titleH + rowH*len(rep.resultsFor(pl)) + gap
+	for _, p := range panels {
+		height += titleH + rowH*len(p.bars) + gap
 	}
 
 	b := new(strings.Builder)
 	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="13">`+"\n", width, height, width, height)
 	fmt.Fprintf(b, `<rect width="%d" height="%d" fill="white"/>`+"\n", width, height)
 	y := gap
-	for _, pl := range pls {
-		rs := rep.resultsFor(pl)
+	for _, p := range panels {
 		top := 0.0
-		for _, r := range rs {
-			top = max(top, r.Throughput[n])
+		for _, bar := range p.bars {
+			top = max(top, bar.value)
 		}
-		fmt.Fprintf(b, `<text x="10" y="%d" font-weight="bold" font-size="15">calls/s with %d callers, %s payload (%d B each way)</text>`+"\n", y+18, n, escape(pl.Name), pl.Size)
+		fmt.Fprintf(b, `<text x="10" y="%d" font-weight="bold" font-size="15">%s</text>`+"\n", y+18, escape(p.title))
 		y += titleH
-		for _, r := range rs {
-			v := r.Throughput[n]
+		for _, bar := range p.bars {
 			bw := 0.0
 			if top > 0 {
-				bw = v / top * barMax
+				bw = bar.value / top * barMax
 			}
-			fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", label-8, y+barH-3, escape(r.Row.Name))
-			fmt.Fprintf(b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", label, y, bw, barH, kindColor(r.Row.Kind))
-			fmt.Fprintf(b, `<text x="%.1f" y="%d">%s</text>`+"\n", float64(label)+bw+6, y+barH-3, formatRate(v))
+			fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", label-8, y+barH-3, escape(bar.name))
+			fmt.Fprintf(b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", label, y, bw, barH, kindColor(bar.kind))
+			fmt.Fprintf(b, `<text x="%.1f" y="%d">%s</text>`+"\n", float64(label)+bw+6, y+barH-3, formatRate(bar.value))
 			y += rowH
 		}
 		y += gap

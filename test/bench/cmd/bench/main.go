@@ -1,14 +1,18 @@
 // Command bench measures the remoting middleware against net/rpc, grpc
 // and drpc and against bare TCP and yamux, and prints one markdown table
-// per payload.
+// per payload; then it measures the middleware's own features (lifecycle
+// strategies, invocation modes, reactivation from bbolt, lease
+// bookkeeping) and prints their tables.
 //
 // Usage:
 //
 //	go run ./cmd/bench [-rows regexp] [-payload small,4k] [-duration 3s]
-//	                   [-callers 1,16,64,256] [-out file.md] [-svg file.svg]
+//	                   [-callers 1,16,64,256] [-features=true]
+//	                   [-out file.md] [-svg file.svg]
 //
-// Progress goes to standard error, the tables to standard output (and to
-// -out). The exit status is 1 if a row could not be measured.
+// -rows selects peer rows and feature rows alike, by name. Progress goes
+// to standard error, the tables to standard output (and to -out). The exit
+// status is 1 if a row could not be measured.
 package main
 
 import (
@@ -24,6 +28,13 @@ import (
 	"github.com/remoting-go/remoting/test/bench"
 )
 
+// The sizes of the reactivation and lease measurements.
+const (
+	reactivationObjects = 1000
+	reactivationAfter   = 2 * time.Second
+	leaseCount          = 100_000
+)
+
 func main() {
 	rowsFlag := flag.String("rows", "", "regexp selecting rows by name; default all")
 	payloadFlag := flag.String("payload", "small,4k", "comma-separated payloads: small (100 B) or a size such as 4k or 512")
@@ -32,15 +43,16 @@ func main() {
 	callersFlag := flag.String("callers", "1,16,64,256", "comma-separated numbers of concurrent callers")
 	out := flag.String("out", "", "also write the markdown to this file")
 	svg := flag.String("svg", "", "write a bar chart of calls/s at 64 callers to this SVG file")
+	features := flag.Bool("features", true, "also measure the feature rows: lifecycle strategies, invocation modes, reactivation, leases")
 	flag.Parse()
 
-	if err := run(*rowsFlag, *payloadFlag, *callersFlag, *duration, *warmup, *out, *svg); err != nil {
+	if err := run(*rowsFlag, *payloadFlag, *callersFlag, *duration, *warmup, *features, *out, *svg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rowsExpr, payloadList, callerList string, duration, warmup time.Duration, out, svg string) error {
+func run(rowsExpr, payloadList, callerList string, duration, warmup time.Duration, features bool, out, svg string) error {
 	re, err := regexp.Compile(rowsExpr)
 	if err != nil {
 		return fmt.Errorf("-rows: %w", err)
@@ -51,7 +63,17 @@ func run(rowsExpr, payloadList, callerList string, duration, warmup time.Duratio
 			rows = append(rows, r)
 		}
 	}
-	if len(rows) == 0 {
+	var frows []bench.FeatureRow
+	reactivation, leases := false, false
+	if features {
+		for _, r := range bench.FeatureRows() {
+			if re.MatchString(r.Name) {
+				frows = append(frows, r)
+			}
+		}
+		reactivation, leases = re.MatchString(bench.ReactivationRow), re.MatchString(bench.LeasesRow)
+	}
+	if len(rows) == 0 && len(frows) == 0 && !reactivation && !leases {
 		return fmt.Errorf("-rows %q matches no row", rowsExpr)
 	}
 	var payloads []bench.Payload
@@ -85,6 +107,34 @@ func run(rowsExpr, payloadList, callerList string, duration, warmup time.Duratio
 				continue
 			}
 			rep.Results = append(rep.Results, res)
+		}
+	}
+	if len(frows) > 0 {
+		res, err := bench.MeasureFeatures(frows, rep.Config)
+		rep.Features = res
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			rep.Errors = append(rep.Errors, err)
+		}
+	}
+	if reactivation {
+		res, err := bench.MeasureReactivation(reactivationObjects, reactivationAfter)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			rep.Errors = append(rep.Errors, err)
+		} else {
+			rep.Reactivation = &res
+			fmt.Fprintf(os.Stderr, "%-22s first call p50 %v, live p50 %v\n", bench.ReactivationRow, res.FirstP50, res.LiveP50)
+		}
+	}
+	if leases {
+		res, err := bench.MeasureLeases(leaseCount)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			rep.Errors = append(rep.Errors, err)
+		} else {
+			rep.Leases = &res
+			fmt.Fprintf(os.Stderr, "%-22s %.0f B/lease, sweep of %d in %v\n", bench.LeasesRow, res.HeapPerLease, res.Leases, res.Sweep)
 		}
 	}
 	fmt.Fprintf(os.Stderr, "measured in %v\n", time.Since(start).Round(time.Second))
