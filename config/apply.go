@@ -145,9 +145,9 @@ type Targets struct {
 	// LeaseTTL is called with each type whose lease_ttl is set, and
 	// PassivateAfter with each type whose passivate_after is set. The
 	// application passes on what its lifecycle strategies can change at
-	// run time (a lease TTL with invoker.Server.SetLeaseTTL, which new
-	// objects take at once and live ones at their next renewal); an error
-	// is reported by Apply.
+	// run time (invoker.Server.SetLeaseTTL: new objects at once, live ones
+	// at their next renewal; invoker.Server.SetPassivateAfter: every live
+	// object at once); an error is reported by Apply.
 	LeaseTTL       func(typ string, ttl time.Duration) error
 	PassivateAfter func(typ string, idle time.Duration) error
 }

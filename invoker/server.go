@@ -240,6 +240,17 @@ func (s *Server) SetLeaseTTL(sk *Skeleton, ttl time.Duration) error {
 	return s.reg.mgr.SetTTL(sk.Interface, ttl)
 }
 
+// SetPassivateAfter changes how long the objects that remote factories
+// create for the interface sk serves may sit idle before they are
+// passivated (see Policy); live objects take it at their next idle check.
+// It fails for an interface without a passivating policy.
+func (s *Server) SetPassivateAfter(sk *Skeleton, after time.Duration) error {
+	if err := checkSkeleton(sk); err != nil {
+		return err
+	}
+	return s.reg.mgr.SetPassivateAfter(sk.Interface, after)
+}
+
 // Objects lists the server's registered objects, named and created.
 func (s *Server) Objects() []ObjectInfo { return s.reg.Objects() }
 

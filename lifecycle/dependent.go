@@ -233,7 +233,7 @@ func (d *dependent) reactivate(ctx context.Context, a *attempt) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.m.scheduleIdle(d, d.pol.pass.after)
+	d.m.scheduleIdle(d, d.pol.idleAfter())
 	return v, nil
 }
 
@@ -280,7 +280,7 @@ func (d *dependent) restore(ctx context.Context) (any, error) {
 // policy's After, and otherwise returns when to look again; zero means
 // never (the object is passivated or gone).
 func (d *dependent) passivateIfIdle(ctx context.Context) (again time.Duration) {
-	after := d.pol.pass.after
+	after := d.pol.idleAfter()
 	d.mu.Lock()
 	if d.state != depLive || d.busy != nil {
 		d.mu.Unlock()

@@ -87,7 +87,12 @@ type policyState struct {
 	store     passivation.Store
 	checkEach bool
 	ttlNow    atomic.Int64 // the lease time to live now: Policy.ttl until SetTTL
+	afterNow  atomic.Int64 // the passivation idle time now: Passivation's After until SetPassivateAfter
 }
+
+// idleAfter is how long an object of the policy may be idle before it is
+// passivated.
+func (ps *policyState) idleAfter() time.Duration { return time.Duration(ps.afterNow.Load()) }
 
 // NewManager returns a Manager. It starts no goroutines until it needs
 // them; Close stops them.
@@ -151,6 +156,9 @@ func (m *Manager) SetPolicy(b Binding, p Policy, add func(id, owner remoting.Obj
 	}
 	ps := &policyState{Policy: p}
 	ps.ttlNow.Store(int64(p.ttl))
+	if p.pass != nil {
+		ps.afterNow.Store(int64(p.pass.after))
+	}
 	if p.pass != nil {
 		check, err := p.pass.checkType(&b)
 		if err != nil {
@@ -274,7 +282,7 @@ func (m *Manager) Export(owner remoting.ObjectID, b Binding, impl any, add func(
 		return err
 	}
 	if d.passivates() {
-		m.scheduleIdle(d, ps.pass.after)
+		m.scheduleIdle(d, ps.idleAfter())
 	}
 	m.presence.Lock()
 	if m.present[owner] == 0 {
@@ -392,6 +400,37 @@ func (m *Manager) SetTTL(iface string, ttl time.Duration) error {
 		return remoting.Errorf(remoting.CodeNotFound, "lifecycle: %s has no client-dependent policy", iface)
 	}
 	ps.ttlNow.Store(int64(ttl))
+	return nil
+}
+
+// SetPassivateAfter changes how long the objects of iface may sit idle
+// before they are passivated; each live object takes it at its next idle
+// check. It fails for an interface without a passivating policy, or a
+// time that is not positive.
+func (m *Manager) SetPassivateAfter(iface string, after time.Duration) error {
+	if after <= 0 {
+		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: passivation idle time %v is not positive", after)
+	}
+	m.mu.Lock()
+	ps := m.policies[iface]
+	m.mu.Unlock()
+	if ps == nil || ps.pass == nil {
+		return remoting.Errorf(remoting.CodeNotFound, "lifecycle: %s has no passivating policy", iface)
+	}
+	ps.afterNow.Store(int64(after))
+	// Look at the live objects again after the new time, rather than at
+	// the deadlines the old one gave them.
+	m.mu.Lock()
+	idle := m.idle
+	m.mu.Unlock()
+	if idle != nil {
+		m.objects.Range(func(_, v any) bool {
+			if d := v.(*dependent); d.pol == ps {
+				idle.RenewFor(d.b.ID, after) // fails for objects passivated already: nothing to do
+			}
+			return true
+		})
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
+	"github.com/remoting-go/remoting/passivation"
 	"github.com/remoting-go/remoting/test/lifecycle/tally"
 )
 
@@ -38,4 +39,23 @@ func TestSetLeaseTTL(t *testing.T) {
 
 	assert.Error(t, srv.SetLeaseTTL(tally.MakerInvoker(), short), "an interface without a client-dependent policy")
 	assert.Error(t, srv.SetLeaseTTL(tally.TallyInvoker(), -time.Second), "a negative time to live")
+}
+
+// A shorter passivation idle time reaches live objects at once, not only
+// after the deadline the old time gave them.
+func TestSetPassivateAfter(t *testing.T) {
+	ev := new(events)
+	tr := new(tally.Tracker)
+	store := passivation.NewMemoryStore()
+	srv := depServer(t, tr, passivating(tr, time.Hour, store, 0), invoker.Options{Observers: []lifecycle.Observer{ev}})
+	c := srv.dial(t)
+	_, id := newTally(t, maker(t, c, c.Endpoint()), 1)
+
+	require.NoError(t, srv.SetPassivateAfter(tally.TallyInvoker(), 100*time.Millisecond), "SetPassivateAfter")
+	start := time.Now()
+	ev.wait(t, lifecycle.EventPassivated, id, 1)
+	assert.Less(t, time.Since(start), 5*time.Second, "passivated by the new idle time")
+
+	assert.Error(t, srv.SetPassivateAfter(tally.MakerInvoker(), time.Second), "an interface without a passivating policy")
+	assert.Error(t, srv.SetPassivateAfter(tally.TallyInvoker(), 0), "a zero idle time")
 }
