@@ -270,7 +270,7 @@ func TestLeasedPassivatedExpiresAtTTL(t *testing.T) {
 	tr := new(tally.Tracker)
 	store := passivation.NewMemoryStore()
 	t.Cleanup(func() { store.Close() })
-	const after, ttl = 50 * time.Millisecond, 600 * time.Millisecond
+	const after, ttl = 50 * time.Millisecond, 2 * time.Second
 	srv := depServer(t, tr, passivating(tr, after, store, ttl), invoker.Options{Observers: []lifecycle.Observer{ev}})
 	c := srv.dial(t)
 	start := time.Now()
