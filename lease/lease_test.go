@@ -70,7 +70,7 @@ func (r *recorder) get() []ending {
 
 func (r *recorder) waitLen(t *testing.T, n int) []ending {
 	t.Helper()
-	require.Eventually(t, func() bool { return len(r.get()) >= n }, 2*time.Second, time.Millisecond, "%d leases to end", n)
+	require.Eventually(t, func() bool { return len(r.get()) >= n }, 5*time.Second, time.Millisecond, "%d leases to end", n)
 	return r.get()
 }
 
@@ -452,8 +452,8 @@ func TestConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.Eventually(t, func() bool { return m.Len() == 0 }, 2*time.Second, time.Millisecond, "every lease to end")
-	require.Eventually(t, func() bool { return ends.Load() == grants.Load() }, time.Second, time.Millisecond, "OnEnd calls")
+	require.Eventually(t, func() bool { return m.Len() == 0 }, 5*time.Second, time.Millisecond, "every lease to end")
+	require.Eventually(t, func() bool { return ends.Load() == grants.Load() }, 5*time.Second, time.Millisecond, "OnEnd calls")
 	assert.Equal(t, grants.Load(), ends.Load(), "OnEnd calls for %d grants", grants.Load())
 }
 

@@ -229,7 +229,7 @@ func TestWaiterDeadline(t *testing.T) {
 // waitFor waits until p has n waiters.
 func waitFor[T any](t *testing.T, p *pool.Pool[T], n int) {
 	t.Helper()
-	require.Eventually(t, func() bool { return p.Stats().Waiters == n }, time.Second, time.Millisecond, "waiters")
+	require.Eventually(t, func() bool { return p.Stats().Waiters == n }, 5*time.Second, time.Millisecond, "waiters")
 }
 
 func TestWaitersFIFO(t *testing.T) {
@@ -278,7 +278,7 @@ func TestIdleShrinkToMin(t *testing.T) {
 		p.Return(v)
 	}
 	assert.Equal(t, 4, p.Stats().Idle, "Stats().Idle after Return")
-	require.Eventually(t, func() bool { return p.Stats().Live == 1 }, time.Second, 5*time.Millisecond, "shrink to Min")
+	require.Eventually(t, func() bool { return p.Stats().Live == 1 }, 5*time.Second, 5*time.Millisecond, "shrink to Min")
 	s := p.Stats()
 	assert.Equal(t, 1, s.Idle, "Stats().Idle after shrink")
 	assert.Equal(t, uint64(3), s.Destroyed, "Stats().Destroyed after shrink")
