@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"sync"
 
 	"github.com/remoting-go/remoting/wire"
@@ -94,6 +95,10 @@ func (w *writer) writeFrame(ctx context.Context, f *wire.Frame) error {
 func (w *writer) loop() {
 	defer close(w.done)
 	for range w.wake {
+		// Let the goroutines that are about to queue a frame do so before
+		// the write: under load this turns many small writes (and system
+		// calls) into one; alone, it costs a yield.
+		runtime.Gosched()
 		for {
 			w.mu.Lock()
 			if w.err != nil {
