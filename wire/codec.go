@@ -61,17 +61,6 @@ func init() {
 // encode mode.
 func Marshal(v any) ([]byte, error) { return encMode.Marshal(v) }
 
-// AppendMarshal appends the encoding of v to dst.
-func AppendMarshal(dst []byte, v any) ([]byte, error) {
-	// cbor has no append API; an Encoder writing into a reusable buffer
-	// would cost an interface conversion per call, so encode and copy.
-	b, err := encMode.Marshal(v)
-	if err != nil {
-		return dst, err
-	}
-	return append(dst, b...), nil
-}
-
 // Unmarshal decodes data into v, which must point to a concrete generated
 // type: wire data is never decoded into an interface chosen by the sender.
 // Trailing bytes after the one CBOR item are an error.

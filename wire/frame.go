@@ -142,12 +142,6 @@ func (r *Reader) ReadFrame() (Frame, error) {
 	return r.parse(buf)
 }
 
-// ParseFrame parses one frame body (without its length prefix).
-func ParseFrame(buf []byte) (Frame, error) {
-	r := Reader{}
-	return r.parse(buf)
-}
-
 func (r *Reader) parse(buf []byte) (Frame, error) {
 	p := parser{buf: buf}
 	var f Frame

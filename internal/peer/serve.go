@@ -116,7 +116,10 @@ func (p *Peer) serveStream(st *transport.Stream) {
 }
 
 // handle runs one request and writes its reply.
-func (p *Peer) handle(st *transport.Stream, f *wire.Frame, calls *inflight) {
+//
+// req is the worker's own Request, reused from call to call: a Request
+// does not outlive the Dispatch it is given to.
+func (p *Peer) handle(st *transport.Stream, f *wire.Frame, calls *inflight, req *Request) {
 	var ctx context.Context
 	var cancel context.CancelFunc
 	if f.Deadline > 0 {
@@ -130,7 +133,7 @@ func (p *Peer) handle(st *transport.Stream, f *wire.Frame, calls *inflight) {
 		cancel()
 	}()
 
-	req := &Request{Frame: f, Peer: p, st: st}
+	*req = Request{Frame: f, Peer: p, st: st}
 	var reply any
 	var err error
 	if p.d == nil {
@@ -190,8 +193,9 @@ func (p *Peer) worker(t task) {
 	defer p.wg.Done()
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
+	var req Request
 	for {
-		p.handle(t.st, &t.f, t.calls)
+		p.handle(t.st, &t.f, t.calls, &req)
 		<-p.sem
 		p.active.Add(-1)
 		t.running.Done()

@@ -338,14 +338,8 @@ func (s *Session) sendMax() int {
 // PeerID is the id the peer announced in the handshake.
 func (s *Session) PeerID() remoting.ObjectID { return s.peerID }
 
-// PeerMaxFrameSize is the largest frame the peer accepts.
-func (s *Session) PeerMaxFrameSize() int { return s.peerMax }
-
 // RemoteAddr is the peer's address.
 func (s *Session) RemoteAddr() net.Addr { return s.mux.RemoteAddr() }
-
-// LocalAddr is this end's address.
-func (s *Session) LocalAddr() net.Addr { return s.mux.LocalAddr() }
 
 // Close ends the session and every stream on it at once, and waits for
 // the goroutines of the session and its control stream. It is idempotent.

@@ -110,7 +110,6 @@ type rawPeer struct {
 	mux   *yamux.Session
 	ctl   *yamux.Stream
 	calls *yamux.Stream
-	r     *wire.Reader
 }
 
 // rawDial connects and sends a Hello with the given version; it returns
@@ -147,19 +146,6 @@ func (p *rawPeer) openCalls(t *testing.T) {
 	require.NoError(t, err)
 	_, err = p.calls.Write([]byte{byte(wire.StreamCalls)})
 	require.NoError(t, err)
-	p.r = wire.NewReader(p.calls, 0)
-}
-
-func (p *rawPeer) send(t *testing.T, f *wire.Frame) {
-	t.Helper()
-	_, err := p.calls.Write(wire.AppendFrame(nil, f))
-	require.NoError(t, err)
-}
-
-func (p *rawPeer) recv(t *testing.T) (wire.Frame, error) {
-	t.Helper()
-	p.calls.SetReadDeadline(time.Now().Add(5 * time.Second))
-	return p.r.ReadFrame()
 }
 
 // waitClosed waits until the server has closed the raw peer's session.
