@@ -112,7 +112,15 @@ func (c *peerCaller) Export(sk *Skeleton, impl any) (remoting.Ref, error) {
 // Release ends an object the other end exported to this one (a callback
 // object passed as an argument).
 func (c *peerCaller) Release(ctx context.Context, ref remoting.Ref) error {
-	err := c.p.Invoke(ctx, &remoting.Invocation{Target: ref, Method: wire.ReleaseMethod, Args: &struct {
+	return SendRelease(ctx, c.p, ref)
+}
+
+// SendRelease asks, through c, the other end to end the object ref names,
+// which this end owns; an object already gone is not an error. It is what
+// the Releasers of this module (requestor.Client and the Caller of
+// Args.Caller) send.
+func SendRelease(ctx context.Context, c remoting.Caller, ref remoting.Ref) error {
+	err := c.Invoke(ctx, &remoting.Invocation{Target: ref, Method: wire.ReleaseMethod, Args: &struct {
 		_ struct{} `cbor:",toarray"`
 	}{}})
 	if remoting.CodeOf(err) == remoting.CodeNotFound {

@@ -94,7 +94,8 @@ type Client struct {
 	backoff  time.Duration
 	conns    map[*peer.Peer]struct{} // every live connection, current or draining
 	closed   bool
-	closedCh chan struct{}
+	life     context.Context // canceled by Close: ends dials and renewals
+	end      context.CancelFunc
 	wg       sync.WaitGroup // dial goroutines and the renewer
 
 	holds holds // the objects proxies hold, which the renewer keeps alive
@@ -128,12 +129,13 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 		addr:     addr,
 		opts:     opts.withDefaults(),
 		conns:    make(map[*peer.Peer]struct{}),
-		closedCh: make(chan struct{}),
 	}
+	c.life, c.end = context.WithCancel(context.Background())
 	c.next = c.invoke
 	c.SetInterceptors(opts.Interceptors...)
 	cn, err := c.dial(ctx)
 	if err != nil {
+		c.end()
 		return nil, err
 	}
 	c.mu.Lock()
@@ -231,11 +233,7 @@ func (c *Client) conn(ctx context.Context) (*peer.Peer, error) {
 // redial runs one dial in the background for every caller that needs it.
 func (c *Client) redial(done chan struct{}) {
 	defer c.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	stop := context.AfterFunc(ctxOf(c.closedCh), cancel)
-	cn, err := c.dial(ctx)
-	stop()
-	cancel()
+	cn, err := c.dial(c.life)
 	c.mu.Lock()
 	c.dialing = nil
 	switch {
@@ -361,13 +359,7 @@ func (c *Client) Export(sk *invoker.Skeleton, impl any) (remoting.Ref, error) {
 // Releasing an object that is already gone is not an error.
 func (c *Client) Release(ctx context.Context, ref remoting.Ref) error {
 	c.forgetHold(ref.ID)
-	err := c.Invoke(ctx, &remoting.Invocation{Target: ref, Method: wire.ReleaseMethod, Args: &struct {
-		_ struct{} `cbor:",toarray"`
-	}{}})
-	if remoting.CodeOf(err) == remoting.CodeNotFound {
-		return nil
-	}
-	return err
+	return invoker.SendRelease(ctx, c, ref)
 }
 
 // Exported returns the number of local objects this client currently
@@ -416,7 +408,7 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
-	close(c.closedCh)
+	c.end()
 	conns := make([]*peer.Peer, 0, len(c.conns))
 	for cn := range c.conns {
 		conns = append(conns, cn)
@@ -431,25 +423,8 @@ func (c *Client) Close() error {
 }
 
 // Closed is closed when Close has been called.
-func (c *Client) Closed() <-chan struct{} { return c.closedCh }
+func (c *Client) Closed() <-chan struct{} { return c.life.Done() }
 
 func unavailable(err error) *remoting.Error { return peer.Unavailable(err) }
 
 func contextError(err error) *remoting.Error { return peer.ContextError(err) }
-
-// ctxOf returns a context that is canceled when done is closed.
-func ctxOf(done <-chan struct{}) context.Context { return doneContext(done) }
-
-type doneContext <-chan struct{}
-
-func (d doneContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (d doneContext) Done() <-chan struct{}       { return d }
-func (d doneContext) Err() error {
-	select {
-	case <-d:
-		return context.Canceled
-	default:
-		return nil
-	}
-}
-func (d doneContext) Value(any) any { return nil }

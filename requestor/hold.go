@@ -138,7 +138,7 @@ func (c *Client) renewer() {
 			timer.Reset(wait)
 		}
 		select {
-		case <-c.closedCh:
+		case <-c.life.Done():
 			return
 		case <-c.holds.kick:
 		case <-timer.C:
@@ -180,7 +180,7 @@ func (h *holds) due(now time.Time) (ids []remoting.ObjectID, wait time.Duration)
 
 // renew renews ids on the server and records what the reply says of each.
 func (c *Client) renew(ids []remoting.ObjectID) {
-	ctx, cancel := context.WithTimeout(ctxOf(c.closedCh), renewTimeout)
+	ctx, cancel := context.WithTimeout(c.life, renewTimeout)
 	defer cancel()
 	sent := time.Now()
 	var reply wire.RenewReply
