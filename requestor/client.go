@@ -86,8 +86,10 @@ type Client struct {
 	addr     string
 	opts     Options
 
-	mu       sync.Mutex
-	cur      *peer.Peer    // the connection new calls use; nil if none
+	mu sync.Mutex
+	// cur is the connection new calls use, nil if none; written under mu,
+	// read by the call path without it.
+	cur      atomic.Pointer[peer.Peer]
 	dialing  chan struct{} // closed when the dial in progress ends; nil if none
 	dialErr  error         // the last dial's error
 	nextDial time.Time     // no dial before this time (backoff)
@@ -139,7 +141,7 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 		return nil, err
 	}
 	c.mu.Lock()
-	c.cur = cn
+	c.cur.Store(cn)
 	c.conns[cn] = struct{}{}
 	c.mu.Unlock()
 	return c, nil
@@ -190,18 +192,21 @@ func (c *Client) dial(ctx context.Context) (*peer.Peer, error) {
 // conn returns a usable connection, dialing if there is none. Concurrent
 // callers share one dial; each waits for it only until its own ctx ends.
 func (c *Client) conn(ctx context.Context) (*peer.Peer, error) {
+	if cn := c.cur.Load(); cn != nil && cn.Usable() {
+		return cn, nil // the common case: no lock on the call path
+	}
 	for {
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
 			return nil, unavailable(ErrClosed)
 		}
-		if cn := c.cur; cn != nil {
+		if cn := c.cur.Load(); cn != nil {
 			if cn.Usable() {
 				c.mu.Unlock()
 				return cn, nil
 			}
-			c.cur = nil
+			c.cur.Store(nil)
 		}
 		wait := c.dialing
 		if wait == nil {
@@ -222,7 +227,7 @@ func (c *Client) conn(ctx context.Context) (*peer.Peer, error) {
 			return nil, contextError(ctx.Err())
 		}
 		c.mu.Lock()
-		cn, err := c.cur, c.dialErr
+		cn, err := c.cur.Load(), c.dialErr
 		c.mu.Unlock()
 		if cn == nil && err != nil {
 			return nil, err
@@ -246,7 +251,7 @@ func (c *Client) redial(done chan struct{}) {
 		c.dialErr = unavailable(ErrClosed)
 	default:
 		c.dialErr, c.backoff, c.nextDial = nil, 0, time.Time{}
-		c.cur = cn
+		c.cur.Store(cn)
 		c.conns[cn] = struct{}{}
 		c.opts.Logger.Info("remoting: reconnected", "endpoint", c.endpoint)
 	}
@@ -266,8 +271,8 @@ func (c *Client) forget(cn *peer.Peer) {
 	server := cn.Session().PeerID()
 	c.mu.Lock()
 	delete(c.conns, cn)
-	if c.cur == cn {
-		c.cur = nil
+	if c.cur.Load() == cn {
+		c.cur.Store(nil)
 	}
 	c.retiredOneway += cn.OnewayFailures()
 	shared := false
@@ -413,7 +418,7 @@ func (c *Client) Close() error {
 	for cn := range c.conns {
 		conns = append(conns, cn)
 	}
-	c.cur = nil
+	c.cur.Store(nil)
 	c.mu.Unlock()
 	for _, cn := range conns {
 		cn.Close()
