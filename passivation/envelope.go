@@ -5,54 +5,14 @@ import (
 	"reflect"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/remoting-go/remoting/wire"
 )
 
-// Limits of the decoder, which bound the work and memory that one record
-// can cost: a store may be shared, or its file tampered with.
-const (
-	maxNestedLevels  = 32
-	maxArrayElements = 1 << 20
-	maxMapPairs      = 1 << 18
-)
-
-// The encode and decode modes of the envelope and the state in it, built
-// once and immutable.
-var (
-	encMode cbor.EncMode
-	decMode cbor.DecMode
-)
-
-func init() {
-	var err error
-	encMode, err = cbor.EncOptions{
-		Time:          cbor.TimeRFC3339Nano, // keeps nanoseconds and the zone offset
-		TimeTag:       cbor.EncTagRequired,
-		IndefLength:   cbor.IndefLengthForbidden,
-		NilContainers: cbor.NilContainerAsNull, // nil and empty slices and maps stay apart
-		ByteArray:     cbor.ByteArrayToByteSlice,
-		BigIntConvert: cbor.BigIntConvertShortest,
-	}.EncMode()
-	if err != nil {
-		panic(fmt.Sprintf("passivation: cbor encode options: %v", err))
-	}
-	decMode, err = cbor.DecOptions{
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		TimeTag:          cbor.DecTagOptional,
-		MaxNestedLevels:  maxNestedLevels,
-		MaxArrayElements: maxArrayElements,
-		MaxMapPairs:      maxMapPairs,
-		IndefLength:      cbor.IndefLengthForbidden,
-		// State is decoded into the caller's concrete type only, but should
-		// that type contain an interface, it gets plain maps, never a type
-		// chosen by the data.
-		DefaultMapType:        reflect.TypeFor[map[string]any](),
-		UnrecognizedTagToAny:  cbor.UnrecognizedTagContentToAny,
-		DefaultByteStringType: reflect.TypeFor[[]byte](),
-	}.DecMode()
-	if err != nil {
-		panic(fmt.Sprintf("passivation: cbor decode options: %v", err))
-	}
-}
+// State and envelope are encoded with the wire package's one encode and
+// decode mode, so that a state type encodes the same in a record as in a
+// call, under the same decoder limits (a store may be shared, or its file
+// tampered with).
 
 // envelope is the encoding of a record's data: a CBOR array of the schema
 // number and the state. A later layout would be an array of another
@@ -69,11 +29,11 @@ type envelope struct {
 // exported fields of a struct are encoded by name, and `cbor` struct tags
 // (such as `cbor:",toarray"` or `cbor:"n,omitempty"`) apply.
 func Encode(schema uint32, v any) ([]byte, error) {
-	state, err := encMode.Marshal(v)
+	state, err := wire.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("passivation: encode %T: %w", v, err)
 	}
-	data, err := encMode.Marshal(envelope{Schema: schema, State: state})
+	data, err := wire.Marshal(envelope{Schema: schema, State: state})
 	if err != nil {
 		return nil, fmt.Errorf("passivation: encode %T: %w", v, err)
 	}
@@ -95,10 +55,10 @@ func Decode(data []byte, v any) (schema uint32, err error) {
 		return 0, fmt.Errorf("passivation: decode into %T: want a pointer to a concrete type", v)
 	}
 	var env envelope
-	if err := decMode.Unmarshal(data, &env); err != nil {
+	if err := wire.Unmarshal(data, &env); err != nil {
 		return 0, fmt.Errorf("passivation: decode envelope: %w", err)
 	}
-	if err := decMode.Unmarshal(env.State, v); err != nil {
+	if err := wire.Unmarshal(env.State, v); err != nil {
 		return env.Schema, fmt.Errorf("passivation: decode state of schema %d into %T: %w", env.Schema, v, err)
 	}
 	return env.Schema, nil
@@ -109,7 +69,7 @@ func Decode(data []byte, v any) (schema uint32, err error) {
 // the type to decode into.
 func Schema(data []byte) (uint32, error) {
 	var env envelope
-	if err := decMode.Unmarshal(data, &env); err != nil {
+	if err := wire.Unmarshal(data, &env); err != nil {
 		return 0, fmt.Errorf("passivation: decode envelope: %w", err)
 	}
 	return env.Schema, nil
