@@ -92,6 +92,17 @@ func (c *conn) flush(ctx context.Context) error {
 	return p.Flush(ctx)
 }
 
+// hangUp closes the connection once the client has read what was sent,
+// for at most a short bounded time (transport.Session.CloseGracefully).
+func (c *conn) hangUp(ctx context.Context) {
+	c.mu.Lock()
+	p := c.peer
+	c.mu.Unlock()
+	if p != nil {
+		p.Session().CloseGracefully(ctx)
+	}
+}
+
 // close ends the connection at once; it does not wait.
 func (c *conn) close() {
 	c.mu.Lock()

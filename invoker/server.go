@@ -370,6 +370,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			return err
 		}
 	}
+	// Hang up so that the last replies reach the clients, not a reset.
+	var hangUps sync.WaitGroup
+	for _, c := range conns {
+		hangUps.Go(func() { c.hangUp(ctx) })
+	}
+	hangUps.Wait()
 	return s.closeAll(ctx)
 }
 

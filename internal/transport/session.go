@@ -95,10 +95,19 @@ func (o Options) yamux() *yamux.Config {
 // ErrHandshake wraps every handshake failure.
 var ErrHandshake = errors.New("transport: handshake failed")
 
+// lingerTimeout bounds how long a connection stays open after this end
+// wrote its last frame (a refusal), waiting for the peer to read it and
+// hang up. Closing a socket while bytes the peer sent are still unread in
+// it sends a reset instead of a close, and a reset makes the peer's kernel
+// drop what the peer had not read yet: the very frame that says why. The
+// same delay net/http waits after an error response (rstAvoidanceDelay).
+const lingerTimeout = 500 * time.Millisecond
+
 // Session is one connection to a peer: a yamux session with a control
 // stream. It is safe for concurrent use.
 type Session struct {
 	mux     *yamux.Session
+	conn    net.Conn // under mux: for the half-close of CloseGracefully
 	opts    Options
 	control *Stream
 	peerMax int               // the largest frame the peer accepts
@@ -119,7 +128,7 @@ func Client(ctx context.Context, conn net.Conn, opts Options) (*Session, error) 
 		conn.Close()
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
 	}
-	s := newSession(mux, opts)
+	s := newSession(mux, conn, opts)
 	if err := s.clientHandshake(ctx); err != nil {
 		mux.Close()
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
@@ -129,8 +138,10 @@ func Client(ctx context.Context, conn net.Conn, opts Options) (*Session, error) 
 }
 
 // Server performs the callee's half of the handshake on conn and returns
-// the session. On error conn is closed after the peer has been told why
-// (for example a protocol version mismatch), so both ends see the reason.
+// the session. On error conn is closed. A peer whose hello is refused (for
+// example a protocol version mismatch) is told why first, and conn stays
+// open until the peer hangs up, for at most half a second, so that the
+// refusal reaches the peer rather than a reset.
 func Server(ctx context.Context, conn net.Conn, opts Options) (*Session, error) {
 	opts = opts.withDefaults()
 	mux, err := yamux.Server(&headerJoiner{Conn: conn}, opts.yamux())
@@ -138,8 +149,14 @@ func Server(ctx context.Context, conn net.Conn, opts Options) (*Session, error) 
 		conn.Close()
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
 	}
-	s := newSession(mux, opts)
-	if err := s.serverHandshake(ctx); err != nil {
+	s := newSession(mux, conn, opts)
+	if refused, err := s.serverHandshake(ctx); err != nil {
+		if refused {
+			// Leave the connection open until the peer, having read the
+			// refusal, hangs up: only then is nothing left unread on
+			// either side, and a peer's write still in flight is not cut.
+			s.awaitHangUp(ctx)
+		}
 		mux.Close()
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
 	}
@@ -147,8 +164,8 @@ func Server(ctx context.Context, conn net.Conn, opts Options) (*Session, error) 
 	return s, nil
 }
 
-func newSession(mux *yamux.Session, opts Options) *Session {
-	return &Session{mux: mux, opts: opts, goAway: make(chan struct{}), ctlDone: make(chan struct{})}
+func newSession(mux *yamux.Session, conn net.Conn, opts Options) *Session {
+	return &Session{mux: mux, conn: conn, opts: opts, goAway: make(chan struct{}), ctlDone: make(chan struct{})}
 }
 
 func (s *Session) handshakeDeadline(ctx context.Context) time.Time {
@@ -174,14 +191,17 @@ func (s *Session) clientHandshake(ctx context.Context) error {
 	defer stop()
 	f := s.hello()
 	f.Kind = wire.KindHello
-	if _, err := ys.Write(wire.AppendFrame([]byte{byte(wire.StreamControl)}, f)); err != nil {
-		return err
-	}
+	// A failed write is not the end yet: the peer may have answered and
+	// hung up already, and its answer, buffered in the stream, says why.
+	_, werr := ys.Write(wire.AppendFrame([]byte{byte(wire.StreamControl)}, f))
 	r := wire.NewReader(ys, s.opts.MaxFrameSize)
 	reply, err := r.ReadFrame()
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if werr != nil {
+			return werr
 		}
 		return fmt.Errorf("no welcome from peer: %w", err)
 	}
@@ -205,26 +225,28 @@ func (s *Session) clientHandshake(ctx context.Context) error {
 	return nil
 }
 
-func (s *Session) serverHandshake(ctx context.Context) error {
+// serverHandshake reads the peer's hello and answers it. refused reports
+// that the peer was sent a refusal, which it should be given time to read.
+func (s *Session) serverHandshake(ctx context.Context) (refused bool, err error) {
 	ctx, cancel := context.WithDeadline(ctx, s.handshakeDeadline(ctx))
 	defer cancel()
 	ys, err := s.mux.AcceptStreamWithContext(ctx)
 	if err != nil {
-		return fmt.Errorf("no control stream: %w", err)
+		return false, fmt.Errorf("no control stream: %w", err)
 	}
 	ys.SetDeadline(s.handshakeDeadline(ctx))
 	br := bufio.NewReaderSize(ys, 512)
 	t, err := br.ReadByte()
 	if err != nil {
-		return fmt.Errorf("no stream type: %w", err)
+		return false, fmt.Errorf("no stream type: %w", err)
 	}
 	if wire.StreamType(t) != wire.StreamControl {
-		return fmt.Errorf("first stream is type %d, want control", t)
+		return false, fmt.Errorf("first stream is type %d, want control", t)
 	}
 	r := wire.NewReader(br, s.opts.MaxFrameSize)
 	f, err := r.ReadFrame()
 	if err != nil {
-		return fmt.Errorf("no hello: %w", err)
+		return false, fmt.Errorf("no hello: %w", err)
 	}
 	var h wire.Hello
 	if f.Kind != wire.KindHello {
@@ -237,14 +259,16 @@ func (s *Session) serverHandshake(ctx context.Context) error {
 	if err != nil {
 		// Tell the peer why before hanging up.
 		refusal := &wire.Frame{Kind: wire.KindError, Body: wire.EncodeError(remoting.Errorf(remoting.CodeFailedPrecondition, "%v", err))}
-		ys.Write(wire.AppendFrame(nil, refusal))
+		if _, werr := ys.Write(wire.AppendFrame(nil, refusal)); werr != nil {
+			return false, err
+		}
 		ys.Close()
-		return err
+		return true, err
 	}
 	w := s.hello()
 	w.Kind = wire.KindWelcome
 	if _, err := ys.Write(wire.AppendFrame(nil, w)); err != nil {
-		return err
+		return false, err
 	}
 	ys.SetDeadline(time.Time{})
 	s.peerMax, s.peerID = int(h.MaxFrameSize), h.PeerID
@@ -252,7 +276,7 @@ func (s *Session) serverHandshake(ctx context.Context) error {
 		s.peerID = remoting.NewObjectID() // an anonymous peer owns what it creates for this session only
 	}
 	s.control = newStream(ys, r, s.sendMax(), nil)
-	return nil
+	return false, nil
 }
 
 // startControl runs the control-stream reader: it answers pings and notes
@@ -346,9 +370,40 @@ func (s *Session) RemoteAddr() net.Addr { return s.mux.RemoteAddr() }
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
 		s.mux.Close()
-		<-s.ctlDone
+		if s.control != nil { // the handshake succeeded and started the control reader
+			<-s.ctlDone
+		}
 	})
 	return nil
+}
+
+// CloseGracefully ends the session so that the peer reads everything
+// written so far: it half-closes the connection (the peer reads every frame
+// sent, then end of stream, and hangs up in turn), waits until the peer has
+// hung up, ctx has ended, or lingerTimeout has passed, and then closes.
+// It is idempotent and may run beside Close.
+func (s *Session) CloseGracefully(ctx context.Context) {
+	if cw, ok := s.conn.(interface{ CloseWrite() error }); ok && !s.mux.IsClosed() {
+		cw.CloseWrite()
+	}
+	s.awaitHangUp(ctx)
+	s.Close()
+}
+
+// awaitHangUp waits until the peer has closed the connection, ctx has
+// ended, or lingerTimeout has passed. yamux's receive loop reads on
+// meanwhile, so nothing the peer sent is left unread in the socket when it
+// is closed: closing a socket with unread bytes in it sends a reset, and a
+// reset makes the peer's kernel drop what the peer had not read yet, such
+// as a refusal that says why.
+func (s *Session) awaitHangUp(ctx context.Context) {
+	t := time.NewTimer(lingerTimeout)
+	defer t.Stop()
+	select {
+	case <-s.mux.CloseChan():
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // yamuxLogger sends yamux's log lines to slog at debug level.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -245,6 +248,60 @@ func TestDeadlineAndCancelReachTheServer(t *testing.T) {
 	assert.ErrorIs(t, p.Sleep(ctx, time.Minute), remoting.ErrCanceled, "a call with a dead context is not sent")
 }
 
+// helloFrame is a control-stream preface and one frame of kind k and body.
+func helloFrame(k wire.Kind, body []byte) []byte {
+	return wire.AppendFrame([]byte{byte(wire.StreamControl)}, &wire.Frame{Kind: k, Body: body})
+}
+
+func helloBody(t *testing.T, h wire.Hello) []byte {
+	body, err := wire.Marshal(&h)
+	require.NoError(t, err)
+	return body
+}
+
+// Every hello the server refuses is answered with an error frame that
+// says why, then the end of the stream, then the end of the connection, in
+// that order, however fast or slow the peer reads: the refusal must never
+// be lost to a reset.
+func TestRefusedHelloReachesThePeer(t *testing.T) {
+	cases := []struct {
+		name  string
+		hello func(t *testing.T) []byte
+		why   string
+	}{
+		{"protocol version mismatch", func(t *testing.T) []byte {
+			return helloFrame(wire.KindHello, helloBody(t, wire.Hello{Magic: wire.Magic, Version: wire.ProtocolVersion + 1, MaxFrameSize: wire.DefaultMaxFrameSize}))
+		}, "protocol version mismatch"},
+		{"another protocol's magic", func(t *testing.T) []byte {
+			return helloFrame(wire.KindHello, helloBody(t, wire.Hello{Magic: "grpc", Version: wire.ProtocolVersion}))
+		}, "does not speak this protocol"},
+		{"hello that is not CBOR", func(t *testing.T) []byte {
+			return helloFrame(wire.KindHello, []byte{0xff, 0x00, 0x13})
+		}, "bad hello"},
+		{"another frame instead of hello", func(t *testing.T) []byte {
+			return helloFrame(wire.KindPing, nil)
+		}, "instead of hello"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs logBuffer
+			s := startServer(t, invoker.Options{Logger: logs.logger()})
+			p, f := rawHello(t, s.endpoint, nil, tc.hello(t))
+			require.Equal(t, wire.KindError, f.Kind, "the server answers a refused hello with an error frame")
+			e := wire.DecodeError(f.Body)
+			assert.Equal(t, remoting.CodeFailedPrecondition, e.Code, "refusal code: %s", e.Message)
+			assert.Contains(t, e.Message, tc.why)
+			_, err := p.ctlReader.ReadFrame()
+			assert.ErrorIs(t, err, io.EOF, "after the refusal the server ends the stream")
+			p.mux.Close() // hang up, as a client does once refused
+			assert.Eventually(t, func() bool { return contains(logs.String(), "connection refused") }, 5*time.Second, 5*time.Millisecond, "the server lets go of the connection once the peer hung up; log: %s", logs.String())
+			assert.Contains(t, logs.String(), tc.why)
+		})
+	}
+}
+
+// TestProtocolVersionMismatch is the refusal a client of another version
+// meets; TestRefusedHelloReachesThePeer covers every refusal.
 func TestProtocolVersionMismatch(t *testing.T) {
 	var logs logBuffer
 	s := startServer(t, invoker.Options{Logger: logs.logger()})
@@ -252,8 +309,43 @@ func TestProtocolVersionMismatch(t *testing.T) {
 	require.Equal(t, wire.KindError, f.Kind, "the server answers a wrong version with an error frame")
 	e := wire.DecodeError(f.Body)
 	assert.Contains(t, e.Message, "protocol version mismatch")
-	p.waitClosed(t)
+	p.mux.Close()
 	assert.Eventually(t, func() bool { return contains(logs.String(), "protocol version mismatch") }, 5*time.Second, 10*time.Millisecond, "server log: %s", logs.String())
+}
+
+// neverHangsUp hides the end of the stream from the yamux session above
+// it, so that the peer, once refused, keeps its connection open.
+type neverHangsUp struct {
+	net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *neverHangsUp) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if errors.Is(err, io.EOF) {
+		<-c.closed
+	}
+	return n, err
+}
+
+func (c *neverHangsUp) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// A refused peer that never hangs up holds the server's connection for a
+// short bounded time only, not until the handshake timeout or forever.
+func TestRefusedPeerThatStaysIsCutOff(t *testing.T) {
+	var logs logBuffer
+	s := startServer(t, invoker.Options{Logger: logs.logger(), HandshakeTimeout: time.Minute})
+	start := time.Now()
+	wrap := func(nc net.Conn) net.Conn { return &neverHangsUp{Conn: nc, closed: make(chan struct{})} }
+	_, f := rawHello(t, s.endpoint, wrap, helloFrame(wire.KindHello, helloBody(t, wire.Hello{Magic: wire.Magic, Version: wire.ProtocolVersion + 1})))
+	require.Equal(t, wire.KindError, f.Kind)
+	require.Eventually(t, func() bool { return contains(logs.String(), "connection refused") }, 5*time.Second, 5*time.Millisecond, "the server lets go of the refused connection")
+	assert.Less(t, time.Since(start), 3*time.Second, "held for at most the linger time")
+	assert.Eventually(t, func() bool { return s.Stats().Connections == 0 }, 5*time.Second, 5*time.Millisecond)
 }
 
 func TestDialRefusesServerOfAnotherVersion(t *testing.T) {

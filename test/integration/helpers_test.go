@@ -110,31 +110,47 @@ type rawPeer struct {
 	mux   *yamux.Session
 	ctl   *yamux.Stream
 	calls *yamux.Stream
+
+	ctlReader *wire.Reader // frames the server sent on the control stream
 }
 
 // rawDial connects and sends a Hello with the given version; it returns
 // the peer and the first frame the server answered with.
 func rawDial(t *testing.T, endpoint string, version uint32) (*rawPeer, wire.Frame) {
 	t.Helper()
+	body, err := wire.Marshal(&wire.Hello{Magic: wire.Magic, Version: version, MaxFrameSize: wire.DefaultMaxFrameSize})
+	require.NoError(t, err)
+	return rawHello(t, endpoint, nil, wire.AppendFrame([]byte{byte(wire.StreamControl)}, &wire.Frame{Kind: wire.KindHello, Body: body}))
+}
+
+// rawHello connects and writes hello, as given, on the first stream. wrap,
+// if not nil, wraps the connection under the peer's yamux session. It
+// returns the peer and the first frame the server answered with.
+func rawHello(t *testing.T, endpoint string, wrap func(net.Conn) net.Conn, hello []byte) (*rawPeer, wire.Frame) {
+	t.Helper()
 	_, addr, err := remoting.ParseEndpoint(endpoint)
 	require.NoError(t, err)
 	nc, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
+	t.Cleanup(func() { nc.Close() })
+	under := nc
+	if wrap != nil {
+		under = wrap(nc)
+	}
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard
-	mux, err := yamux.Client(nc, cfg)
+	mux, err := yamux.Client(under, cfg)
 	require.NoError(t, err)
 	p := &rawPeer{nc: nc, mux: mux}
 	t.Cleanup(func() { mux.Close() })
 	p.ctl, err = mux.OpenStream()
 	require.NoError(t, err)
-	body, err := wire.Marshal(&wire.Hello{Magic: wire.Magic, Version: version, MaxFrameSize: wire.DefaultMaxFrameSize})
-	require.NoError(t, err)
-	_, err = p.ctl.Write(wire.AppendFrame([]byte{byte(wire.StreamControl)}, &wire.Frame{Kind: wire.KindHello, Body: body}))
-	require.NoError(t, err)
+	_, err = p.ctl.Write(hello)
+	require.NoError(t, err, "writing the hello")
 	p.ctl.SetReadDeadline(time.Now().Add(5 * time.Second))
-	f, err := wire.NewReader(p.ctl, 0).ReadFrame()
-	require.NoError(t, err)
+	p.ctlReader = wire.NewReader(p.ctl, 0)
+	f, err := p.ctlReader.ReadFrame()
+	require.NoError(t, err, "reading the server's answer to the hello")
 	return p, f
 }
 
