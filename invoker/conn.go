@@ -7,7 +7,7 @@ import (
 
 	"github.com/remoting-go/remoting/internal/peer"
 	"github.com/remoting-go/remoting/internal/transport"
-	"github.com/remoting-go/remoting/wire"
+	"github.com/remoting-go/remoting/internal/wire"
 )
 
 // conn is one client connection: the handshake, then a peer that serves

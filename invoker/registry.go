@@ -12,8 +12,8 @@ import (
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/internal/peer"
+	"github.com/remoting-go/remoting/internal/wire"
 	"github.com/remoting-go/remoting/lifecycle"
-	"github.com/remoting-go/remoting/wire"
 )
 
 // Registry is the table of objects that one end of a connection serves,

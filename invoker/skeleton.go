@@ -5,7 +5,7 @@ import (
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/internal/peer"
-	"github.com/remoting-go/remoting/wire"
+	"github.com/remoting-go/remoting/internal/wire"
 )
 
 // Skeleton is the server side of one remote interface: its name and, per

@@ -14,8 +14,8 @@ import (
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/internal/peer"
 	"github.com/remoting-go/remoting/internal/transport"
+	"github.com/remoting-go/remoting/internal/wire"
 	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/wire"
 )
 
 // ErrClosed is returned (wrapped in a *remoting.Error with CodeUnavailable)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/internal/transport"
-	"github.com/remoting-go/remoting/wire"
+	"github.com/remoting-go/remoting/internal/wire"
 )
 
 // Dispatcher serves the requests a peer receives.

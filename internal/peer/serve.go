@@ -10,7 +10,7 @@ import (
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/internal/transport"
-	"github.com/remoting-go/remoting/wire"
+	"github.com/remoting-go/remoting/internal/wire"
 )
 
 // Request is one request received from the other end.

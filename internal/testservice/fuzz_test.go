@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/internal/wire"
 	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/wire"
 )
 
 // FuzzDecodeRequest decodes arbitrary bodies into the generated argument

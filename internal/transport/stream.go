@@ -7,7 +7,7 @@ import (
 
 	"github.com/hashicorp/yamux"
 
-	"github.com/remoting-go/remoting/wire"
+	"github.com/remoting-go/remoting/internal/wire"
 )
 
 // flushTimeout bounds how long Close waits for queued frames to be written.

@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/remoting-go/remoting/wire"
+	"github.com/remoting-go/remoting/internal/wire"
 )
 
 // errWriterClosed is returned by writes after Close.

@@ -15,9 +15,9 @@ import (
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/internal/testservice"
+	"github.com/remoting-go/remoting/internal/wire"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/requestor"
-	"github.com/remoting-go/remoting/wire"
 )
 
 // A healthy client keeps working while another connection is closed for

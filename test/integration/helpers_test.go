@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/wire"
+	"github.com/remoting-go/remoting/internal/wire"
 
 	"github.com/remoting-go/remoting/internal/testservice"
 	"github.com/remoting-go/remoting/invoker"
