@@ -13,10 +13,17 @@
 //     that keep their code across the wire and support [errors.Is] and
 //     [errors.As], and [RegisterError] for application error types that
 //     should arrive at the client as their own type.
+//   - [Resolver]: a Caller that resolves names (Lookup); the generated
+//     Lookup<Interface> functions take one.
+//   - [Interceptor], [Handler], [Metadata] and [ServerInfo]: Invocation
+//     Interceptors and the invocation context.
 //
-// The runtime lives in sub-packages: requestor (client side), invoker (server
-// side), lifecycle (which instance serves an Object ID), wire (frames and the
-// CBOR marshaller) and stubgen (the generator of proxies and invokers).
+// Everything here is for users and for generated code alike. The runtime
+// lives in sub-packages: requestor (client side), invoker (server side),
+// lifecycle (which instance serves an Object ID) and its mechanisms pool,
+// lease and passivation, codegen (what generated code calls, and nothing
+// else), and stubgen (the generator of proxies and invokers). The wire
+// protocol is internal; internal/wire/PROTOCOL.md describes it.
 //
 // This package starts no goroutines and is safe for concurrent use.
 package remoting

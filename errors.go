@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
+
+	"github.com/remoting-go/remoting/internal/errtypes"
 )
 
 // Code classifies a Remoting Error. Codes have explicit numbers because they
@@ -147,17 +148,6 @@ func CodeOf(err error) Code {
 	return CodeUnknown
 }
 
-// registry of application error types, see RegisterError.
-var registry struct {
-	sync.RWMutex
-	byName map[string]errorType
-	byType map[reflect.Type]string
-}
-
-type errorType struct {
-	decode func(body []byte, unmarshal func([]byte, any) error) (error, error)
-}
-
 // RegisterError registers the error type T under a name that is stable
 // across processes, so that a value of type T returned by a server method
 // (anywhere in the returned error's chain) crosses the wire whole and
@@ -171,75 +161,11 @@ type errorType struct {
 // RegisterError panics if name or T is registered twice, as [encoding/gob]'s
 // Register does.
 func RegisterError[T error](name string) {
-	t := reflect.TypeFor[T]()
-	registry.Lock()
-	defer registry.Unlock()
-	if registry.byName == nil {
-		registry.byName = make(map[string]errorType)
-		registry.byType = make(map[reflect.Type]string)
-	}
-	if _, dup := registry.byName[name]; dup {
-		panic(fmt.Sprintf("remoting: RegisterError: name %q registered twice", name))
-	}
-	if _, dup := registry.byType[t]; dup {
-		panic(fmt.Sprintf("remoting: RegisterError: type %v registered twice", t))
-	}
-	registry.byType[t] = name
-	registry.byName[name] = errorType{decode: func(body []byte, unmarshal func([]byte, any) error) (error, error) {
+	errtypes.Register(name, reflect.TypeFor[T](), func(body []byte, unmarshal func([]byte, any) error) (error, error) {
 		var v T
 		if err := unmarshal(body, &v); err != nil {
 			return nil, err
 		}
 		return v, nil
-	}}
-}
-
-// RegisteredError finds the first error in err's chain whose type was
-// registered with [RegisterError] and returns it with its name. It is for
-// the marshaller.
-func RegisteredError(err error) (name string, value error, ok bool) {
-	registry.RLock()
-	defer registry.RUnlock()
-	if len(registry.byType) == 0 {
-		return "", nil, false
-	}
-	var walk func(error) bool
-	walk = func(e error) bool {
-		for e != nil {
-			if n, found := registry.byType[reflect.TypeOf(e)]; found {
-				name, value = n, e
-				return true
-			}
-			switch u := e.(type) {
-			case interface{ Unwrap() []error }:
-				for _, inner := range u.Unwrap() {
-					if walk(inner) {
-						return true
-					}
-				}
-				return false
-			case interface{ Unwrap() error }:
-				e = u.Unwrap()
-			default:
-				return false
-			}
-		}
-		return false
-	}
-	ok = walk(err)
-	return name, value, ok
-}
-
-// DecodeRegisteredError creates a value of the error type registered under
-// name from body, using unmarshal (the marshaller's decoder). It reports
-// false if no type is registered under name. It is for the marshaller.
-func DecodeRegisteredError(name string, body []byte, unmarshal func([]byte, any) error) (error, bool, error) {
-	registry.RLock()
-	t, ok := registry.byName[name]
-	registry.RUnlock()
-	if !ok {
-		return nil, false, nil
-	}
-	v, err := t.decode(body, unmarshal)
-	return v, true, err
+	})
 }

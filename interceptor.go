@@ -57,9 +57,11 @@ func chainAt(ics []Interceptor, i int, final Handler) Handler {
 // ServerInfo is what a server-side interceptor learns about the caller
 // and the call beyond the Invocation.
 type ServerInfo struct {
-	// Peer is the caller's peer id (random per client, kept across its
-	// reconnects).
-	Peer ObjectID
+	// Caller is the id of the calling end: random per requestor.Client
+	// and kept across its reconnects, so it names the client, not the
+	// connection. The objects a client creates through remote factories
+	// belong to it.
+	Caller ObjectID
 	// Remote is the caller's network address.
 	Remote string
 	// Deadline is the time the caller still waits, 0 for none.
@@ -89,7 +91,9 @@ func (c *serverContext) Value(key any) any {
 }
 
 // NewServerContext returns a context for one server-side call, carrying
-// the caller's info and the invocation context it sent. For the runtime.
+// the caller's info and the invocation context it sent: what the server
+// hands every remote method. A test of a method that reads
+// [ServerInfoFrom] or [MetadataFrom] makes its context with it.
 func NewServerContext(parent context.Context, info ServerInfo, md Metadata) context.Context {
 	return &serverContext{Context: parent, info: info, meta: md}
 }

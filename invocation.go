@@ -2,12 +2,6 @@ package remoting
 
 import "context"
 
-// SupportStubgenVersion1 is referenced by code that stubgen generated for
-// this runtime's contract. Generated code for an incompatible runtime names
-// a constant this package does not have and fails to compile with that name
-// in the message.
-const SupportStubgenVersion1 = true
-
 // Metadata is the invocation context: string pairs that travel with an
 // invocation in the frame header, for interceptors and user code on the
 // other end (credentials, trace ids, tenant names).
@@ -45,4 +39,16 @@ type Invocation struct {
 // Proxies call through a Caller.
 type Caller interface {
 	Invoke(ctx context.Context, inv *Invocation) error
+}
+
+// Resolver is a Caller that resolves names through the server's naming
+// service (the Lookup pattern): requestor.Client is one. The generated
+// Lookup<Interface> functions take a Resolver, so that anything that can
+// look a name up and call the object it names serves them.
+type Resolver interface {
+	Caller
+	// Lookup returns the reference of the object registered under name.
+	// If iface is not empty, an object of another interface is refused
+	// with InvalidArgument; an unknown name is NotFound.
+	Lookup(ctx context.Context, name, iface string) (Ref, error)
 }

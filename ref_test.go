@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/internal/errtypes"
 )
 
 func TestRefStringRoundTrips(t *testing.T) {
@@ -79,7 +80,7 @@ func TestRegisterErrorTwicePanics(t *testing.T) {
 	remoting.RegisterError[dupErr]("remoting_test.dupErr")
 	assert.Panics(t, func() { remoting.RegisterError[dupErr]("remoting_test.other") })
 	assert.Panics(t, func() { remoting.RegisterError[*dupErr]("remoting_test.dupErr") })
-	name, v, ok := remoting.RegisteredError(fmt.Errorf("a: %w", errors.Join(errors.New("b"), dupErr{})))
+	name, v, ok := errtypes.Find(fmt.Errorf("a: %w", errors.Join(errors.New("b"), dupErr{})))
 	require.True(t, ok)
 	assert.Equal(t, "remoting_test.dupErr", name)
 	assert.Equal(t, dupErr{}, v)

@@ -80,7 +80,7 @@ func Logging(logger *slog.Logger, opts LoggingOptions) remoting.Interceptor {
 			slog.String("code", remoting.CodeOf(err).String()),
 		)
 		if info != nil {
-			attrs = append(attrs, slog.String("peer", info.Peer.String()), slog.String("remote", info.Remote))
+			attrs = append(attrs, slog.String("peer", info.Caller.String()), slog.String("remote", info.Remote))
 		}
 		if err != nil {
 			attrs = append(attrs, slog.String("err", err.Error()))

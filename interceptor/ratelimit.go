@@ -46,7 +46,7 @@ func RateLimitBy(rate float64, burst int, key func(ctx context.Context, inv *rem
 // gets its own bucket.
 func ByPeer(ctx context.Context, _ *remoting.Invocation) string {
 	if info := remoting.ServerInfoFrom(ctx); info != nil {
-		return info.Peer.String()
+		return info.Caller.String()
 	}
 	return ""
 }

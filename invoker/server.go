@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/codegen"
+	"github.com/remoting-go/remoting/internal/dispatch"
+	"github.com/remoting-go/remoting/internal/peer"
 	"github.com/remoting-go/remoting/internal/transport"
 	"github.com/remoting-go/remoting/lifecycle"
 )
@@ -59,7 +62,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.MaxConcurrentCalls <= 0 {
-		o.MaxConcurrentCalls = 1024
+		o.MaxConcurrentCalls = peer.DefaultMaxConcurrentCalls
 	}
 	if o.OwnerGrace <= 0 {
 		o.OwnerGrace = 30 * time.Second
@@ -83,8 +86,10 @@ func (o Options) transport() transport.Options {
 // Server hosts remote objects and serves invocations on them. It is safe
 // for concurrent use; objects may be registered while it serves.
 type Server struct {
-	opts Options
-	reg  *Registry
+	opts    Options
+	reg     *dispatch.Registry
+	mgr     *lifecycle.Manager    // the objects remote factories create for clients
+	observe func(lifecycle.Event) // the observers, as one function
 
 	// ctx is canceled by Close; every connection's context derives from it.
 	ctx    context.Context
@@ -120,23 +125,22 @@ type Stats struct {
 func NewServer(opts Options) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	opts = opts.withDefaults()
-	reg := NewRegistry(opts.Logger)
-	reg.observe = lifecycle.Fanout(opts.Observers...)
-	reg.mgr = lifecycle.NewManager(lifecycle.ManagerOptions{Grace: opts.OwnerGrace, OnEnd: reg.drop, Logger: opts.Logger})
 	s := &Server{
 		opts:      opts,
-		reg:       reg,
+		observe:   lifecycle.Fanout(opts.Observers...),
 		ctx:       ctx,
 		cancel:    cancel,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 	}
+	s.mgr = lifecycle.NewManager(lifecycle.ManagerOptions{Grace: opts.OwnerGrace, OnEnd: func(id remoting.ObjectID) { s.reg.Drop(id) }, Logger: opts.Logger})
+	s.reg = dispatch.NewRegistry(opts.Logger, owners{s}, ErrServerClosed)
 	s.reg.SetInterceptors(opts.Interceptors...)
 	return s
 }
 
 // Policy sets the lifecycle of the objects that remote factories create of
-// the interface sk serves (stubgen's <Interface>Invoker()): each belongs to
+// the interface inv serves (stubgen's <Interface>Invoker()): each belongs to
 // the client that called the factory and lives as p says (see
 // lifecycle.ClientDependent): with a lease, passivated when idle. Objects
 // of an interface without a policy live as the zero lifecycle.Policy says:
@@ -153,24 +157,24 @@ func NewServer(opts Options) *Server {
 //
 // Policy fails if the interface has a policy already, if an option of p
 // cannot work, or if the store cannot be read.
-func (s *Server) Policy(sk *Skeleton, p lifecycle.Policy) error {
+func (s *Server) Policy(inv *codegen.Invoker, p lifecycle.Policy) error {
 	if s.shuttingDown() {
 		return ErrServerClosed
 	}
-	if err := checkSkeleton(sk); err != nil {
+	if err := dispatch.Check(inv); err != nil {
 		return fmt.Errorf("invoker: policy: %w", err)
 	}
-	b := lifecycle.Binding{Interface: sk.Interface, Implements: sk.Implements, Observe: s.reg.observe}
-	err := s.reg.mgr.SetPolicy(b, p, func(id, owner remoting.ObjectID, st lifecycle.Strategy) error {
-		return s.reg.insert(&object{id: id, skeleton: sk, strategy: st, owner: owner})
+	b := lifecycle.Binding{Interface: inv.Interface, Implements: inv.Implements, Observe: s.observe}
+	err := s.mgr.SetPolicy(b, p, func(id, owner remoting.ObjectID, st lifecycle.Strategy) error {
+		return s.reg.Insert(dispatch.Object{ID: id, Invoker: inv, Instances: instances{st}, Owner: owner})
 	})
 	if err != nil {
-		return fmt.Errorf("invoker: policy for %s: %w", sk.Interface, err)
+		return fmt.Errorf("invoker: policy for %s: %w", inv.Interface, err)
 	}
 	return nil
 }
 
-// Register makes an object reachable. The skeleton (stubgen's
+// Register makes an object reachable. The Invoker (stubgen's
 // <Interface>Invoker()) says which interface it serves; the strategy
 // (lifecycle.Static and the others) says which instance serves each call.
 //
@@ -180,41 +184,45 @@ func (s *Server) Policy(sk *Skeleton, p lifecycle.Policy) error {
 // id. The returned Ref has an empty Endpoint: the server does not know
 // under which address its clients reach it.
 //
-// Register fails if the name is taken, the skeleton is incomplete or the
+// Register fails if the name is taken, the Invoker is incomplete or the
 // strategy refuses the binding (for example an instance that does not
 // implement the interface).
-func (s *Server) Register(name string, sk *Skeleton, strategy lifecycle.Strategy) (remoting.Ref, error) {
+func (s *Server) Register(name string, inv *codegen.Invoker, strategy lifecycle.Strategy) (remoting.Ref, error) {
 	id := remoting.NewObjectID()
 	if name != "" {
 		id = remoting.NameID(name)
 	}
-	return s.register(id, name, sk, strategy)
+	return s.register(id, name, inv, strategy)
 }
 
 // RegisterID registers an anonymous object under the given id, for callers
 // that manage ids themselves (for example an object restored from a
 // store). See Register.
-func (s *Server) RegisterID(id remoting.ObjectID, sk *Skeleton, strategy lifecycle.Strategy) (remoting.Ref, error) {
+func (s *Server) RegisterID(id remoting.ObjectID, inv *codegen.Invoker, strategy lifecycle.Strategy) (remoting.Ref, error) {
 	if id.IsZero() {
 		return remoting.Ref{}, remoting.Errorf(remoting.CodeInvalidArgument, "invoker: register: the zero ObjectID is reserved for the naming service")
 	}
-	return s.register(id, "", sk, strategy)
+	return s.register(id, "", inv, strategy)
 }
 
-func (s *Server) register(id remoting.ObjectID, name string, sk *Skeleton, strategy lifecycle.Strategy) (remoting.Ref, error) {
+func (s *Server) register(id remoting.ObjectID, name string, inv *codegen.Invoker, strategy lifecycle.Strategy) (remoting.Ref, error) {
 	if s.shuttingDown() {
 		return remoting.Ref{}, ErrServerClosed
 	}
-	if err := checkSkeleton(sk); err != nil {
+	err := dispatch.Check(inv)
+	if err == nil && strategy == nil {
+		err = remoting.Errorf(remoting.CodeInvalidArgument, "nil lifecycle strategy")
+	}
+	if err == nil {
+		err = strategy.Bind(lifecycle.Binding{ID: id, Name: name, Interface: inv.Interface, Implements: inv.Implements, Observe: s.observe})
+	}
+	if err == nil {
+		err = s.reg.Insert(dispatch.Object{ID: id, Name: name, Invoker: inv, Instances: instances{strategy}})
+	}
+	if err != nil {
 		return remoting.Ref{}, fmt.Errorf("invoker: register %q: %w", name, err)
 	}
-	b := lifecycle.Binding{ID: id, Name: name, Interface: sk.Interface, Implements: sk.Implements,
-		Observe: s.reg.observe}
-	obj := &object{id: id, name: name, skeleton: sk, strategy: strategy}
-	if err := s.reg.add(obj, b); err != nil {
-		return remoting.Ref{}, fmt.Errorf("invoker: register %q: %w", name, err)
-	}
-	return remoting.Ref{ID: id, Interface: sk.Interface}, nil
+	return remoting.Ref{ID: id, Interface: inv.Interface}, nil
 }
 
 // Unregister removes an object: later calls get NotFound. Calls already
@@ -223,43 +231,41 @@ func (s *Server) Unregister(ctx context.Context, id remoting.ObjectID) error {
 	return s.reg.Unregister(ctx, id)
 }
 
-// SetInterceptors replaces the server's interceptor chain atomically; see
-// Registry.SetInterceptors.
+// SetInterceptors replaces the server's interceptor chain (first
+// outermost) atomically: calls in flight finish on the chain they started
+// with, later calls take the new one, and the call path takes no lock.
+// The chain runs after the object and method are found and before the
+// lifecycle strategy is asked for an instance, so a call an interceptor
+// refuses activates nothing.
 func (s *Server) SetInterceptors(interceptors ...remoting.Interceptor) {
 	s.reg.SetInterceptors(interceptors...)
 }
 
 // SetLeaseTTL changes the lease time to live of the objects that remote
-// factories create for the interface sk serves (see Policy): new objects
+// factories create for the interface inv serves (see Policy): new objects
 // get it at once, live ones at their next renewal. Zero means no lease.
 // It fails for an interface without a client-dependent policy.
-func (s *Server) SetLeaseTTL(sk *Skeleton, ttl time.Duration) error {
-	if err := checkSkeleton(sk); err != nil {
+func (s *Server) SetLeaseTTL(inv *codegen.Invoker, ttl time.Duration) error {
+	if err := dispatch.Check(inv); err != nil {
 		return err
 	}
-	return s.reg.mgr.SetTTL(sk.Interface, ttl)
+	return s.mgr.SetTTL(inv.Interface, ttl)
 }
 
 // SetPassivateAfter changes how long the objects that remote factories
-// create for the interface sk serves may sit idle before they are
+// create for the interface inv serves may sit idle before they are
 // passivated (see Policy); live objects take it at their next idle check.
 // It fails for an interface without a passivating policy.
-func (s *Server) SetPassivateAfter(sk *Skeleton, after time.Duration) error {
-	if err := checkSkeleton(sk); err != nil {
+func (s *Server) SetPassivateAfter(inv *codegen.Invoker, after time.Duration) error {
+	if err := dispatch.Check(inv); err != nil {
 		return err
 	}
-	return s.reg.mgr.SetPassivateAfter(sk.Interface, after)
+	return s.mgr.SetPassivateAfter(inv.Interface, after)
 }
-
-// Objects lists the server's registered objects, named and created.
-func (s *Server) Objects() []ObjectInfo { return s.reg.Objects() }
 
 // Draining reports whether Shutdown has begun (or the server is closed):
 // a health check should then report the server as not ready.
 func (s *Server) Draining() bool { return s.shuttingDown() }
-
-// Registry returns the server's object table.
-func (s *Server) Registry() *Registry { return s.reg }
 
 // Serve accepts connections on lis and serves them until lis fails or the
 // server is shut down; then it returns ErrServerClosed (or the listener's
@@ -393,7 +399,7 @@ func (s *Server) Stats() Stats {
 
 // peerCame records a new connection of client id: its objects do not end
 // while it is connected.
-func (s *Server) peerCame(id remoting.ObjectID) { s.reg.mgr.Connected(id) }
+func (s *Server) peerCame(id remoting.ObjectID) { s.mgr.Connected(id) }
 
 // peerGone records the end of a connection of client id; when it was the
 // last, the client's objects end after the grace period unless it comes
@@ -403,7 +409,7 @@ func (s *Server) peerGone(id remoting.ObjectID, c *conn) {
 	delete(s.conns, c)
 	c.addStats(&s.retired)
 	s.mu.Unlock()
-	s.reg.mgr.Disconnected(id)
+	s.mgr.Disconnected(id)
 }
 
 // active returns the number of calls running on all connections.

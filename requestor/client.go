@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/codegen"
+	"github.com/remoting-go/remoting/internal/dispatch"
 	"github.com/remoting-go/remoting/internal/peer"
 	"github.com/remoting-go/remoting/internal/transport"
 	"github.com/remoting-go/remoting/internal/wire"
-	"github.com/remoting-go/remoting/invoker"
 )
 
 // ErrClosed is returned (wrapped in a *remoting.Error with CodeUnavailable)
@@ -102,14 +103,19 @@ type Client struct {
 
 	holds holds // the objects proxies hold, which the renewer keeps alive
 
-	chain         atomic.Pointer[remoting.Interceptor] // nil: no interceptors
-	next          remoting.Handler                     // c.invoke, bound once
-	reg           *invoker.Registry                    // objects this client exports to its server
-	onewayFailed  atomic.Uint64                        // fire-and-forget calls that found no connection
-	retiredOneway uint64                               // OnewayFailures of connections that ended
+	chain        atomic.Pointer[remoting.Interceptor]                            // nil: no interceptors
+	next         remoting.Handler                                                // c.invoke, bound once
+	connect      func(context.Context, *remoting.Invocation) (*peer.Peer, error) // c.prepare, bound once
+	reg          *dispatch.Registry                                              // objects this client exports to its server
+	onewayFailed atomic.Uint64                                                   // fire-and-forget calls that could not be sent, on any connection
 }
 
-var _ remoting.Caller = (*Client)(nil)
+var (
+	_ remoting.Resolver = (*Client)(nil)
+	_ remoting.Releaser = (*Client)(nil)
+	_ codegen.Exporter  = (*Client)(nil)
+	_ codegen.Holder    = (*Client)(nil)
+)
 
 // Dial connects to the server at endpoint ("tcp://host:port",
 // "unix:///path.sock", "tls://host:port", or a bare "host:port" for tcp)
@@ -126,7 +132,7 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 	c := &Client{
 		endpoint: network + "://" + addr,
 		id:       remoting.NewObjectID(),
-		reg:      invoker.NewRegistry(opts.Logger),
+		reg:      dispatch.NewRegistry(opts.Logger, nil, unavailable(ErrClosed)),
 		network:  network,
 		addr:     addr,
 		opts:     opts.withDefaults(),
@@ -134,6 +140,7 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 	}
 	c.life, c.end = context.WithCancel(context.Background())
 	c.next = c.invoke
+	c.connect = c.prepare
 	c.SetInterceptors(opts.Interceptors...)
 	cn, err := c.dial(ctx)
 	if err != nil {
@@ -178,9 +185,10 @@ func (c *Client) dial(ctx context.Context) (*peer.Peer, error) {
 		return nil, unavailable(fmt.Errorf("connect %s: %w", c.endpoint, err))
 	}
 	p := peer.New(sess, c.reg, peer.Options{
-		Streams: c.opts.Streams,
-		Logger:  c.opts.Logger,
-		OnClose: c.forget,
+		Streams:      c.opts.Streams,
+		Logger:       c.opts.Logger,
+		OnClose:      c.forget,
+		OnewayFailed: &c.onewayFailed,
 	})
 	if err := p.OpenStreams(); err != nil {
 		p.Close()
@@ -274,14 +282,13 @@ func (c *Client) forget(cn *peer.Peer) {
 	if c.cur.Load() == cn {
 		c.cur.Store(nil)
 	}
-	c.retiredOneway += cn.OnewayFailures()
 	shared := false
 	for other := range c.conns {
 		shared = shared || other.Session().PeerID() == server
 	}
 	c.mu.Unlock()
 	if !shared {
-		c.reg.ReleaseOwner(context.Background(), server)
+		c.reg.EndOwner(context.Background(), server)
 	}
 }
 
@@ -302,18 +309,7 @@ func (c *Client) Invoke(ctx context.Context, inv *remoting.Invocation) error {
 
 // invoke sends inv, after the interceptors.
 func (c *Client) invoke(ctx context.Context, inv *remoting.Invocation) error {
-	cn, err := c.prepare(ctx, inv)
-	if err != nil {
-		if inv.Mode == remoting.ModeOneway {
-			c.onewayFailed.Add(1)
-		}
-		if inv.Mode == remoting.ModeAsync && inv.Done != nil {
-			inv.Done(err)
-			return nil
-		}
-		return err
-	}
-	return cn.Invoke(ctx, inv)
+	return peer.Send(ctx, inv, c.connect, &c.onewayFailed)
 }
 
 // SetInterceptors replaces the client's interceptor chain (first
@@ -351,12 +347,12 @@ func (c *Client) prepare(ctx context.Context, inv *remoting.Invocation) (*peer.P
 // object lives until the server releases it or the connection ends. A nil
 // impl exports nothing and returns the zero Ref. Generated proxies call
 // Export for parameters whose type is a remote interface.
-func (c *Client) Export(sk *invoker.Skeleton, impl any) (remoting.Ref, error) {
+func (c *Client) Export(inv *codegen.Invoker, impl any) (remoting.Ref, error) {
 	cn, err := c.conn(context.Background())
 	if err != nil {
 		return remoting.Ref{}, err
 	}
-	return c.reg.Export(cn.Session().PeerID(), sk, impl)
+	return c.reg.Export(cn.Session().PeerID(), inv, impl)
 }
 
 // Release ends an object this client owns on the server (one a remote
@@ -364,30 +360,23 @@ func (c *Client) Export(sk *invoker.Skeleton, impl any) (remoting.Ref, error) {
 // Releasing an object that is already gone is not an error.
 func (c *Client) Release(ctx context.Context, ref remoting.Ref) error {
 	c.forgetHold(ref.ID)
-	return invoker.SendRelease(ctx, c, ref)
+	return dispatch.SendRelease(ctx, c, ref)
 }
 
 // Exported returns the number of local objects this client currently
 // exports to its server.
 func (c *Client) Exported() int { return c.reg.Len() }
 
-// OnewayFailures returns how many fire-and-forget calls could not be handed
-// to a connection. They are counted, not raised later.
-func (c *Client) OnewayFailures() uint64 {
-	n := c.onewayFailed.Load()
-	c.mu.Lock()
-	for cn := range c.conns {
-		n += cn.OnewayFailures()
-	}
-	n += c.retiredOneway
-	c.mu.Unlock()
-	return n
-}
+// OnewayFailures returns how many fire-and-forget calls could not be sent:
+// they found no connection, or their connection failed them. They are
+// counted, not raised later.
+func (c *Client) OnewayFailures() uint64 { return c.onewayFailed.Load() }
 
 // Lookup asks the server's naming service for the object registered under
-// name and returns its reference, with this client's endpoint. If iface is
-// not empty, an object of another interface is refused with
-// InvalidArgument. An unknown name is NotFound.
+// name and returns its reference, with this client's endpoint; it
+// implements [remoting.Resolver]. If iface is not empty, an object of
+// another interface is refused with InvalidArgument. An unknown name is
+// NotFound.
 func (c *Client) Lookup(ctx context.Context, name, iface string) (remoting.Ref, error) {
 	var reply wire.LookupReply
 	err := c.Invoke(ctx, &remoting.Invocation{

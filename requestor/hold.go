@@ -20,8 +20,6 @@ const (
 	renewTimeout = 10 * time.Second
 )
 
-var _ remoting.Holder = (*Client)(nil)
-
 // holds is the set of objects the client's proxies hold, which the renewer
 // keeps alive.
 type holds struct {
@@ -38,8 +36,8 @@ type held struct {
 	due time.Time     // when to renew it next, if ttl is not negative
 }
 
-// Hold implements [remoting.Holder]: generated proxies of objects that
-// remote factories return call it (through remoting.Hold), and the client
+// Hold implements codegen.Holder: generated proxies of objects that
+// remote factories return call it (through codegen.Hold), and the client
 // renews the leases of the objects it holds until each is released by all
 // its proxies (they were garbage collected), by Release, or by Close.
 //

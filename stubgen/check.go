@@ -29,12 +29,12 @@ type iface struct {
 	methods []*method // sorted by name
 
 	// Generated names.
-	constName string // CartInterface
-	proxy     string // CartProxy
-	newProxy  string // NewCartProxy
-	lookup    string // LookupCart
-	invoker   string // CartInvoker
-	skeleton  string // cartSkeleton
+	constName  string // CartInterface
+	proxy      string // CartProxy
+	newProxy   string // NewCartProxy
+	lookup     string // LookupCart
+	invoker    string // CartInvoker
+	invokerVar string // invokerOfCart
 
 	// Generated names of the invocation mode views.
 	oneway         string // CartOneway
@@ -90,7 +90,7 @@ var proxyMembers = map[string]string{
 
 // localNames are identifiers that the generated function bodies declare,
 // so an interface may not be named like one of them, nor an import.
-var localNames = []string{"a", "args", "c", "ctx", "done", "err", "f", "impl", "name", "ok", "p", "ref", "res", "v", "zero"}
+var localNames = []string{"a", "args", "c", "ctx", "done", "err", "f", "impl", "name", "ok", "p", "r", "ref", "res", "v", "zero"}
 
 // predeclaredUsed are the predeclared identifiers the generated code uses,
 // so the package must not declare them.
@@ -588,7 +588,7 @@ func (g *generator) checkNames() {
 		in.constName = in.name + "Interface"
 		in.proxy = in.name + "Proxy"
 		in.invoker = in.name + "Invoker"
-		in.skeleton = lower + "Skeleton"
+		in.invokerVar = "invokerOf" + upper
 		if exp {
 			in.newProxy, in.lookup = "New"+upper+"Proxy", "Lookup"+upper
 		} else {
@@ -625,7 +625,7 @@ func (g *generator) checkNames() {
 // declared returns the package-level names generated for in, less those
 // of its methods.
 func (in *iface) declared() []string {
-	return []string{in.constName, in.proxy, in.newProxy, in.lookup, in.invoker, in.skeleton, in.oneway, in.syncWithServer, in.async, in.callback}
+	return []string{in.constName, in.proxy, in.newProxy, in.lookup, in.invoker, in.invokerVar, in.oneway, in.syncWithServer, in.async, in.callback}
 }
 
 // declared returns the package-level names generated for m.

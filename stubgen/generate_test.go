@@ -191,7 +191,7 @@ func TestGenerateRemoteAcrossPackages(t *testing.T) {
 	require.NoError(t, Generate(mod, []string{"./..."}, Options{Types: []string{"Observer", "Room"}}), "Generate")
 	out, err := os.ReadFile(filepath.Join(mod, "room", "observer_stub.go"))
 	require.NoError(t, err)
-	assert.Contains(t, string(out), "invoker.ExportTo(c, observer.ObserverInvoker(), obs)")
+	assert.Contains(t, string(out), "codegen.ExportTo(c, observer.ObserverInvoker(), obs)")
 	goCmd(t, mod, "vet", "./...")
 
 	// Alone, package room sees the stubs of package observer. (The file

@@ -75,7 +75,7 @@ func (e *emitter) asyncMethod(b *bytes.Buffer, c *call) {
 	in, m, v, f := c.in, c.m, c.recv, c.fut
 	w("\n// %s starts %s and returns its Poll Object at once.\n", m.name, m.wire)
 	w("func (%s %s) %s(%s) *%s {\n", v, in.async, m.name, e.params(c, ""), m.future)
-	fields := []string{"Future: " + e.remoting + ".NewFuture()"}
+	fields := []string{"Future: " + e.codegen + ".NewFuture()"}
 	if m.hasResultRefs() {
 		fields = append(fields, "c: "+v+".p.c")
 	}
@@ -90,7 +90,7 @@ func (e *emitter) asyncMethod(b *bytes.Buffer, c *call) {
 
 	w("\n// %s is the Poll Object of a call of %s: Ready reports without blocking whether the call is complete,\n", m.future, m.wire)
 	w("// Done is closed when it is, and Result returns its outcome.\n")
-	w("type %s struct {\n\t*%s.Future\n", m.future, e.remoting)
+	w("type %s struct {\n\t*%s.Future\n", m.future, e.codegen)
 	if m.hasResultRefs() {
 		w("\tc %s.Caller\n", e.remoting)
 	}

@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Encoder ----
 
@@ -34,13 +33,13 @@ func NewEncoderProxy(c remoting.Caller, ref remoting.Ref) *EncoderProxy {
 	return &EncoderProxy{c: c, ref: ref}
 }
 
-// LookupEncoder resolves name on the server c is connected to and returns a proxy for the Encoder registered under it.
-func LookupEncoder(ctx context.Context, c *requestor.Client, name string) (*EncoderProxy, error) {
-	ref, err := c.Lookup(ctx, name, EncoderInterface)
+// LookupEncoder resolves name through r (a requestor.Client, say) and returns a proxy for the Encoder registered under it.
+func LookupEncoder(ctx context.Context, r remoting.Resolver, name string) (*EncoderProxy, error) {
+	ref, err := r.Lookup(ctx, name, EncoderInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewEncoderProxy(c, ref), nil
+	return NewEncoderProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -95,7 +94,7 @@ type EncoderAsync struct{ p *EncoderProxy }
 
 // Encode starts Encoder.Encode and returns its Poll Object at once.
 func (v EncoderAsync) Encode(ctx context.Context, frame int, d time.Duration) *EncoderEncodeFuture {
-	f := &EncoderEncodeFuture{Future: remoting.NewFuture()}
+	f := &EncoderEncodeFuture{Future: codegen.NewFuture()}
 	args := encoderEncodeArgs{Frame: frame, D: d}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Encoder.Encode", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -104,7 +103,7 @@ func (v EncoderAsync) Encode(ctx context.Context, frame int, d time.Duration) *E
 // EncoderEncodeFuture is the Poll Object of a call of Encoder.Encode: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type EncoderEncodeFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -130,17 +129,17 @@ func (v EncoderCallback) Encode(ctx context.Context, frame int, d time.Duration,
 // ---- Encoder: Invoker ----
 
 // EncoderInvoker returns the server-side Invoker of Encoder for invoker.Server.Register.
-func EncoderInvoker() *invoker.Skeleton { return encoderSkeleton }
+func EncoderInvoker() *codegen.Invoker { return invokerOfEncoder }
 
-var encoderSkeleton = &invoker.Skeleton{
+var invokerOfEncoder = &codegen.Invoker{
 	Interface: EncoderInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Encoder.Encode": encoderEncodeInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Encoder); return ok },
 }
 
-func encoderEncodeInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func encoderEncodeInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a encoderEncodeArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

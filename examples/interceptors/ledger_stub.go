@@ -6,11 +6,10 @@ import (
 	"context"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Ledger ----
 
@@ -33,13 +32,13 @@ func NewLedgerProxy(c remoting.Caller, ref remoting.Ref) *LedgerProxy {
 	return &LedgerProxy{c: c, ref: ref}
 }
 
-// LookupLedger resolves name on the server c is connected to and returns a proxy for the Ledger registered under it.
-func LookupLedger(ctx context.Context, c *requestor.Client, name string) (*LedgerProxy, error) {
-	ref, err := c.Lookup(ctx, name, LedgerInterface)
+// LookupLedger resolves name through r (a requestor.Client, say) and returns a proxy for the Ledger registered under it.
+func LookupLedger(ctx context.Context, r remoting.Resolver, name string) (*LedgerProxy, error) {
+	ref, err := r.Lookup(ctx, name, LedgerInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewLedgerProxy(c, ref), nil
+	return NewLedgerProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -122,7 +121,7 @@ type LedgerAsync struct{ p *LedgerProxy }
 
 // Balance starts Ledger.Balance and returns its Poll Object at once.
 func (v LedgerAsync) Balance(ctx context.Context) *LedgerBalanceFuture {
-	f := &LedgerBalanceFuture{Future: remoting.NewFuture()}
+	f := &LedgerBalanceFuture{Future: codegen.NewFuture()}
 	var args ledgerBalanceArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Ledger.Balance", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -131,7 +130,7 @@ func (v LedgerAsync) Balance(ctx context.Context) *LedgerBalanceFuture {
 // LedgerBalanceFuture is the Poll Object of a call of Ledger.Balance: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type LedgerBalanceFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res ledgerBalanceResults
 }
 
@@ -147,7 +146,7 @@ func (f *LedgerBalanceFuture) Result(ctx context.Context) (int64, error) {
 
 // Deposit starts Ledger.Deposit and returns its Poll Object at once.
 func (v LedgerAsync) Deposit(ctx context.Context, cents int64) *LedgerDepositFuture {
-	f := &LedgerDepositFuture{Future: remoting.NewFuture()}
+	f := &LedgerDepositFuture{Future: codegen.NewFuture()}
 	args := ledgerDepositArgs{Cents: cents}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Ledger.Deposit", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -156,7 +155,7 @@ func (v LedgerAsync) Deposit(ctx context.Context, cents int64) *LedgerDepositFut
 // LedgerDepositFuture is the Poll Object of a call of Ledger.Deposit: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type LedgerDepositFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res ledgerDepositResults
 }
 
@@ -211,18 +210,18 @@ func (v LedgerCallback) Deposit(ctx context.Context, cents int64, done func(int6
 // ---- Ledger: Invoker ----
 
 // LedgerInvoker returns the server-side Invoker of Ledger for invoker.Server.Register.
-func LedgerInvoker() *invoker.Skeleton { return ledgerSkeleton }
+func LedgerInvoker() *codegen.Invoker { return invokerOfLedger }
 
-var ledgerSkeleton = &invoker.Skeleton{
+var invokerOfLedger = &codegen.Invoker{
 	Interface: LedgerInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Ledger.Balance": ledgerBalanceInvoke,
 		"Ledger.Deposit": ledgerDepositInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Ledger); return ok },
 }
 
-func ledgerBalanceInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func ledgerBalanceInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a ledgerBalanceArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -234,7 +233,7 @@ func ledgerBalanceInvoke(ctx context.Context, impl any, args invoker.Args) (any,
 	return &ledgerBalanceResults{R0: r0}, nil
 }
 
-func ledgerDepositInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func ledgerDepositInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a ledgerDepositArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

@@ -6,11 +6,10 @@ import (
 	"context"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Catalog ----
 
@@ -33,13 +32,13 @@ func NewCatalogProxy(c remoting.Caller, ref remoting.Ref) *CatalogProxy {
 	return &CatalogProxy{c: c, ref: ref}
 }
 
-// LookupCatalog resolves name on the server c is connected to and returns a proxy for the Catalog registered under it.
-func LookupCatalog(ctx context.Context, c *requestor.Client, name string) (*CatalogProxy, error) {
-	ref, err := c.Lookup(ctx, name, CatalogInterface)
+// LookupCatalog resolves name through r (a requestor.Client, say) and returns a proxy for the Catalog registered under it.
+func LookupCatalog(ctx context.Context, r remoting.Resolver, name string) (*CatalogProxy, error) {
+	ref, err := r.Lookup(ctx, name, CatalogInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewCatalogProxy(c, ref), nil
+	return NewCatalogProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -122,7 +121,7 @@ type CatalogAsync struct{ p *CatalogProxy }
 
 // Get starts Catalog.Get and returns its Poll Object at once.
 func (v CatalogAsync) Get(ctx context.Context, sku string) *CatalogGetFuture {
-	f := &CatalogGetFuture{Future: remoting.NewFuture()}
+	f := &CatalogGetFuture{Future: codegen.NewFuture()}
 	args := catalogGetArgs{Sku: sku}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Get", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -131,7 +130,7 @@ func (v CatalogAsync) Get(ctx context.Context, sku string) *CatalogGetFuture {
 // CatalogGetFuture is the Poll Object of a call of Catalog.Get: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type CatalogGetFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res catalogGetResults
 }
 
@@ -147,7 +146,7 @@ func (f *CatalogGetFuture) Result(ctx context.Context) (Item, error) {
 
 // Size starts Catalog.Size and returns its Poll Object at once.
 func (v CatalogAsync) Size(ctx context.Context) *CatalogSizeFuture {
-	f := &CatalogSizeFuture{Future: remoting.NewFuture()}
+	f := &CatalogSizeFuture{Future: codegen.NewFuture()}
 	var args catalogSizeArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Size", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -156,7 +155,7 @@ func (v CatalogAsync) Size(ctx context.Context) *CatalogSizeFuture {
 // CatalogSizeFuture is the Poll Object of a call of Catalog.Size: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type CatalogSizeFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res catalogSizeResults
 }
 
@@ -211,18 +210,18 @@ func (v CatalogCallback) Size(ctx context.Context, done func(int, error)) {
 // ---- Catalog: Invoker ----
 
 // CatalogInvoker returns the server-side Invoker of Catalog for invoker.Server.Register.
-func CatalogInvoker() *invoker.Skeleton { return catalogSkeleton }
+func CatalogInvoker() *codegen.Invoker { return invokerOfCatalog }
 
-var catalogSkeleton = &invoker.Skeleton{
+var invokerOfCatalog = &codegen.Invoker{
 	Interface: CatalogInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Catalog.Get":  catalogGetInvoke,
 		"Catalog.Size": catalogSizeInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Catalog); return ok },
 }
 
-func catalogGetInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func catalogGetInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a catalogGetArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -234,7 +233,7 @@ func catalogGetInvoke(ctx context.Context, impl any, args invoker.Args) (any, er
 	return &catalogGetResults{R0: r0}, nil
 }
 
-func catalogSizeInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func catalogSizeInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a catalogSizeArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

@@ -6,11 +6,10 @@ import (
 	"context"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Shop ----
 
@@ -31,13 +30,13 @@ var _ Shop = (*ShopProxy)(nil)
 // NewShopProxy returns a proxy that calls the object ref names through c.
 func NewShopProxy(c remoting.Caller, ref remoting.Ref) *ShopProxy { return &ShopProxy{c: c, ref: ref} }
 
-// LookupShop resolves name on the server c is connected to and returns a proxy for the Shop registered under it.
-func LookupShop(ctx context.Context, c *requestor.Client, name string) (*ShopProxy, error) {
-	ref, err := c.Lookup(ctx, name, ShopInterface)
+// LookupShop resolves name through r (a requestor.Client, say) and returns a proxy for the Shop registered under it.
+func LookupShop(ctx context.Context, r remoting.Resolver, name string) (*ShopProxy, error) {
+	ref, err := r.Lookup(ctx, name, ShopInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewShopProxy(c, ref), nil
+	return NewShopProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -55,7 +54,7 @@ func (p *ShopProxy) NewCart(ctx context.Context, customer string) (Cart, error) 
 	}
 	var r0 Cart
 	if !res.R0.ID.IsZero() {
-		r0 = remoting.Hold(p.c, NewCartProxy(p.c, res.R0), res.R0)
+		r0 = codegen.Hold(p.c, NewCartProxy(p.c, res.R0), res.R0)
 	}
 	return r0, nil
 }
@@ -100,7 +99,7 @@ type ShopAsync struct{ p *ShopProxy }
 
 // NewCart starts Shop.NewCart and returns its Poll Object at once.
 func (v ShopAsync) NewCart(ctx context.Context, customer string) *ShopNewCartFuture {
-	f := &ShopNewCartFuture{Future: remoting.NewFuture(), c: v.p.c}
+	f := &ShopNewCartFuture{Future: codegen.NewFuture(), c: v.p.c}
 	args := shopNewCartArgs{Customer: customer}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shop.NewCart", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -109,7 +108,7 @@ func (v ShopAsync) NewCart(ctx context.Context, customer string) *ShopNewCartFut
 // ShopNewCartFuture is the Poll Object of a call of Shop.NewCart: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShopNewCartFuture struct {
-	*remoting.Future
+	*codegen.Future
 	c   remoting.Caller
 	res shopNewCartResults
 }
@@ -122,7 +121,7 @@ func (f *ShopNewCartFuture) Result(ctx context.Context) (Cart, error) {
 	}
 	var r0 Cart
 	if !f.res.R0.ID.IsZero() {
-		r0 = remoting.Hold(f.c, NewCartProxy(f.c, f.res.R0), f.res.R0)
+		r0 = codegen.Hold(f.c, NewCartProxy(f.c, f.res.R0), f.res.R0)
 	}
 	return r0, nil
 }
@@ -148,7 +147,7 @@ func (v ShopCallback) NewCart(ctx context.Context, customer string, done func(Ca
 		}
 		var r0 Cart
 		if !res.R0.ID.IsZero() {
-			r0 = remoting.Hold(v.p.c, NewCartProxy(v.p.c, res.R0), res.R0)
+			r0 = codegen.Hold(v.p.c, NewCartProxy(v.p.c, res.R0), res.R0)
 		}
 		done(r0, nil)
 	}})
@@ -157,17 +156,17 @@ func (v ShopCallback) NewCart(ctx context.Context, customer string, done func(Ca
 // ---- Shop: Invoker ----
 
 // ShopInvoker returns the server-side Invoker of Shop for invoker.Server.Register.
-func ShopInvoker() *invoker.Skeleton { return shopSkeleton }
+func ShopInvoker() *codegen.Invoker { return invokerOfShop }
 
-var shopSkeleton = &invoker.Skeleton{
+var invokerOfShop = &codegen.Invoker{
 	Interface: ShopInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Shop.NewCart": shopNewCartInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Shop); return ok },
 }
 
-func shopNewCartInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shopNewCartInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shopNewCartArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -216,13 +215,13 @@ var _ Cart = (*CartProxy)(nil)
 // NewCartProxy returns a proxy that calls the object ref names through c.
 func NewCartProxy(c remoting.Caller, ref remoting.Ref) *CartProxy { return &CartProxy{c: c, ref: ref} }
 
-// LookupCart resolves name on the server c is connected to and returns a proxy for the Cart registered under it.
-func LookupCart(ctx context.Context, c *requestor.Client, name string) (*CartProxy, error) {
-	ref, err := c.Lookup(ctx, name, CartInterface)
+// LookupCart resolves name through r (a requestor.Client, say) and returns a proxy for the Cart registered under it.
+func LookupCart(ctx context.Context, r remoting.Resolver, name string) (*CartProxy, error) {
+	ref, err := r.Lookup(ctx, name, CartInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewCartProxy(c, ref), nil
+	return NewCartProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -300,7 +299,7 @@ type CartAsync struct{ p *CartProxy }
 
 // Add starts Cart.Add and returns its Poll Object at once.
 func (v CartAsync) Add(ctx context.Context, sku string, qty int) *CartAddFuture {
-	f := &CartAddFuture{Future: remoting.NewFuture()}
+	f := &CartAddFuture{Future: codegen.NewFuture()}
 	args := cartAddArgs{Sku: sku, Qty: qty}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Cart.Add", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -309,7 +308,7 @@ func (v CartAsync) Add(ctx context.Context, sku string, qty int) *CartAddFuture 
 // CartAddFuture is the Poll Object of a call of Cart.Add: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type CartAddFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -318,7 +317,7 @@ func (f *CartAddFuture) Result(ctx context.Context) error { return f.Wait(ctx) }
 
 // Items starts Cart.Items and returns its Poll Object at once.
 func (v CartAsync) Items(ctx context.Context) *CartItemsFuture {
-	f := &CartItemsFuture{Future: remoting.NewFuture()}
+	f := &CartItemsFuture{Future: codegen.NewFuture()}
 	var args cartItemsArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Cart.Items", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -327,7 +326,7 @@ func (v CartAsync) Items(ctx context.Context) *CartItemsFuture {
 // CartItemsFuture is the Poll Object of a call of Cart.Items: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type CartItemsFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res cartItemsResults
 }
 
@@ -374,18 +373,18 @@ func (v CartCallback) Items(ctx context.Context, done func([]Item, error)) {
 // ---- Cart: Invoker ----
 
 // CartInvoker returns the server-side Invoker of Cart for invoker.Server.Register.
-func CartInvoker() *invoker.Skeleton { return cartSkeleton }
+func CartInvoker() *codegen.Invoker { return invokerOfCart }
 
-var cartSkeleton = &invoker.Skeleton{
+var invokerOfCart = &codegen.Invoker{
 	Interface: CartInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Cart.Add":   cartAddInvoke,
 		"Cart.Items": cartItemsInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Cart); return ok },
 }
 
-func cartAddInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func cartAddInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a cartAddArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -393,7 +392,7 @@ func cartAddInvoke(ctx context.Context, impl any, args invoker.Args) (any, error
 	return nil, impl.(Cart).Add(ctx, a.Sku, a.Qty)
 }
 
-func cartItemsInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func cartItemsInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a cartItemsArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

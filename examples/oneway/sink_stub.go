@@ -6,11 +6,10 @@ import (
 	"context"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Sink ----
 
@@ -31,13 +30,13 @@ var _ Sink = (*SinkProxy)(nil)
 // NewSinkProxy returns a proxy that calls the object ref names through c.
 func NewSinkProxy(c remoting.Caller, ref remoting.Ref) *SinkProxy { return &SinkProxy{c: c, ref: ref} }
 
-// LookupSink resolves name on the server c is connected to and returns a proxy for the Sink registered under it.
-func LookupSink(ctx context.Context, c *requestor.Client, name string) (*SinkProxy, error) {
-	ref, err := c.Lookup(ctx, name, SinkInterface)
+// LookupSink resolves name through r (a requestor.Client, say) and returns a proxy for the Sink registered under it.
+func LookupSink(ctx context.Context, r remoting.Resolver, name string) (*SinkProxy, error) {
+	ref, err := r.Lookup(ctx, name, SinkInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewSinkProxy(c, ref), nil
+	return NewSinkProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -115,7 +114,7 @@ type SinkAsync struct{ p *SinkProxy }
 
 // Log starts Sink.Log and returns its Poll Object at once.
 func (v SinkAsync) Log(ctx context.Context, seq int, line string) *SinkLogFuture {
-	f := &SinkLogFuture{Future: remoting.NewFuture()}
+	f := &SinkLogFuture{Future: codegen.NewFuture()}
 	args := sinkLogArgs{Seq: seq, Line: line}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Sink.Log", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -124,7 +123,7 @@ func (v SinkAsync) Log(ctx context.Context, seq int, line string) *SinkLogFuture
 // SinkLogFuture is the Poll Object of a call of Sink.Log: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type SinkLogFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -133,7 +132,7 @@ func (f *SinkLogFuture) Result(ctx context.Context) error { return f.Wait(ctx) }
 
 // Written starts Sink.Written and returns its Poll Object at once.
 func (v SinkAsync) Written(ctx context.Context) *SinkWrittenFuture {
-	f := &SinkWrittenFuture{Future: remoting.NewFuture()}
+	f := &SinkWrittenFuture{Future: codegen.NewFuture()}
 	var args sinkWrittenArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Sink.Written", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -142,7 +141,7 @@ func (v SinkAsync) Written(ctx context.Context) *SinkWrittenFuture {
 // SinkWrittenFuture is the Poll Object of a call of Sink.Written: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type SinkWrittenFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res sinkWrittenResults
 }
 
@@ -189,18 +188,18 @@ func (v SinkCallback) Written(ctx context.Context, done func(int, int, error)) {
 // ---- Sink: Invoker ----
 
 // SinkInvoker returns the server-side Invoker of Sink for invoker.Server.Register.
-func SinkInvoker() *invoker.Skeleton { return sinkSkeleton }
+func SinkInvoker() *codegen.Invoker { return invokerOfSink }
 
-var sinkSkeleton = &invoker.Skeleton{
+var invokerOfSink = &codegen.Invoker{
 	Interface: SinkInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Sink.Log":     sinkLogInvoke,
 		"Sink.Written": sinkWrittenInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Sink); return ok },
 }
 
-func sinkLogInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func sinkLogInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a sinkLogArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -208,7 +207,7 @@ func sinkLogInvoke(ctx context.Context, impl any, args invoker.Args) (any, error
 	return nil, impl.(Sink).Log(ctx, a.Seq, a.Line)
 }
 
-func sinkWrittenInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func sinkWrittenInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a sinkWrittenArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

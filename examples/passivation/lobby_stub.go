@@ -6,11 +6,10 @@ import (
 	"context"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Lobby ----
 
@@ -33,13 +32,13 @@ func NewLobbyProxy(c remoting.Caller, ref remoting.Ref) *LobbyProxy {
 	return &LobbyProxy{c: c, ref: ref}
 }
 
-// LookupLobby resolves name on the server c is connected to and returns a proxy for the Lobby registered under it.
-func LookupLobby(ctx context.Context, c *requestor.Client, name string) (*LobbyProxy, error) {
-	ref, err := c.Lookup(ctx, name, LobbyInterface)
+// LookupLobby resolves name through r (a requestor.Client, say) and returns a proxy for the Lobby registered under it.
+func LookupLobby(ctx context.Context, r remoting.Resolver, name string) (*LobbyProxy, error) {
+	ref, err := r.Lookup(ctx, name, LobbyInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewLobbyProxy(c, ref), nil
+	return NewLobbyProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -57,7 +56,7 @@ func (p *LobbyProxy) Open(ctx context.Context, name string) (Room, error) {
 	}
 	var r0 Room
 	if !res.R0.ID.IsZero() {
-		r0 = remoting.Hold(p.c, NewRoomProxy(p.c, res.R0), res.R0)
+		r0 = codegen.Hold(p.c, NewRoomProxy(p.c, res.R0), res.R0)
 	}
 	return r0, nil
 }
@@ -102,7 +101,7 @@ type LobbyAsync struct{ p *LobbyProxy }
 
 // Open starts Lobby.Open and returns its Poll Object at once.
 func (v LobbyAsync) Open(ctx context.Context, name string) *LobbyOpenFuture {
-	f := &LobbyOpenFuture{Future: remoting.NewFuture(), c: v.p.c}
+	f := &LobbyOpenFuture{Future: codegen.NewFuture(), c: v.p.c}
 	args := lobbyOpenArgs{Name: name}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Lobby.Open", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -111,7 +110,7 @@ func (v LobbyAsync) Open(ctx context.Context, name string) *LobbyOpenFuture {
 // LobbyOpenFuture is the Poll Object of a call of Lobby.Open: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type LobbyOpenFuture struct {
-	*remoting.Future
+	*codegen.Future
 	c   remoting.Caller
 	res lobbyOpenResults
 }
@@ -124,7 +123,7 @@ func (f *LobbyOpenFuture) Result(ctx context.Context) (Room, error) {
 	}
 	var r0 Room
 	if !f.res.R0.ID.IsZero() {
-		r0 = remoting.Hold(f.c, NewRoomProxy(f.c, f.res.R0), f.res.R0)
+		r0 = codegen.Hold(f.c, NewRoomProxy(f.c, f.res.R0), f.res.R0)
 	}
 	return r0, nil
 }
@@ -150,7 +149,7 @@ func (v LobbyCallback) Open(ctx context.Context, name string, done func(Room, er
 		}
 		var r0 Room
 		if !res.R0.ID.IsZero() {
-			r0 = remoting.Hold(v.p.c, NewRoomProxy(v.p.c, res.R0), res.R0)
+			r0 = codegen.Hold(v.p.c, NewRoomProxy(v.p.c, res.R0), res.R0)
 		}
 		done(r0, nil)
 	}})
@@ -159,17 +158,17 @@ func (v LobbyCallback) Open(ctx context.Context, name string, done func(Room, er
 // ---- Lobby: Invoker ----
 
 // LobbyInvoker returns the server-side Invoker of Lobby for invoker.Server.Register.
-func LobbyInvoker() *invoker.Skeleton { return lobbySkeleton }
+func LobbyInvoker() *codegen.Invoker { return invokerOfLobby }
 
-var lobbySkeleton = &invoker.Skeleton{
+var invokerOfLobby = &codegen.Invoker{
 	Interface: LobbyInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Lobby.Open": lobbyOpenInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Lobby); return ok },
 }
 
-func lobbyOpenInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func lobbyOpenInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a lobbyOpenArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -218,13 +217,13 @@ var _ Room = (*RoomProxy)(nil)
 // NewRoomProxy returns a proxy that calls the object ref names through c.
 func NewRoomProxy(c remoting.Caller, ref remoting.Ref) *RoomProxy { return &RoomProxy{c: c, ref: ref} }
 
-// LookupRoom resolves name on the server c is connected to and returns a proxy for the Room registered under it.
-func LookupRoom(ctx context.Context, c *requestor.Client, name string) (*RoomProxy, error) {
-	ref, err := c.Lookup(ctx, name, RoomInterface)
+// LookupRoom resolves name through r (a requestor.Client, say) and returns a proxy for the Room registered under it.
+func LookupRoom(ctx context.Context, r remoting.Resolver, name string) (*RoomProxy, error) {
+	ref, err := r.Lookup(ctx, name, RoomInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewRoomProxy(c, ref), nil
+	return NewRoomProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -307,7 +306,7 @@ type RoomAsync struct{ p *RoomProxy }
 
 // History starts Room.History and returns its Poll Object at once.
 func (v RoomAsync) History(ctx context.Context) *RoomHistoryFuture {
-	f := &RoomHistoryFuture{Future: remoting.NewFuture()}
+	f := &RoomHistoryFuture{Future: codegen.NewFuture()}
 	var args roomHistoryArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Room.History", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -316,7 +315,7 @@ func (v RoomAsync) History(ctx context.Context) *RoomHistoryFuture {
 // RoomHistoryFuture is the Poll Object of a call of Room.History: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type RoomHistoryFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res roomHistoryResults
 }
 
@@ -332,7 +331,7 @@ func (f *RoomHistoryFuture) Result(ctx context.Context) ([]Line, error) {
 
 // Say starts Room.Say and returns its Poll Object at once.
 func (v RoomAsync) Say(ctx context.Context, who string, text string) *RoomSayFuture {
-	f := &RoomSayFuture{Future: remoting.NewFuture()}
+	f := &RoomSayFuture{Future: codegen.NewFuture()}
 	args := roomSayArgs{Who: who, Text: text}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Room.Say", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -341,7 +340,7 @@ func (v RoomAsync) Say(ctx context.Context, who string, text string) *RoomSayFut
 // RoomSayFuture is the Poll Object of a call of Room.Say: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type RoomSayFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res roomSayResults
 }
 
@@ -396,18 +395,18 @@ func (v RoomCallback) Say(ctx context.Context, who string, text string, done fun
 // ---- Room: Invoker ----
 
 // RoomInvoker returns the server-side Invoker of Room for invoker.Server.Register.
-func RoomInvoker() *invoker.Skeleton { return roomSkeleton }
+func RoomInvoker() *codegen.Invoker { return invokerOfRoom }
 
-var roomSkeleton = &invoker.Skeleton{
+var invokerOfRoom = &codegen.Invoker{
 	Interface: RoomInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Room.History": roomHistoryInvoke,
 		"Room.Say":     roomSayInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Room); return ok },
 }
 
-func roomHistoryInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func roomHistoryInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a roomHistoryArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -419,7 +418,7 @@ func roomHistoryInvoke(ctx context.Context, impl any, args invoker.Args) (any, e
 	return &roomHistoryResults{R0: r0}, nil
 }
 
-func roomSayInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func roomSayInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a roomSayArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

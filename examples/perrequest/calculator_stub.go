@@ -6,11 +6,10 @@ import (
 	"context"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Calculator ----
 
@@ -33,13 +32,13 @@ func NewCalculatorProxy(c remoting.Caller, ref remoting.Ref) *CalculatorProxy {
 	return &CalculatorProxy{c: c, ref: ref}
 }
 
-// LookupCalculator resolves name on the server c is connected to and returns a proxy for the Calculator registered under it.
-func LookupCalculator(ctx context.Context, c *requestor.Client, name string) (*CalculatorProxy, error) {
-	ref, err := c.Lookup(ctx, name, CalculatorInterface)
+// LookupCalculator resolves name through r (a requestor.Client, say) and returns a proxy for the Calculator registered under it.
+func LookupCalculator(ctx context.Context, r remoting.Resolver, name string) (*CalculatorProxy, error) {
+	ref, err := r.Lookup(ctx, name, CalculatorInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewCalculatorProxy(c, ref), nil
+	return NewCalculatorProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -101,7 +100,7 @@ type CalculatorAsync struct{ p *CalculatorProxy }
 
 // Eval starts Calculator.Eval and returns its Poll Object at once.
 func (v CalculatorAsync) Eval(ctx context.Context, ops []Op) *CalculatorEvalFuture {
-	f := &CalculatorEvalFuture{Future: remoting.NewFuture()}
+	f := &CalculatorEvalFuture{Future: codegen.NewFuture()}
 	args := calculatorEvalArgs{Ops: ops}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Calculator.Eval", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -110,7 +109,7 @@ func (v CalculatorAsync) Eval(ctx context.Context, ops []Op) *CalculatorEvalFutu
 // CalculatorEvalFuture is the Poll Object of a call of Calculator.Eval: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type CalculatorEvalFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res calculatorEvalResults
 }
 
@@ -151,17 +150,17 @@ func (v CalculatorCallback) Eval(ctx context.Context, ops []Op, done func(Result
 // ---- Calculator: Invoker ----
 
 // CalculatorInvoker returns the server-side Invoker of Calculator for invoker.Server.Register.
-func CalculatorInvoker() *invoker.Skeleton { return calculatorSkeleton }
+func CalculatorInvoker() *codegen.Invoker { return invokerOfCalculator }
 
-var calculatorSkeleton = &invoker.Skeleton{
+var invokerOfCalculator = &codegen.Invoker{
 	Interface: CalculatorInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Calculator.Eval": calculatorEvalInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Calculator); return ok },
 }
 
-func calculatorEvalInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func calculatorEvalInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a calculatorEvalArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

@@ -6,11 +6,10 @@ import (
 	"context"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Pricer ----
 
@@ -33,13 +32,13 @@ func NewPricerProxy(c remoting.Caller, ref remoting.Ref) *PricerProxy {
 	return &PricerProxy{c: c, ref: ref}
 }
 
-// LookupPricer resolves name on the server c is connected to and returns a proxy for the Pricer registered under it.
-func LookupPricer(ctx context.Context, c *requestor.Client, name string) (*PricerProxy, error) {
-	ref, err := c.Lookup(ctx, name, PricerInterface)
+// LookupPricer resolves name through r (a requestor.Client, say) and returns a proxy for the Pricer registered under it.
+func LookupPricer(ctx context.Context, r remoting.Resolver, name string) (*PricerProxy, error) {
+	ref, err := r.Lookup(ctx, name, PricerInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewPricerProxy(c, ref), nil
+	return NewPricerProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -99,7 +98,7 @@ type PricerAsync struct{ p *PricerProxy }
 
 // Quote starts Pricer.Quote and returns its Poll Object at once.
 func (v PricerAsync) Quote(ctx context.Context, supplier string, sku string, qty int) *PricerQuoteFuture {
-	f := &PricerQuoteFuture{Future: remoting.NewFuture()}
+	f := &PricerQuoteFuture{Future: codegen.NewFuture()}
 	args := pricerQuoteArgs{Supplier: supplier, Sku: sku, Qty: qty}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Pricer.Quote", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -108,7 +107,7 @@ func (v PricerAsync) Quote(ctx context.Context, supplier string, sku string, qty
 // PricerQuoteFuture is the Poll Object of a call of Pricer.Quote: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type PricerQuoteFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res pricerQuoteResults
 }
 
@@ -149,17 +148,17 @@ func (v PricerCallback) Quote(ctx context.Context, supplier string, sku string, 
 // ---- Pricer: Invoker ----
 
 // PricerInvoker returns the server-side Invoker of Pricer for invoker.Server.Register.
-func PricerInvoker() *invoker.Skeleton { return pricerSkeleton }
+func PricerInvoker() *codegen.Invoker { return invokerOfPricer }
 
-var pricerSkeleton = &invoker.Skeleton{
+var invokerOfPricer = &codegen.Invoker{
 	Interface: PricerInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Pricer.Quote": pricerQuoteInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Pricer); return ok },
 }
 
-func pricerQuoteInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func pricerQuoteInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a pricerQuoteArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Worker ----
 
@@ -34,13 +33,13 @@ func NewWorkerProxy(c remoting.Caller, ref remoting.Ref) *WorkerProxy {
 	return &WorkerProxy{c: c, ref: ref}
 }
 
-// LookupWorker resolves name on the server c is connected to and returns a proxy for the Worker registered under it.
-func LookupWorker(ctx context.Context, c *requestor.Client, name string) (*WorkerProxy, error) {
-	ref, err := c.Lookup(ctx, name, WorkerInterface)
+// LookupWorker resolves name through r (a requestor.Client, say) and returns a proxy for the Worker registered under it.
+func LookupWorker(ctx context.Context, r remoting.Resolver, name string) (*WorkerProxy, error) {
+	ref, err := r.Lookup(ctx, name, WorkerInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewWorkerProxy(c, ref), nil
+	return NewWorkerProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -100,7 +99,7 @@ type WorkerAsync struct{ p *WorkerProxy }
 
 // Render starts Worker.Render and returns its Poll Object at once.
 func (v WorkerAsync) Render(ctx context.Context, job string, work time.Duration) *WorkerRenderFuture {
-	f := &WorkerRenderFuture{Future: remoting.NewFuture()}
+	f := &WorkerRenderFuture{Future: codegen.NewFuture()}
 	args := workerRenderArgs{Job: job, Work: work}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Worker.Render", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -109,7 +108,7 @@ func (v WorkerAsync) Render(ctx context.Context, job string, work time.Duration)
 // WorkerRenderFuture is the Poll Object of a call of Worker.Render: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type WorkerRenderFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res workerRenderResults
 }
 
@@ -150,17 +149,17 @@ func (v WorkerCallback) Render(ctx context.Context, job string, work time.Durati
 // ---- Worker: Invoker ----
 
 // WorkerInvoker returns the server-side Invoker of Worker for invoker.Server.Register.
-func WorkerInvoker() *invoker.Skeleton { return workerSkeleton }
+func WorkerInvoker() *codegen.Invoker { return invokerOfWorker }
 
-var workerSkeleton = &invoker.Skeleton{
+var invokerOfWorker = &codegen.Invoker{
 	Interface: WorkerInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Worker.Render": workerRenderInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Worker); return ok },
 }
 
-func workerRenderInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func workerRenderInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a workerRenderArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

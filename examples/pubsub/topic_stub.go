@@ -6,11 +6,10 @@ import (
 	"context"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Topic ----
 
@@ -33,13 +32,13 @@ func NewTopicProxy(c remoting.Caller, ref remoting.Ref) *TopicProxy {
 	return &TopicProxy{c: c, ref: ref}
 }
 
-// LookupTopic resolves name on the server c is connected to and returns a proxy for the Topic registered under it.
-func LookupTopic(ctx context.Context, c *requestor.Client, name string) (*TopicProxy, error) {
-	ref, err := c.Lookup(ctx, name, TopicInterface)
+// LookupTopic resolves name through r (a requestor.Client, say) and returns a proxy for the Topic registered under it.
+func LookupTopic(ctx context.Context, r remoting.Resolver, name string) (*TopicProxy, error) {
+	ref, err := r.Lookup(ctx, name, TopicInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewTopicProxy(c, ref), nil
+	return NewTopicProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -149,7 +148,7 @@ type TopicAsync struct{ p *TopicProxy }
 
 // Publish starts Topic.Publish and returns its Poll Object at once.
 func (v TopicAsync) Publish(ctx context.Context, text string) *TopicPublishFuture {
-	f := &TopicPublishFuture{Future: remoting.NewFuture()}
+	f := &TopicPublishFuture{Future: codegen.NewFuture()}
 	args := topicPublishArgs{Text: text}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Topic.Publish", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -158,7 +157,7 @@ func (v TopicAsync) Publish(ctx context.Context, text string) *TopicPublishFutur
 // TopicPublishFuture is the Poll Object of a call of Topic.Publish: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type TopicPublishFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res topicPublishResults
 }
 
@@ -174,7 +173,7 @@ func (f *TopicPublishFuture) Result(ctx context.Context) (int, error) {
 
 // Subscribe starts Topic.Subscribe and returns its Poll Object at once.
 func (v TopicAsync) Subscribe(ctx context.Context, name string, s Subscriber) *TopicSubscribeFuture {
-	f := &TopicSubscribeFuture{Future: remoting.NewFuture()}
+	f := &TopicSubscribeFuture{Future: codegen.NewFuture()}
 	args, err := newTopicSubscribeArgs(v.p.c, name, s)
 	if err != nil {
 		f.Complete(err)
@@ -187,7 +186,7 @@ func (v TopicAsync) Subscribe(ctx context.Context, name string, s Subscriber) *T
 // TopicSubscribeFuture is the Poll Object of a call of Topic.Subscribe: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type TopicSubscribeFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -196,7 +195,7 @@ func (f *TopicSubscribeFuture) Result(ctx context.Context) error { return f.Wait
 
 // Subscribers starts Topic.Subscribers and returns its Poll Object at once.
 func (v TopicAsync) Subscribers(ctx context.Context) *TopicSubscribersFuture {
-	f := &TopicSubscribersFuture{Future: remoting.NewFuture()}
+	f := &TopicSubscribersFuture{Future: codegen.NewFuture()}
 	var args topicSubscribersArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Topic.Subscribers", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -205,7 +204,7 @@ func (v TopicAsync) Subscribers(ctx context.Context) *TopicSubscribersFuture {
 // TopicSubscribersFuture is the Poll Object of a call of Topic.Subscribers: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type TopicSubscribersFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res topicSubscribersResults
 }
 
@@ -270,11 +269,11 @@ func (v TopicCallback) Subscribers(ctx context.Context, done func([]Status, erro
 // ---- Topic: Invoker ----
 
 // TopicInvoker returns the server-side Invoker of Topic for invoker.Server.Register.
-func TopicInvoker() *invoker.Skeleton { return topicSkeleton }
+func TopicInvoker() *codegen.Invoker { return invokerOfTopic }
 
-var topicSkeleton = &invoker.Skeleton{
+var invokerOfTopic = &codegen.Invoker{
 	Interface: TopicInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Topic.Publish":     topicPublishInvoke,
 		"Topic.Subscribe":   topicSubscribeInvoke,
 		"Topic.Subscribers": topicSubscribersInvoke,
@@ -282,7 +281,7 @@ var topicSkeleton = &invoker.Skeleton{
 	Implements: func(impl any) bool { _, ok := impl.(Topic); return ok },
 }
 
-func topicPublishInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func topicPublishInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a topicPublishArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -294,7 +293,7 @@ func topicPublishInvoke(ctx context.Context, impl any, args invoker.Args) (any, 
 	return &topicPublishResults{R0: r0}, nil
 }
 
-func topicSubscribeInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func topicSubscribeInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a topicSubscribeArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -306,7 +305,7 @@ func topicSubscribeInvoke(ctx context.Context, impl any, args invoker.Args) (any
 	return nil, impl.(Topic).Subscribe(ctx, a.Name, s)
 }
 
-func topicSubscribersInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func topicSubscribersInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a topicSubscribersArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -343,7 +342,7 @@ type topicSubscribeArgs struct {
 func newTopicSubscribeArgs(c remoting.Caller, name string, s Subscriber) (topicSubscribeArgs, error) {
 	args := topicSubscribeArgs{Name: name}
 	if s != nil {
-		ref, err := invoker.ExportTo(c, SubscriberInvoker(), s)
+		ref, err := codegen.ExportTo(c, SubscriberInvoker(), s)
 		if err != nil {
 			return topicSubscribeArgs{}, err
 		}
@@ -384,13 +383,13 @@ func NewSubscriberProxy(c remoting.Caller, ref remoting.Ref) *SubscriberProxy {
 	return &SubscriberProxy{c: c, ref: ref}
 }
 
-// LookupSubscriber resolves name on the server c is connected to and returns a proxy for the Subscriber registered under it.
-func LookupSubscriber(ctx context.Context, c *requestor.Client, name string) (*SubscriberProxy, error) {
-	ref, err := c.Lookup(ctx, name, SubscriberInterface)
+// LookupSubscriber resolves name through r (a requestor.Client, say) and returns a proxy for the Subscriber registered under it.
+func LookupSubscriber(ctx context.Context, r remoting.Resolver, name string) (*SubscriberProxy, error) {
+	ref, err := r.Lookup(ctx, name, SubscriberInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewSubscriberProxy(c, ref), nil
+	return NewSubscriberProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -447,7 +446,7 @@ type SubscriberAsync struct{ p *SubscriberProxy }
 
 // Deliver starts Subscriber.Deliver and returns its Poll Object at once.
 func (v SubscriberAsync) Deliver(ctx context.Context, ev Event) *SubscriberDeliverFuture {
-	f := &SubscriberDeliverFuture{Future: remoting.NewFuture()}
+	f := &SubscriberDeliverFuture{Future: codegen.NewFuture()}
 	args := subscriberDeliverArgs{Ev: ev}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Subscriber.Deliver", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -456,7 +455,7 @@ func (v SubscriberAsync) Deliver(ctx context.Context, ev Event) *SubscriberDeliv
 // SubscriberDeliverFuture is the Poll Object of a call of Subscriber.Deliver: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type SubscriberDeliverFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -482,17 +481,17 @@ func (v SubscriberCallback) Deliver(ctx context.Context, ev Event, done func(err
 // ---- Subscriber: Invoker ----
 
 // SubscriberInvoker returns the server-side Invoker of Subscriber for invoker.Server.Register.
-func SubscriberInvoker() *invoker.Skeleton { return subscriberSkeleton }
+func SubscriberInvoker() *codegen.Invoker { return invokerOfSubscriber }
 
-var subscriberSkeleton = &invoker.Skeleton{
+var invokerOfSubscriber = &codegen.Invoker{
 	Interface: SubscriberInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Subscriber.Deliver": subscriberDeliverInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Subscriber); return ok },
 }
 
-func subscriberDeliverInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func subscriberDeliverInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a subscriberDeliverArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

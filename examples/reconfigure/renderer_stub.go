@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Renderer ----
 
@@ -34,13 +33,13 @@ func NewRendererProxy(c remoting.Caller, ref remoting.Ref) *RendererProxy {
 	return &RendererProxy{c: c, ref: ref}
 }
 
-// LookupRenderer resolves name on the server c is connected to and returns a proxy for the Renderer registered under it.
-func LookupRenderer(ctx context.Context, c *requestor.Client, name string) (*RendererProxy, error) {
-	ref, err := c.Lookup(ctx, name, RendererInterface)
+// LookupRenderer resolves name through r (a requestor.Client, say) and returns a proxy for the Renderer registered under it.
+func LookupRenderer(ctx context.Context, r remoting.Resolver, name string) (*RendererProxy, error) {
+	ref, err := r.Lookup(ctx, name, RendererInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewRendererProxy(c, ref), nil
+	return NewRendererProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -100,7 +99,7 @@ type RendererAsync struct{ p *RendererProxy }
 
 // Render starts Renderer.Render and returns its Poll Object at once.
 func (v RendererAsync) Render(ctx context.Context, job string, d time.Duration) *RendererRenderFuture {
-	f := &RendererRenderFuture{Future: remoting.NewFuture()}
+	f := &RendererRenderFuture{Future: codegen.NewFuture()}
 	args := rendererRenderArgs{Job: job, D: d}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Renderer.Render", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -109,7 +108,7 @@ func (v RendererAsync) Render(ctx context.Context, job string, d time.Duration) 
 // RendererRenderFuture is the Poll Object of a call of Renderer.Render: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type RendererRenderFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res rendererRenderResults
 }
 
@@ -150,17 +149,17 @@ func (v RendererCallback) Render(ctx context.Context, job string, d time.Duratio
 // ---- Renderer: Invoker ----
 
 // RendererInvoker returns the server-side Invoker of Renderer for invoker.Server.Register.
-func RendererInvoker() *invoker.Skeleton { return rendererSkeleton }
+func RendererInvoker() *codegen.Invoker { return invokerOfRenderer }
 
-var rendererSkeleton = &invoker.Skeleton{
+var invokerOfRenderer = &codegen.Invoker{
 	Interface: RendererInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Renderer.Render": rendererRenderInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Renderer); return ok },
 }
 
-func rendererRenderInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func rendererRenderInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a rendererRenderArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

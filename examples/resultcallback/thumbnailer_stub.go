@@ -6,11 +6,10 @@ import (
 	"context"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Thumbnailer ----
 
@@ -33,13 +32,13 @@ func NewThumbnailerProxy(c remoting.Caller, ref remoting.Ref) *ThumbnailerProxy 
 	return &ThumbnailerProxy{c: c, ref: ref}
 }
 
-// LookupThumbnailer resolves name on the server c is connected to and returns a proxy for the Thumbnailer registered under it.
-func LookupThumbnailer(ctx context.Context, c *requestor.Client, name string) (*ThumbnailerProxy, error) {
-	ref, err := c.Lookup(ctx, name, ThumbnailerInterface)
+// LookupThumbnailer resolves name through r (a requestor.Client, say) and returns a proxy for the Thumbnailer registered under it.
+func LookupThumbnailer(ctx context.Context, r remoting.Resolver, name string) (*ThumbnailerProxy, error) {
+	ref, err := r.Lookup(ctx, name, ThumbnailerInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewThumbnailerProxy(c, ref), nil
+	return NewThumbnailerProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -101,7 +100,7 @@ type ThumbnailerAsync struct{ p *ThumbnailerProxy }
 
 // Render starts Thumbnailer.Render and returns its Poll Object at once.
 func (v ThumbnailerAsync) Render(ctx context.Context, name string, size int) *ThumbnailerRenderFuture {
-	f := &ThumbnailerRenderFuture{Future: remoting.NewFuture()}
+	f := &ThumbnailerRenderFuture{Future: codegen.NewFuture()}
 	args := thumbnailerRenderArgs{Name: name, Size: size}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Thumbnailer.Render", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -110,7 +109,7 @@ func (v ThumbnailerAsync) Render(ctx context.Context, name string, size int) *Th
 // ThumbnailerRenderFuture is the Poll Object of a call of Thumbnailer.Render: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ThumbnailerRenderFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res thumbnailerRenderResults
 }
 
@@ -151,17 +150,17 @@ func (v ThumbnailerCallback) Render(ctx context.Context, name string, size int, 
 // ---- Thumbnailer: Invoker ----
 
 // ThumbnailerInvoker returns the server-side Invoker of Thumbnailer for invoker.Server.Register.
-func ThumbnailerInvoker() *invoker.Skeleton { return thumbnailerSkeleton }
+func ThumbnailerInvoker() *codegen.Invoker { return invokerOfThumbnailer }
 
-var thumbnailerSkeleton = &invoker.Skeleton{
+var invokerOfThumbnailer = &codegen.Invoker{
 	Interface: ThumbnailerInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Thumbnailer.Render": thumbnailerRenderInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Thumbnailer); return ok },
 }
 
-func thumbnailerRenderInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func thumbnailerRenderInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a thumbnailerRenderArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Catalog ----
 
@@ -34,13 +33,13 @@ func NewCatalogProxy(c remoting.Caller, ref remoting.Ref) *CatalogProxy {
 	return &CatalogProxy{c: c, ref: ref}
 }
 
-// LookupCatalog resolves name on the server c is connected to and returns a proxy for the Catalog registered under it.
-func LookupCatalog(ctx context.Context, c *requestor.Client, name string) (*CatalogProxy, error) {
-	ref, err := c.Lookup(ctx, name, CatalogInterface)
+// LookupCatalog resolves name through r (a requestor.Client, say) and returns a proxy for the Catalog registered under it.
+func LookupCatalog(ctx context.Context, r remoting.Resolver, name string) (*CatalogProxy, error) {
+	ref, err := r.Lookup(ctx, name, CatalogInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewCatalogProxy(c, ref), nil
+	return NewCatalogProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -146,7 +145,7 @@ type CatalogAsync struct{ p *CatalogProxy }
 
 // Get starts Catalog.Get and returns its Poll Object at once.
 func (v CatalogAsync) Get(ctx context.Context, sku string) *CatalogGetFuture {
-	f := &CatalogGetFuture{Future: remoting.NewFuture()}
+	f := &CatalogGetFuture{Future: codegen.NewFuture()}
 	args := catalogGetArgs{Sku: sku}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Get", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -155,7 +154,7 @@ func (v CatalogAsync) Get(ctx context.Context, sku string) *CatalogGetFuture {
 // CatalogGetFuture is the Poll Object of a call of Catalog.Get: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type CatalogGetFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res catalogGetResults
 }
 
@@ -171,7 +170,7 @@ func (f *CatalogGetFuture) Result(ctx context.Context) (Item, error) {
 
 // Search starts Catalog.Search and returns its Poll Object at once.
 func (v CatalogAsync) Search(ctx context.Context, tag string, limit int) *CatalogSearchFuture {
-	f := &CatalogSearchFuture{Future: remoting.NewFuture()}
+	f := &CatalogSearchFuture{Future: codegen.NewFuture()}
 	args := catalogSearchArgs{Tag: tag, Limit: limit}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Search", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -180,7 +179,7 @@ func (v CatalogAsync) Search(ctx context.Context, tag string, limit int) *Catalo
 // CatalogSearchFuture is the Poll Object of a call of Catalog.Search: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type CatalogSearchFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res catalogSearchResults
 }
 
@@ -196,7 +195,7 @@ func (f *CatalogSearchFuture) Result(ctx context.Context) ([]Item, error) {
 
 // Served starts Catalog.Served and returns its Poll Object at once.
 func (v CatalogAsync) Served(ctx context.Context) *CatalogServedFuture {
-	f := &CatalogServedFuture{Future: remoting.NewFuture()}
+	f := &CatalogServedFuture{Future: codegen.NewFuture()}
 	var args catalogServedArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Catalog.Served", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -205,7 +204,7 @@ func (v CatalogAsync) Served(ctx context.Context) *CatalogServedFuture {
 // CatalogServedFuture is the Poll Object of a call of Catalog.Served: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type CatalogServedFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res catalogServedResults
 }
 
@@ -274,11 +273,11 @@ func (v CatalogCallback) Served(ctx context.Context, done func(int64, time.Time,
 // ---- Catalog: Invoker ----
 
 // CatalogInvoker returns the server-side Invoker of Catalog for invoker.Server.Register.
-func CatalogInvoker() *invoker.Skeleton { return catalogSkeleton }
+func CatalogInvoker() *codegen.Invoker { return invokerOfCatalog }
 
-var catalogSkeleton = &invoker.Skeleton{
+var invokerOfCatalog = &codegen.Invoker{
 	Interface: CatalogInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Catalog.Get":    catalogGetInvoke,
 		"Catalog.Search": catalogSearchInvoke,
 		"Catalog.Served": catalogServedInvoke,
@@ -286,7 +285,7 @@ var catalogSkeleton = &invoker.Skeleton{
 	Implements: func(impl any) bool { _, ok := impl.(Catalog); return ok },
 }
 
-func catalogGetInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func catalogGetInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a catalogGetArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -298,7 +297,7 @@ func catalogGetInvoke(ctx context.Context, impl any, args invoker.Args) (any, er
 	return &catalogGetResults{R0: r0}, nil
 }
 
-func catalogSearchInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func catalogSearchInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a catalogSearchArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -310,7 +309,7 @@ func catalogSearchInvoke(ctx context.Context, impl any, args invoker.Args) (any,
 	return &catalogSearchResults{R0: r0}, nil
 }
 
-func catalogServedInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func catalogServedInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a catalogServedArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

@@ -6,11 +6,10 @@ import (
 	"context"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Indexer ----
 
@@ -33,13 +32,13 @@ func NewIndexerProxy(c remoting.Caller, ref remoting.Ref) *IndexerProxy {
 	return &IndexerProxy{c: c, ref: ref}
 }
 
-// LookupIndexer resolves name on the server c is connected to and returns a proxy for the Indexer registered under it.
-func LookupIndexer(ctx context.Context, c *requestor.Client, name string) (*IndexerProxy, error) {
-	ref, err := c.Lookup(ctx, name, IndexerInterface)
+// LookupIndexer resolves name through r (a requestor.Client, say) and returns a proxy for the Indexer registered under it.
+func LookupIndexer(ctx context.Context, r remoting.Resolver, name string) (*IndexerProxy, error) {
+	ref, err := r.Lookup(ctx, name, IndexerInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewIndexerProxy(c, ref), nil
+	return NewIndexerProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -94,7 +93,7 @@ type IndexerAsync struct{ p *IndexerProxy }
 
 // Reindex starts Indexer.Reindex and returns its Poll Object at once.
 func (v IndexerAsync) Reindex(ctx context.Context, catalog string) *IndexerReindexFuture {
-	f := &IndexerReindexFuture{Future: remoting.NewFuture()}
+	f := &IndexerReindexFuture{Future: codegen.NewFuture()}
 	args := indexerReindexArgs{Catalog: catalog}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Indexer.Reindex", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -103,7 +102,7 @@ func (v IndexerAsync) Reindex(ctx context.Context, catalog string) *IndexerReind
 // IndexerReindexFuture is the Poll Object of a call of Indexer.Reindex: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type IndexerReindexFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -129,17 +128,17 @@ func (v IndexerCallback) Reindex(ctx context.Context, catalog string, done func(
 // ---- Indexer: Invoker ----
 
 // IndexerInvoker returns the server-side Invoker of Indexer for invoker.Server.Register.
-func IndexerInvoker() *invoker.Skeleton { return indexerSkeleton }
+func IndexerInvoker() *codegen.Invoker { return invokerOfIndexer }
 
-var indexerSkeleton = &invoker.Skeleton{
+var invokerOfIndexer = &codegen.Invoker{
 	Interface: IndexerInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Indexer.Reindex": indexerReindexInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Indexer); return ok },
 }
 
-func indexerReindexInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func indexerReindexInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a indexerReindexArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

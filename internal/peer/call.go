@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/remoting-go/remoting"
@@ -186,22 +187,49 @@ func (cs *callStream) fail(cause error) {
 	cs.p.sess.Close()
 }
 
-// Invoke sends inv to the other end in inv.Mode; it implements
-// remoting.Caller. See requestor.Client.Invoke for the errors.
-func (p *Peer) Invoke(ctx context.Context, inv *remoting.Invocation) error {
-	if inv.Mode == remoting.ModeAsync {
-		if inv.Done == nil {
-			return remoting.Errorf(remoting.CodeInvalidArgument, "async call of %s without a Done function", inv.Method)
-		}
-		if err := p.invoke(ctx, inv); err != nil {
-			inv.Done(err)
-		}
-		return nil
+// Send sends inv in inv.Mode on the connection connect returns for it: it is the
+// one place where the calling side interprets a mode. An unknown mode, or
+// ModeAsync without Done, is InvalidArgument. A call that fails before it
+// is sent fails as its mode says: a Fire-and-Forget call is counted in
+// onewayFailed (if not nil) and returns the error; an async call returns
+// nil and gets the error through Done, on the calling goroutine. See
+// requestor.Client.Invoke for the errors.
+func Send(ctx context.Context, inv *remoting.Invocation, connect func(context.Context, *remoting.Invocation) (*Peer, error), onewayFailed *atomic.Uint64) error {
+	flags, ok := wire.FlagsOf(inv.Mode)
+	if !ok {
+		return remoting.Errorf(remoting.CodeInvalidArgument, "unknown invocation mode %v of %s", inv.Mode, inv.Method)
 	}
-	return p.invoke(ctx, inv)
+	if inv.Mode == remoting.ModeAsync && inv.Done == nil {
+		return remoting.Errorf(remoting.CodeInvalidArgument, "async call of %s without a Done function", inv.Method)
+	}
+	p, err := connect(ctx, inv)
+	if err == nil {
+		err = p.send(ctx, inv, flags)
+	}
+	if err != nil {
+		switch inv.Mode {
+		case remoting.ModeOneway:
+			if onewayFailed != nil {
+				onewayFailed.Add(1)
+			}
+		case remoting.ModeAsync:
+			inv.Done(err)
+			return nil
+		}
+	}
+	return err
 }
 
-func (p *Peer) invoke(ctx context.Context, inv *remoting.Invocation) error {
+// Invoke sends inv to the other end of this connection; it implements
+// remoting.Caller for the objects the other end exported (callbacks). See
+// Send.
+func (p *Peer) Invoke(ctx context.Context, inv *remoting.Invocation) error {
+	return Send(ctx, inv, p.self, p.opts.OnewayFailed)
+}
+
+// send sends inv with the flags of its mode. An async call that is sent
+// returns nil at once; its waiter runs Done.
+func (p *Peer) send(ctx context.Context, inv *remoting.Invocation, flags wire.Flags) error {
 	if err := ctx.Err(); err != nil {
 		return contextError(err)
 	}
@@ -210,18 +238,9 @@ func (p *Peer) invoke(ctx context.Context, inv *remoting.Invocation) error {
 		return remoting.Errorf(remoting.CodeInvalidArgument, "encode arguments of %s: %v", inv.Method, err)
 	}
 	// The frame is copied into the stream's queue by the write below,
-	// on this goroutine, before invoke returns.
+	// on this goroutine, before send returns.
 	defer wire.PutBuffer(body)
-	f := wire.Frame{Kind: wire.KindRequest, Object: inv.Target.ID, Method: inv.Method, Meta: inv.Meta, Body: body.Bytes()}
-	switch inv.Mode {
-	case remoting.ModeSync, remoting.ModeAsync:
-	case remoting.ModeOneway:
-		f.Flags = wire.FlagNoReply
-	case remoting.ModeSyncWithServer:
-		f.Flags = wire.FlagNoReply | wire.FlagAck
-	default:
-		return remoting.Errorf(remoting.CodeInvalidArgument, "unknown invocation mode %v", inv.Mode)
-	}
+	f := wire.Frame{Kind: wire.KindRequest, Flags: flags, Object: inv.Target.ID, Method: inv.Method, Meta: inv.Meta, Body: body.Bytes()}
 	if d, ok := ctx.Deadline(); ok {
 		if f.Deadline = time.Until(d); f.Deadline <= 0 {
 			return contextError(context.DeadlineExceeded)
@@ -229,12 +248,12 @@ func (p *Peer) invoke(ctx context.Context, inv *remoting.Invocation) error {
 	}
 	cs, err := p.stream()
 	if err != nil {
-		return p.countOneway(inv, err)
+		return err
 	}
 	if inv.Mode == remoting.ModeOneway {
 		// No reply will come: nothing to correlate, nothing to wait for.
 		f.ID = cs.oneway()
-		return p.countOneway(inv, sendError(ctx, p.write(ctx, cs.st, &f), inv, p))
+		return sendError(ctx, p.write(ctx, cs.st, &f), inv, p)
 	}
 	cl := getCall()
 	async := inv.Mode == remoting.ModeAsync
@@ -302,17 +321,6 @@ func sendError(ctx context.Context, err error, inv *remoting.Invocation, p *Peer
 		return unavailable(fmt.Errorf("send to %s: %w", p.sess.RemoteAddr(), err))
 	}
 }
-
-// countOneway counts a fire-and-forget call that could not be sent.
-func (p *Peer) countOneway(inv *remoting.Invocation, err error) error {
-	if err != nil && inv.Mode == remoting.ModeOneway {
-		p.onewayFailed.Add(1)
-	}
-	return err
-}
-
-// OnewayFailures returns how many fire-and-forget calls could not be sent.
-func (p *Peer) OnewayFailures() uint64 { return p.onewayFailed.Load() }
 
 // result turns the delivered frame (or failure) into the call's outcome,
 // decoding the results into inv.Reply.

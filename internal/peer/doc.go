@@ -8,9 +8,50 @@
 // and either can do the other, which is how a server calls back objects its
 // client exported over the same connection.
 //
+// # The call path
+//
+// One sync call, from a generated proxy to the instance and back, hop by
+// hop, with the goroutine each hop runs on:
+//
+//	#   hop                                                     goroutine
+//	1   proxy method builds a remoting.Invocation               caller
+//	2   requestor.Client.Invoke: the client's interceptor chain caller
+//	3   peer.Send: the mode is interpreted (the one place),     caller
+//	    the connection found or dialed (Client.prepare)
+//	4   Peer.send: arguments encoded (wire.MarshalBuffer),      caller
+//	    request id registered, frame queued on the stream
+//	5   transport writer: queued frames coalesced into one      stream writer (one per stream)
+//	    write to the yamux stream
+//	6   yamux send loop: framed, one writev to the socket       yamux sendLoop (one per session)
+//	7   --- network ---
+//	8   yamux receive loop: frame into the stream's buffer      yamux recvLoop (one per session)
+//	9   serveStream: frame read and parsed, a concurrency       stream reader (one per accepted stream)
+//	    token taken, request handed to a worker
+//	10  handle: deadline and cancel set up; dispatch.Registry   worker (reused, at most
+//	    .Dispatch: object found, server interceptor chain,     MaxConcurrentCalls per connection)
+//	    ack for Sync with Server, lifecycle strategy's
+//	    Acquire, generated Invoker decodes the arguments
+//	    and calls the instance's method, Return
+//	11  reply encoded and queued on the stream                  worker
+//	12  transport writer, yamux, network, yamux (5-8 again)     server's writer, sendLoop; client's recvLoop
+//	13  callStream.read: reply matched to its pending call      call stream reader (one per stream)
+//	    by request id, the caller woken
+//	14  await: results decoded into the Invocation's Reply,     caller
+//	    proxy returns them
+//
+// A Fire-and-Forget call ends at hop 5 on the caller's side, and the
+// server sends nothing at hop 11. A Sync-with-Server call returns when the
+// ack of hop 10 arrives. An async call (Poll Object, Result Callback)
+// returns after hop 4; a waiter goroutine (reused) does hop 14 and runs
+// Done. A cancel or an expired deadline at hop 14 queues a cancel frame,
+// which the stream reader of hop 9 turns into the cancel of the request's
+// context.
+//
 // Goroutines: New starts one goroutine that accepts the other end's call
-// streams; each accepted stream gets a reader goroutine; each request runs in
-// a goroutine of its own; each call stream this end opens gets a reader
-// goroutine. Close stops all of them and waits for them, including requests
-// still running (their context is canceled).
+// streams and one that waits for the session's end; each accepted stream
+// gets a reader goroutine; requests run on workers (reused; idle ones exit
+// after 10 s); each call stream this end opens gets a reader goroutine;
+// async calls are awaited on waiters (reused likewise). Close stops all of
+// them and waits for them, including requests still running (their
+// context is canceled).
 package peer

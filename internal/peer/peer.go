@@ -35,7 +35,14 @@ type Options struct {
 	// OnClose, if set, is called once with the peer, after the session has
 	// ended and every goroutine of the peer has exited.
 	OnClose func(*Peer)
+	// OnewayFailed, if set, counts the fire-and-forget calls made through
+	// this peer that could not be sent.
+	OnewayFailed *atomic.Uint64
 }
+
+// DefaultMaxConcurrentCalls is the default of Options.MaxConcurrentCalls
+// and of the server's option of the same name.
+const DefaultMaxConcurrentCalls = 1024
 
 // Peer is one end of an established session. It is safe for concurrent
 // use.
@@ -47,13 +54,12 @@ type Peer struct {
 
 	ctx     context.Context // canceled when the session ends
 	cancel  context.CancelFunc
-	sem     chan struct{}   // a token per running request
-	work    chan task       // hands requests to idle workers
-	waiters chan waiterTask // hands async calls to idle waiters
-	active  atomic.Int64    // requests read and not yet finished
+	sem     chan struct{}                                              // a token per request read and not yet finished
+	work    chan task                                                  // hands requests to idle workers
+	waiters chan waiterTask                                            // hands async calls to idle waiters
+	self    func(context.Context, *remoting.Invocation) (*Peer, error) // returns p: Send's connect for Invoke, bound once
 
-	onewayFailed atomic.Uint64     // fire-and-forget calls that could not be sent
-	sent         [16]atomic.Uint64 // frames this end queued, by kind
+	sent [16]atomic.Uint64 // frames this end queued, by kind
 
 	mu      sync.Mutex
 	streams []*callStream // outgoing; nil until the first call
@@ -70,7 +76,7 @@ type Peer struct {
 // refuses every request with NotFound). The peer owns sess from now on.
 func New(sess *transport.Session, d Dispatcher, opts Options) *Peer {
 	if opts.MaxConcurrentCalls <= 0 {
-		opts.MaxConcurrentCalls = 1024
+		opts.MaxConcurrentCalls = DefaultMaxConcurrentCalls
 	}
 	if opts.Streams <= 0 {
 		opts.Streams = 1
@@ -93,6 +99,7 @@ func New(sess *transport.Session, d Dispatcher, opts Options) *Peer {
 		accepted: make(map[*transport.Stream]struct{}),
 		done:     make(chan struct{}),
 	}
+	p.self = func(context.Context, *remoting.Invocation) (*Peer, error) { return p, nil }
 	p.wg.Add(1)
 	go p.acceptLoop()
 	go func() {
@@ -147,7 +154,7 @@ func (p *Peer) Session() *transport.Session { return p.sess }
 
 // Active returns the number of requests from the other end that have been
 // read and not yet answered.
-func (p *Peer) Active() int64 { return p.active.Load() }
+func (p *Peer) Active() int64 { return int64(len(p.sem)) }
 
 // Usable reports whether new calls may use the peer: the session is open
 // and the other end has not announced that it is going away.

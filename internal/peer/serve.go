@@ -96,7 +96,6 @@ func (p *Peer) serveStream(st *transport.Stream) {
 			case <-p.ctx.Done():
 				return
 			}
-			p.active.Add(1)
 			running.Add(1)
 			t := task{st: st, f: f, calls: calls, running: &running}
 			select {
@@ -197,7 +196,6 @@ func (p *Peer) worker(t task) {
 	for {
 		p.handle(t.st, &t.f, t.calls, &req)
 		<-p.sem
-		p.active.Add(-1)
 		t.running.Done()
 		idle.Reset(workerIdle)
 		select {

@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Echo ----
 
@@ -32,13 +31,13 @@ var _ Echo = (*EchoProxy)(nil)
 // NewEchoProxy returns a proxy that calls the object ref names through c.
 func NewEchoProxy(c remoting.Caller, ref remoting.Ref) *EchoProxy { return &EchoProxy{c: c, ref: ref} }
 
-// LookupEcho resolves name on the server c is connected to and returns a proxy for the Echo registered under it.
-func LookupEcho(ctx context.Context, c *requestor.Client, name string) (*EchoProxy, error) {
-	ref, err := c.Lookup(ctx, name, EchoInterface)
+// LookupEcho resolves name through r (a requestor.Client, say) and returns a proxy for the Echo registered under it.
+func LookupEcho(ctx context.Context, r remoting.Resolver, name string) (*EchoProxy, error) {
+	ref, err := r.Lookup(ctx, name, EchoInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewEchoProxy(c, ref), nil
+	return NewEchoProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -221,7 +220,7 @@ type EchoAsync struct{ p *EchoProxy }
 
 // Blob starts Echo.Blob and returns its Poll Object at once.
 func (v EchoAsync) Blob(ctx context.Context, n int) *EchoBlobFuture {
-	f := &EchoBlobFuture{Future: remoting.NewFuture()}
+	f := &EchoBlobFuture{Future: codegen.NewFuture()}
 	args := echoBlobArgs{N: n}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Blob", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -230,7 +229,7 @@ func (v EchoAsync) Blob(ctx context.Context, n int) *EchoBlobFuture {
 // EchoBlobFuture is the Poll Object of a call of Echo.Blob: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type EchoBlobFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res echoBlobResults
 }
 
@@ -246,7 +245,7 @@ func (f *EchoBlobFuture) Result(ctx context.Context) ([]byte, error) {
 
 // Count starts Echo.Count and returns its Poll Object at once.
 func (v EchoAsync) Count(ctx context.Context) *EchoCountFuture {
-	f := &EchoCountFuture{Future: remoting.NewFuture()}
+	f := &EchoCountFuture{Future: codegen.NewFuture()}
 	var args echoCountArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Count", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -255,7 +254,7 @@ func (v EchoAsync) Count(ctx context.Context) *EchoCountFuture {
 // EchoCountFuture is the Poll Object of a call of Echo.Count: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type EchoCountFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res echoCountResults
 }
 
@@ -271,7 +270,7 @@ func (f *EchoCountFuture) Result(ctx context.Context) (int64, error) {
 
 // Echo starts Echo.Echo and returns its Poll Object at once.
 func (v EchoAsync) Echo(ctx context.Context, s string) *EchoEchoFuture {
-	f := &EchoEchoFuture{Future: remoting.NewFuture()}
+	f := &EchoEchoFuture{Future: codegen.NewFuture()}
 	args := echoEchoArgs{S: s}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Echo", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -280,7 +279,7 @@ func (v EchoAsync) Echo(ctx context.Context, s string) *EchoEchoFuture {
 // EchoEchoFuture is the Poll Object of a call of Echo.Echo: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type EchoEchoFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res echoEchoResults
 }
 
@@ -296,7 +295,7 @@ func (f *EchoEchoFuture) Result(ctx context.Context) (string, error) {
 
 // Fail starts Echo.Fail and returns its Poll Object at once.
 func (v EchoAsync) Fail(ctx context.Context, code int, msg string) *EchoFailFuture {
-	f := &EchoFailFuture{Future: remoting.NewFuture()}
+	f := &EchoFailFuture{Future: codegen.NewFuture()}
 	args := echoFailArgs{Code: code, Msg: msg}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Fail", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -305,7 +304,7 @@ func (v EchoAsync) Fail(ctx context.Context, code int, msg string) *EchoFailFutu
 // EchoFailFuture is the Poll Object of a call of Echo.Fail: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type EchoFailFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -314,7 +313,7 @@ func (f *EchoFailFuture) Result(ctx context.Context) error { return f.Wait(ctx) 
 
 // Panic starts Echo.Panic and returns its Poll Object at once.
 func (v EchoAsync) Panic(ctx context.Context) *EchoPanicFuture {
-	f := &EchoPanicFuture{Future: remoting.NewFuture()}
+	f := &EchoPanicFuture{Future: codegen.NewFuture()}
 	var args echoPanicArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Panic", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -323,7 +322,7 @@ func (v EchoAsync) Panic(ctx context.Context) *EchoPanicFuture {
 // EchoPanicFuture is the Poll Object of a call of Echo.Panic: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type EchoPanicFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -332,7 +331,7 @@ func (f *EchoPanicFuture) Result(ctx context.Context) error { return f.Wait(ctx)
 
 // Round starts Echo.Round and returns its Poll Object at once.
 func (v EchoAsync) Round(ctx context.Context, a0 Payload) *EchoRoundFuture {
-	f := &EchoRoundFuture{Future: remoting.NewFuture()}
+	f := &EchoRoundFuture{Future: codegen.NewFuture()}
 	args := echoRoundArgs{P: a0}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Round", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -341,7 +340,7 @@ func (v EchoAsync) Round(ctx context.Context, a0 Payload) *EchoRoundFuture {
 // EchoRoundFuture is the Poll Object of a call of Echo.Round: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type EchoRoundFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res echoRoundResults
 }
 
@@ -357,7 +356,7 @@ func (f *EchoRoundFuture) Result(ctx context.Context) (Payload, error) {
 
 // Sleep starts Echo.Sleep and returns its Poll Object at once.
 func (v EchoAsync) Sleep(ctx context.Context, d time.Duration) *EchoSleepFuture {
-	f := &EchoSleepFuture{Future: remoting.NewFuture()}
+	f := &EchoSleepFuture{Future: codegen.NewFuture()}
 	args := echoSleepArgs{D: d}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Sleep", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -366,7 +365,7 @@ func (v EchoAsync) Sleep(ctx context.Context, d time.Duration) *EchoSleepFuture 
 // EchoSleepFuture is the Poll Object of a call of Echo.Sleep: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type EchoSleepFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -460,11 +459,11 @@ func (v EchoCallback) Sleep(ctx context.Context, d time.Duration, done func(erro
 // ---- Echo: Invoker ----
 
 // EchoInvoker returns the server-side Invoker of Echo for invoker.Server.Register.
-func EchoInvoker() *invoker.Skeleton { return echoSkeleton }
+func EchoInvoker() *codegen.Invoker { return invokerOfEcho }
 
-var echoSkeleton = &invoker.Skeleton{
+var invokerOfEcho = &codegen.Invoker{
 	Interface: EchoInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Echo.Blob":  echoBlobInvoke,
 		"Echo.Count": echoCountInvoke,
 		"Echo.Echo":  echoEchoInvoke,
@@ -476,7 +475,7 @@ var echoSkeleton = &invoker.Skeleton{
 	Implements: func(impl any) bool { _, ok := impl.(Echo); return ok },
 }
 
-func echoBlobInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func echoBlobInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a echoBlobArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -488,7 +487,7 @@ func echoBlobInvoke(ctx context.Context, impl any, args invoker.Args) (any, erro
 	return &echoBlobResults{R0: r0}, nil
 }
 
-func echoCountInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func echoCountInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a echoCountArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -500,7 +499,7 @@ func echoCountInvoke(ctx context.Context, impl any, args invoker.Args) (any, err
 	return &echoCountResults{R0: r0}, nil
 }
 
-func echoEchoInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func echoEchoInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a echoEchoArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -512,7 +511,7 @@ func echoEchoInvoke(ctx context.Context, impl any, args invoker.Args) (any, erro
 	return &echoEchoResults{R0: r0}, nil
 }
 
-func echoFailInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func echoFailInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a echoFailArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -520,7 +519,7 @@ func echoFailInvoke(ctx context.Context, impl any, args invoker.Args) (any, erro
 	return nil, impl.(Echo).Fail(ctx, a.Code, a.Msg)
 }
 
-func echoPanicInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func echoPanicInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a echoPanicArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -528,7 +527,7 @@ func echoPanicInvoke(ctx context.Context, impl any, args invoker.Args) (any, err
 	return nil, impl.(Echo).Panic(ctx)
 }
 
-func echoRoundInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func echoRoundInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a echoRoundArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -540,7 +539,7 @@ func echoRoundInvoke(ctx context.Context, impl any, args invoker.Args) (any, err
 	return &echoRoundResults{R0: r0}, nil
 }
 
-func echoSleepInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func echoSleepInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a echoSleepArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

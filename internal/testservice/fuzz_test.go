@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/internal/dispatch"
 	"github.com/remoting-go/remoting/internal/wire"
-	"github.com/remoting-go/remoting/invoker"
 )
 
 // FuzzDecodeRequest decodes arbitrary bodies into the generated argument
@@ -39,7 +39,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			case "Echo.Panic", "Echo.Blob": // panic and allocate by design
 				continue
 			}
-			_, err := m(ctx, impl, invoker.NewArgs(body))
+			_, err := m(ctx, impl, dispatch.NewArgs(body))
 			if err == nil {
 				continue
 			}

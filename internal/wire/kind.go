@@ -1,5 +1,7 @@
 package wire
 
+import "github.com/remoting-go/remoting"
+
 //go:generate go tool stringer -type=Kind -trimprefix=Kind
 
 // Kind is the type of a frame. The values are part of the protocol.
@@ -45,3 +47,30 @@ const (
 	StreamControl StreamType = 1 // handshake, go-away, pings; the first stream of a session
 	StreamCalls   StreamType = 2 // pipelined requests from the opener, replies from the acceptor
 )
+
+// FlagsOf returns the request flags that carry invocation mode m, and
+// false for a mode the protocol does not know. Async calls are sync calls
+// on the wire: only the caller's waiting differs.
+func FlagsOf(m remoting.Mode) (Flags, bool) {
+	switch m {
+	case remoting.ModeSync, remoting.ModeAsync:
+		return 0, true
+	case remoting.ModeOneway:
+		return FlagNoReply, true
+	case remoting.ModeSyncWithServer:
+		return FlagNoReply | FlagAck, true
+	}
+	return 0, false
+}
+
+// ModeOf returns the invocation mode that request flags fl carry, as the
+// callee sees it (ModeSync for a sync or an async call).
+func ModeOf(fl Flags) remoting.Mode {
+	switch {
+	case fl&FlagAck != 0:
+		return remoting.ModeSyncWithServer
+	case fl&FlagNoReply != 0:
+		return remoting.ModeOneway
+	}
+	return remoting.ModeSync
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/internal/errtypes"
 )
 
 // Hello is the body of KindHello, the first frame a peer sends on the
@@ -64,7 +65,7 @@ func EncodeError(err error) []byte {
 	case errors.Is(err, context.DeadlineExceeded):
 		b.Code = uint32(remoting.CodeDeadlineExceeded)
 	}
-	if name, v, ok := remoting.RegisteredError(err); ok {
+	if name, v, ok := errtypes.Find(err); ok {
 		if detail, merr := encMode.Marshal(v); merr == nil {
 			b.Type, b.Detail = name, detail
 		}
@@ -99,7 +100,7 @@ func DecodeError(body []byte) *remoting.Error {
 		e.Cause = context.Canceled
 	}
 	if b.Type != "" {
-		if v, ok, err := remoting.DecodeRegisteredError(b.Type, b.Detail, decMode.Unmarshal); ok && err == nil {
+		if v, ok, err := errtypes.New(b.Type, b.Detail, decMode.Unmarshal); ok && err == nil {
 			e.Cause = v
 		}
 	}

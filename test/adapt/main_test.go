@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/remoting-go/remoting/codegen"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/requestor"
@@ -45,7 +46,7 @@ func startServer(tb testing.TB, opts invoker.Options) *server {
 }
 
 // register registers an object, failing the test on error.
-func (s *server) register(tb testing.TB, name string, sk *invoker.Skeleton, st lifecycle.Strategy) {
+func (s *server) register(tb testing.TB, name string, sk *codegen.Invoker, st lifecycle.Strategy) {
 	tb.Helper()
 	_, err := s.Register(name, sk, st)
 	require.NoError(tb, err, "Register(%q)", name)

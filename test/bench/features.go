@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/remoting-go/remoting/codegen"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/requestor"
@@ -147,7 +148,7 @@ func startFeatureRig() (*featureRig, error) {
 	}
 	objects := []struct {
 		name     string
-		sk       *invoker.Skeleton
+		sk       *codegen.Invoker
 		strategy lifecycle.Strategy
 	}{
 		{"static", echosvc.EchoInvoker(), lifecycle.Static(&countingEcho{served: &r.served})},

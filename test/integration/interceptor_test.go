@@ -61,7 +61,7 @@ func TestInterceptorChainsAndInvocationContext(t *testing.T) {
 	assert.Equal(t, remoting.Metadata{"tenant": "acme"}, seen, "the invocation context crosses the wire")
 	assert.Equal(t, "Echo.Echo", method)
 	assert.Nil(t, args, "server interceptors run before the arguments are decoded")
-	assert.NotZero(t, info.Peer)
+	assert.NotZero(t, info.Caller)
 	assert.NotEmpty(t, info.Remote)
 
 	refuse := func(ctx context.Context, inv *remoting.Invocation, next remoting.Handler) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/codegen"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/requestor"
 )
@@ -94,7 +95,7 @@ func TestAsyncFuture(t *testing.T) {
 	c := dial(t, s.endpoint, requestor.Options{})
 	ref := lookup(t, c).Ref()
 
-	f := remoting.NewFuture()
+	f := codegen.NewFuture()
 	var res struct {
 		_  struct{} `cbor:",toarray"`
 		R0 string
@@ -108,7 +109,7 @@ func TestAsyncFuture(t *testing.T) {
 	assert.Equal(t, "later", res.R0)
 	s.impl.NotifyEntered(1)
 
-	slow := remoting.NewFuture()
+	slow := codegen.NewFuture()
 	require.NoError(t, c.Invoke(ctxT(t), &remoting.Invocation{Target: ref, Method: "Echo.Sleep", Args: &sleepArgs{D: 300 * time.Millisecond}, Mode: remoting.ModeAsync, Done: slow.Complete}))
 	<-s.impl.Entered()
 	assert.False(t, slow.Ready(), "not ready while the method runs")
@@ -124,7 +125,7 @@ func TestAsyncCanceledTellsServer(t *testing.T) {
 	ref := lookup(t, c).Ref()
 	s.impl.NotifyEntered(1)
 	ctx, cancel := context.WithCancel(context.Background())
-	f := remoting.NewFuture()
+	f := codegen.NewFuture()
 	require.NoError(t, c.Invoke(ctx, &remoting.Invocation{Target: ref, Method: "Echo.Sleep", Args: &sleepArgs{D: time.Minute}, Mode: remoting.ModeAsync, Done: f.Complete}))
 	<-s.impl.Entered()
 	cancel()

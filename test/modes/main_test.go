@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/codegen"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/requestor"
@@ -43,7 +44,7 @@ func startServer(tb testing.TB, opts invoker.Options) *server {
 	s := &server{Server: invoker.NewServer(opts), rec: &recorder{}, work: newWorker(), hub: &hub{}}
 	for _, r := range []struct {
 		name string
-		sk   *invoker.Skeleton
+		sk   *codegen.Invoker
 		impl any
 	}{
 		{"recorder", svc.RecorderInvoker(), s.rec},
@@ -188,7 +189,7 @@ type hub struct {
 	obs *svc.ObserverProxy
 }
 
-func hubInvoker() *invoker.Skeleton { return svc.HubInvoker() }
+func hubInvoker() *codegen.Invoker { return svc.HubInvoker() }
 
 func (h *hub) Watch(_ context.Context, o svc.Observer) error {
 	p, ok := o.(*svc.ObserverProxy)

@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Probe ----
 
@@ -34,13 +33,13 @@ func NewProbeProxy(c remoting.Caller, ref remoting.Ref) *ProbeProxy {
 	return &ProbeProxy{c: c, ref: ref}
 }
 
-// LookupProbe resolves name on the server c is connected to and returns a proxy for the Probe registered under it.
-func LookupProbe(ctx context.Context, c *requestor.Client, name string) (*ProbeProxy, error) {
-	ref, err := c.Lookup(ctx, name, ProbeInterface)
+// LookupProbe resolves name through r (a requestor.Client, say) and returns a proxy for the Probe registered under it.
+func LookupProbe(ctx context.Context, r remoting.Resolver, name string) (*ProbeProxy, error) {
+	ref, err := r.Lookup(ctx, name, ProbeInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewProbeProxy(c, ref), nil
+	return NewProbeProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -182,7 +181,7 @@ type ProbeAsync struct{ p *ProbeProxy }
 
 // Echo starts Probe.Echo and returns its Poll Object at once.
 func (v ProbeAsync) Echo(ctx context.Context, n int) *ProbeEchoFuture {
-	f := &ProbeEchoFuture{Future: remoting.NewFuture()}
+	f := &ProbeEchoFuture{Future: codegen.NewFuture()}
 	args := probeEchoArgs{N: n}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Echo", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -191,7 +190,7 @@ func (v ProbeAsync) Echo(ctx context.Context, n int) *ProbeEchoFuture {
 // ProbeEchoFuture is the Poll Object of a call of Probe.Echo: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ProbeEchoFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res probeEchoResults
 }
 
@@ -207,7 +206,7 @@ func (f *ProbeEchoFuture) Result(ctx context.Context) (int, error) {
 
 // Fail starts Probe.Fail and returns its Poll Object at once.
 func (v ProbeAsync) Fail(ctx context.Context, code int, msg string) *ProbeFailFuture {
-	f := &ProbeFailFuture{Future: remoting.NewFuture()}
+	f := &ProbeFailFuture{Future: codegen.NewFuture()}
 	args := probeFailArgs{Code: code, Msg: msg}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Fail", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -216,7 +215,7 @@ func (v ProbeAsync) Fail(ctx context.Context, code int, msg string) *ProbeFailFu
 // ProbeFailFuture is the Poll Object of a call of Probe.Fail: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ProbeFailFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -225,7 +224,7 @@ func (f *ProbeFailFuture) Result(ctx context.Context) error { return f.Wait(ctx)
 
 // Flaky starts Probe.Flaky and returns its Poll Object at once.
 func (v ProbeAsync) Flaky(ctx context.Context, key string, failures int) *ProbeFlakyFuture {
-	f := &ProbeFlakyFuture{Future: remoting.NewFuture()}
+	f := &ProbeFlakyFuture{Future: codegen.NewFuture()}
 	args := probeFlakyArgs{Key: key, Failures: failures}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Flaky", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -234,7 +233,7 @@ func (v ProbeAsync) Flaky(ctx context.Context, key string, failures int) *ProbeF
 // ProbeFlakyFuture is the Poll Object of a call of Probe.Flaky: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ProbeFlakyFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res probeFlakyResults
 }
 
@@ -250,7 +249,7 @@ func (f *ProbeFlakyFuture) Result(ctx context.Context) (int, error) {
 
 // Seen starts Probe.Seen and returns its Poll Object at once.
 func (v ProbeAsync) Seen(ctx context.Context, tag string) *ProbeSeenFuture {
-	f := &ProbeSeenFuture{Future: remoting.NewFuture()}
+	f := &ProbeSeenFuture{Future: codegen.NewFuture()}
 	args := probeSeenArgs{Tag: tag}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Seen", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -259,7 +258,7 @@ func (v ProbeAsync) Seen(ctx context.Context, tag string) *ProbeSeenFuture {
 // ProbeSeenFuture is the Poll Object of a call of Probe.Seen: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ProbeSeenFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res probeSeenResults
 }
 
@@ -275,7 +274,7 @@ func (f *ProbeSeenFuture) Result(ctx context.Context) (Seen, error) {
 
 // Sleep starts Probe.Sleep and returns its Poll Object at once.
 func (v ProbeAsync) Sleep(ctx context.Context, d time.Duration) *ProbeSleepFuture {
-	f := &ProbeSleepFuture{Future: remoting.NewFuture()}
+	f := &ProbeSleepFuture{Future: codegen.NewFuture()}
 	args := probeSleepArgs{D: d}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Sleep", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -284,7 +283,7 @@ func (v ProbeAsync) Sleep(ctx context.Context, d time.Duration) *ProbeSleepFutur
 // ProbeSleepFuture is the Poll Object of a call of Probe.Sleep: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ProbeSleepFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -358,11 +357,11 @@ func (v ProbeCallback) Sleep(ctx context.Context, d time.Duration, done func(err
 // ---- Probe: Invoker ----
 
 // ProbeInvoker returns the server-side Invoker of Probe for invoker.Server.Register.
-func ProbeInvoker() *invoker.Skeleton { return probeSkeleton }
+func ProbeInvoker() *codegen.Invoker { return invokerOfProbe }
 
-var probeSkeleton = &invoker.Skeleton{
+var invokerOfProbe = &codegen.Invoker{
 	Interface: ProbeInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Probe.Echo":  probeEchoInvoke,
 		"Probe.Fail":  probeFailInvoke,
 		"Probe.Flaky": probeFlakyInvoke,
@@ -372,7 +371,7 @@ var probeSkeleton = &invoker.Skeleton{
 	Implements: func(impl any) bool { _, ok := impl.(Probe); return ok },
 }
 
-func probeEchoInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func probeEchoInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a probeEchoArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -384,7 +383,7 @@ func probeEchoInvoke(ctx context.Context, impl any, args invoker.Args) (any, err
 	return &probeEchoResults{R0: r0}, nil
 }
 
-func probeFailInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func probeFailInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a probeFailArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -392,7 +391,7 @@ func probeFailInvoke(ctx context.Context, impl any, args invoker.Args) (any, err
 	return nil, impl.(Probe).Fail(ctx, a.Code, a.Msg)
 }
 
-func probeFlakyInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func probeFlakyInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a probeFlakyArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -404,7 +403,7 @@ func probeFlakyInvoke(ctx context.Context, impl any, args invoker.Args) (any, er
 	return &probeFlakyResults{R0: r0}, nil
 }
 
-func probeSeenInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func probeSeenInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a probeSeenArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -416,7 +415,7 @@ func probeSeenInvoke(ctx context.Context, impl any, args invoker.Args) (any, err
 	return &probeSeenResults{R0: r0}, nil
 }
 
-func probeSleepInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func probeSleepInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a probeSleepArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -497,13 +496,13 @@ func NewWorkerProxy(c remoting.Caller, ref remoting.Ref) *WorkerProxy {
 	return &WorkerProxy{c: c, ref: ref}
 }
 
-// LookupWorker resolves name on the server c is connected to and returns a proxy for the Worker registered under it.
-func LookupWorker(ctx context.Context, c *requestor.Client, name string) (*WorkerProxy, error) {
-	ref, err := c.Lookup(ctx, name, WorkerInterface)
+// LookupWorker resolves name through r (a requestor.Client, say) and returns a proxy for the Worker registered under it.
+func LookupWorker(ctx context.Context, r remoting.Resolver, name string) (*WorkerProxy, error) {
+	ref, err := r.Lookup(ctx, name, WorkerInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewWorkerProxy(c, ref), nil
+	return NewWorkerProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -563,7 +562,7 @@ type WorkerAsync struct{ p *WorkerProxy }
 
 // Work starts Worker.Work and returns its Poll Object at once.
 func (v WorkerAsync) Work(ctx context.Context, d time.Duration) *WorkerWorkFuture {
-	f := &WorkerWorkFuture{Future: remoting.NewFuture()}
+	f := &WorkerWorkFuture{Future: codegen.NewFuture()}
 	args := workerWorkArgs{D: d}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Worker.Work", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -572,7 +571,7 @@ func (v WorkerAsync) Work(ctx context.Context, d time.Duration) *WorkerWorkFutur
 // WorkerWorkFuture is the Poll Object of a call of Worker.Work: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type WorkerWorkFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res workerWorkResults
 }
 
@@ -613,17 +612,17 @@ func (v WorkerCallback) Work(ctx context.Context, d time.Duration, done func(int
 // ---- Worker: Invoker ----
 
 // WorkerInvoker returns the server-side Invoker of Worker for invoker.Server.Register.
-func WorkerInvoker() *invoker.Skeleton { return workerSkeleton }
+func WorkerInvoker() *codegen.Invoker { return invokerOfWorker }
 
-var workerSkeleton = &invoker.Skeleton{
+var invokerOfWorker = &codegen.Invoker{
 	Interface: WorkerInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Worker.Work": workerWorkInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Worker); return ok },
 }
 
-func workerWorkInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func workerWorkInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a workerWorkArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

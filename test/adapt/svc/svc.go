@@ -76,7 +76,7 @@ func (p *ProbeImpl) Seen(ctx context.Context, tag string) (Seen, error) {
 	s := Seen{Tag: tag, Meta: maps.Clone(remoting.MetadataFrom(ctx)), Instance: p.Serial}
 	s.Identity, s.HasIdentity = interceptor.IdentityFrom(ctx)
 	if info := remoting.ServerInfoFrom(ctx); info != nil {
-		s.Peer = info.Peer.String()
+		s.Peer = info.Caller.String()
 	}
 	if d, ok := ctx.Deadline(); ok {
 		s.Deadline = time.Until(d)

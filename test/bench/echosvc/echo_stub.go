@@ -6,11 +6,10 @@ import (
 	"context"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Echo ----
 
@@ -31,13 +30,13 @@ var _ Echo = (*EchoProxy)(nil)
 // NewEchoProxy returns a proxy that calls the object ref names through c.
 func NewEchoProxy(c remoting.Caller, ref remoting.Ref) *EchoProxy { return &EchoProxy{c: c, ref: ref} }
 
-// LookupEcho resolves name on the server c is connected to and returns a proxy for the Echo registered under it.
-func LookupEcho(ctx context.Context, c *requestor.Client, name string) (*EchoProxy, error) {
-	ref, err := c.Lookup(ctx, name, EchoInterface)
+// LookupEcho resolves name through r (a requestor.Client, say) and returns a proxy for the Echo registered under it.
+func LookupEcho(ctx context.Context, r remoting.Resolver, name string) (*EchoProxy, error) {
+	ref, err := r.Lookup(ctx, name, EchoInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewEchoProxy(c, ref), nil
+	return NewEchoProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -97,7 +96,7 @@ type EchoAsync struct{ p *EchoProxy }
 
 // Echo starts Echo.Echo and returns its Poll Object at once.
 func (v EchoAsync) Echo(ctx context.Context, a0 []byte) *EchoEchoFuture {
-	f := &EchoEchoFuture{Future: remoting.NewFuture()}
+	f := &EchoEchoFuture{Future: codegen.NewFuture()}
 	args := echoEchoArgs{P: a0}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Echo.Echo", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -106,7 +105,7 @@ func (v EchoAsync) Echo(ctx context.Context, a0 []byte) *EchoEchoFuture {
 // EchoEchoFuture is the Poll Object of a call of Echo.Echo: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type EchoEchoFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res echoEchoResults
 }
 
@@ -147,17 +146,17 @@ func (v EchoCallback) Echo(ctx context.Context, a0 []byte, done func([]byte, err
 // ---- Echo: Invoker ----
 
 // EchoInvoker returns the server-side Invoker of Echo for invoker.Server.Register.
-func EchoInvoker() *invoker.Skeleton { return echoSkeleton }
+func EchoInvoker() *codegen.Invoker { return invokerOfEcho }
 
-var echoSkeleton = &invoker.Skeleton{
+var invokerOfEcho = &codegen.Invoker{
 	Interface: EchoInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Echo.Echo": echoEchoInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Echo); return ok },
 }
 
-func echoEchoInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func echoEchoInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a echoEchoArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -204,13 +203,13 @@ func NewFactoryProxy(c remoting.Caller, ref remoting.Ref) *FactoryProxy {
 	return &FactoryProxy{c: c, ref: ref}
 }
 
-// LookupFactory resolves name on the server c is connected to and returns a proxy for the Factory registered under it.
-func LookupFactory(ctx context.Context, c *requestor.Client, name string) (*FactoryProxy, error) {
-	ref, err := c.Lookup(ctx, name, FactoryInterface)
+// LookupFactory resolves name through r (a requestor.Client, say) and returns a proxy for the Factory registered under it.
+func LookupFactory(ctx context.Context, r remoting.Resolver, name string) (*FactoryProxy, error) {
+	ref, err := r.Lookup(ctx, name, FactoryInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewFactoryProxy(c, ref), nil
+	return NewFactoryProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -228,7 +227,7 @@ func (p *FactoryProxy) NewEcho(ctx context.Context) (Echo, error) {
 	}
 	var r0 Echo
 	if !res.R0.ID.IsZero() {
-		r0 = remoting.Hold(p.c, NewEchoProxy(p.c, res.R0), res.R0)
+		r0 = codegen.Hold(p.c, NewEchoProxy(p.c, res.R0), res.R0)
 	}
 	return r0, nil
 }
@@ -273,7 +272,7 @@ type FactoryAsync struct{ p *FactoryProxy }
 
 // NewEcho starts Factory.NewEcho and returns its Poll Object at once.
 func (v FactoryAsync) NewEcho(ctx context.Context) *FactoryNewEchoFuture {
-	f := &FactoryNewEchoFuture{Future: remoting.NewFuture(), c: v.p.c}
+	f := &FactoryNewEchoFuture{Future: codegen.NewFuture(), c: v.p.c}
 	var args factoryNewEchoArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Factory.NewEcho", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -282,7 +281,7 @@ func (v FactoryAsync) NewEcho(ctx context.Context) *FactoryNewEchoFuture {
 // FactoryNewEchoFuture is the Poll Object of a call of Factory.NewEcho: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type FactoryNewEchoFuture struct {
-	*remoting.Future
+	*codegen.Future
 	c   remoting.Caller
 	res factoryNewEchoResults
 }
@@ -295,7 +294,7 @@ func (f *FactoryNewEchoFuture) Result(ctx context.Context) (Echo, error) {
 	}
 	var r0 Echo
 	if !f.res.R0.ID.IsZero() {
-		r0 = remoting.Hold(f.c, NewEchoProxy(f.c, f.res.R0), f.res.R0)
+		r0 = codegen.Hold(f.c, NewEchoProxy(f.c, f.res.R0), f.res.R0)
 	}
 	return r0, nil
 }
@@ -321,7 +320,7 @@ func (v FactoryCallback) NewEcho(ctx context.Context, done func(Echo, error)) {
 		}
 		var r0 Echo
 		if !res.R0.ID.IsZero() {
-			r0 = remoting.Hold(v.p.c, NewEchoProxy(v.p.c, res.R0), res.R0)
+			r0 = codegen.Hold(v.p.c, NewEchoProxy(v.p.c, res.R0), res.R0)
 		}
 		done(r0, nil)
 	}})
@@ -330,17 +329,17 @@ func (v FactoryCallback) NewEcho(ctx context.Context, done func(Echo, error)) {
 // ---- Factory: Invoker ----
 
 // FactoryInvoker returns the server-side Invoker of Factory for invoker.Server.Register.
-func FactoryInvoker() *invoker.Skeleton { return factorySkeleton }
+func FactoryInvoker() *codegen.Invoker { return invokerOfFactory }
 
-var factorySkeleton = &invoker.Skeleton{
+var invokerOfFactory = &codegen.Invoker{
 	Interface: FactoryInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Factory.NewEcho": factoryNewEchoInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Factory); return ok },
 }
 
-func factoryNewEchoInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func factoryNewEchoInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a factoryNewEchoArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

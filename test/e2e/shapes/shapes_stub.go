@@ -8,11 +8,10 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Shapes ----
 
@@ -35,13 +34,13 @@ func NewShapesProxy(c remoting.Caller, ref remoting.Ref) *ShapesProxy {
 	return &ShapesProxy{c: c, ref: ref}
 }
 
-// LookupShapes resolves name on the server c is connected to and returns a proxy for the Shapes registered under it.
-func LookupShapes(ctx context.Context, c *requestor.Client, name string) (*ShapesProxy, error) {
-	ref, err := c.Lookup(ctx, name, ShapesInterface)
+// LookupShapes resolves name through r (a requestor.Client, say) and returns a proxy for the Shapes registered under it.
+func LookupShapes(ctx context.Context, r remoting.Resolver, name string) (*ShapesProxy, error) {
+	ref, err := r.Lookup(ctx, name, ShapesInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewShapesProxy(c, ref), nil
+	return NewShapesProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -413,7 +412,7 @@ type ShapesAsync struct{ p *ShapesProxy }
 
 // Addr starts Shapes.Addr and returns its Poll Object at once.
 func (v ShapesAsync) Addr(ctx context.Context, a netip.Addr, port uint16) *ShapesAddrFuture {
-	f := &ShapesAddrFuture{Future: remoting.NewFuture()}
+	f := &ShapesAddrFuture{Future: codegen.NewFuture()}
 	args := shapesAddrArgs{A: a, Port: port}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Addr", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -422,7 +421,7 @@ func (v ShapesAsync) Addr(ctx context.Context, a netip.Addr, port uint16) *Shape
 // ShapesAddrFuture is the Poll Object of a call of Shapes.Addr: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesAddrFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res shapesAddrResults
 }
 
@@ -438,7 +437,7 @@ func (f *ShapesAddrFuture) Result(ctx context.Context) (netip.AddrPort, error) {
 
 // Arrays starts Shapes.Arrays and returns its Poll Object at once.
 func (v ShapesAsync) Arrays(ctx context.Context, a [3]Point) *ShapesArraysFuture {
-	f := &ShapesArraysFuture{Future: remoting.NewFuture()}
+	f := &ShapesArraysFuture{Future: codegen.NewFuture()}
 	args := shapesArraysArgs{A: a}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Arrays", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -447,7 +446,7 @@ func (v ShapesAsync) Arrays(ctx context.Context, a [3]Point) *ShapesArraysFuture
 // ShapesArraysFuture is the Poll Object of a call of Shapes.Arrays: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesArraysFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res shapesArraysResults
 }
 
@@ -463,7 +462,7 @@ func (f *ShapesArraysFuture) Result(ctx context.Context) ([3]Point, error) {
 
 // Basics starts Shapes.Basics and returns its Poll Object at once.
 func (v ShapesAsync) Basics(ctx context.Context, b bool, i int, i8 int8, u16 uint16, u64 uint64, f32 float32, f64 float64, r rune, s string) *ShapesBasicsFuture {
-	f := &ShapesBasicsFuture{Future: remoting.NewFuture()}
+	f := &ShapesBasicsFuture{Future: codegen.NewFuture()}
 	args := shapesBasicsArgs{B: b, I: i, I8: i8, U16: u16, U64: u64, F32: f32, F64: f64, R: r, S: s}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Basics", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -472,7 +471,7 @@ func (v ShapesAsync) Basics(ctx context.Context, b bool, i int, i8 int8, u16 uin
 // ShapesBasicsFuture is the Poll Object of a call of Shapes.Basics: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesBasicsFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res shapesBasicsResults
 }
 
@@ -488,7 +487,7 @@ func (f *ShapesBasicsFuture) Result(ctx context.Context) (bool, int, int8, uint1
 
 // Bytes starts Shapes.Bytes and returns its Poll Object at once.
 func (v ShapesAsync) Bytes(ctx context.Context, b []byte) *ShapesBytesFuture {
-	f := &ShapesBytesFuture{Future: remoting.NewFuture()}
+	f := &ShapesBytesFuture{Future: codegen.NewFuture()}
 	args := shapesBytesArgs{B: b}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Bytes", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -497,7 +496,7 @@ func (v ShapesAsync) Bytes(ctx context.Context, b []byte) *ShapesBytesFuture {
 // ShapesBytesFuture is the Poll Object of a call of Shapes.Bytes: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesBytesFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res shapesBytesResults
 }
 
@@ -513,7 +512,7 @@ func (f *ShapesBytesFuture) Result(ctx context.Context) ([]byte, error) {
 
 // Fail starts Shapes.Fail and returns its Poll Object at once.
 func (v ShapesAsync) Fail(ctx context.Context, msg string) *ShapesFailFuture {
-	f := &ShapesFailFuture{Future: remoting.NewFuture()}
+	f := &ShapesFailFuture{Future: codegen.NewFuture()}
 	args := shapesFailArgs{Msg: msg}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Fail", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -522,7 +521,7 @@ func (v ShapesAsync) Fail(ctx context.Context, msg string) *ShapesFailFuture {
 // ShapesFailFuture is the Poll Object of a call of Shapes.Fail: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesFailFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -531,7 +530,7 @@ func (f *ShapesFailFuture) Result(ctx context.Context) error { return f.Wait(ctx
 
 // Generic starts Shapes.Generic and returns its Poll Object at once.
 func (v ShapesAsync) Generic(ctx context.Context, a0 Pair[string, []Point]) *ShapesGenericFuture {
-	f := &ShapesGenericFuture{Future: remoting.NewFuture()}
+	f := &ShapesGenericFuture{Future: codegen.NewFuture()}
 	args := shapesGenericArgs{P: a0}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Generic", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -540,7 +539,7 @@ func (v ShapesAsync) Generic(ctx context.Context, a0 Pair[string, []Point]) *Sha
 // ShapesGenericFuture is the Poll Object of a call of Shapes.Generic: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesGenericFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res shapesGenericResults
 }
 
@@ -556,7 +555,7 @@ func (f *ShapesGenericFuture) Result(ctx context.Context) (Pair[string, []Point]
 
 // Join starts Shapes.Join and returns its Poll Object at once.
 func (v ShapesAsync) Join(ctx context.Context, sep string, parts ...string) *ShapesJoinFuture {
-	f := &ShapesJoinFuture{Future: remoting.NewFuture()}
+	f := &ShapesJoinFuture{Future: codegen.NewFuture()}
 	args := shapesJoinArgs{Sep: sep, Parts: parts}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Join", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -565,7 +564,7 @@ func (v ShapesAsync) Join(ctx context.Context, sep string, parts ...string) *Sha
 // ShapesJoinFuture is the Poll Object of a call of Shapes.Join: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesJoinFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res shapesJoinResults
 }
 
@@ -581,7 +580,7 @@ func (f *ShapesJoinFuture) Result(ctx context.Context) (string, int, error) {
 
 // Maps starts Shapes.Maps and returns its Poll Object at once.
 func (v ShapesAsync) Maps(ctx context.Context, m map[string][]int) *ShapesMapsFuture {
-	f := &ShapesMapsFuture{Future: remoting.NewFuture()}
+	f := &ShapesMapsFuture{Future: codegen.NewFuture()}
 	args := shapesMapsArgs{M: m}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Maps", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -590,7 +589,7 @@ func (v ShapesAsync) Maps(ctx context.Context, m map[string][]int) *ShapesMapsFu
 // ShapesMapsFuture is the Poll Object of a call of Shapes.Maps: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesMapsFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res shapesMapsResults
 }
 
@@ -606,7 +605,7 @@ func (f *ShapesMapsFuture) Result(ctx context.Context) (map[string][]int, error)
 
 // Named starts Shapes.Named and returns its Poll Object at once.
 func (v ShapesAsync) Named(ctx context.Context, k Kind) *ShapesNamedFuture {
-	f := &ShapesNamedFuture{Future: remoting.NewFuture()}
+	f := &ShapesNamedFuture{Future: codegen.NewFuture()}
 	args := shapesNamedArgs{K: k}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Named", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -615,7 +614,7 @@ func (v ShapesAsync) Named(ctx context.Context, k Kind) *ShapesNamedFuture {
 // ShapesNamedFuture is the Poll Object of a call of Shapes.Named: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesNamedFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res shapesNamedResults
 }
 
@@ -631,7 +630,7 @@ func (f *ShapesNamedFuture) Result(ctx context.Context) (Kind, error) {
 
 // Nothing starts Shapes.Nothing and returns its Poll Object at once.
 func (v ShapesAsync) Nothing(ctx context.Context) *ShapesNothingFuture {
-	f := &ShapesNothingFuture{Future: remoting.NewFuture()}
+	f := &ShapesNothingFuture{Future: codegen.NewFuture()}
 	var args shapesNothingArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Nothing", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -640,7 +639,7 @@ func (v ShapesAsync) Nothing(ctx context.Context) *ShapesNothingFuture {
 // ShapesNothingFuture is the Poll Object of a call of Shapes.Nothing: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesNothingFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -649,7 +648,7 @@ func (f *ShapesNothingFuture) Result(ctx context.Context) error { return f.Wait(
 
 // Pointer starts Shapes.Pointer and returns its Poll Object at once.
 func (v ShapesAsync) Pointer(ctx context.Context, a0 *Point) *ShapesPointerFuture {
-	f := &ShapesPointerFuture{Future: remoting.NewFuture()}
+	f := &ShapesPointerFuture{Future: codegen.NewFuture()}
 	args := shapesPointerArgs{P: a0}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Pointer", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -658,7 +657,7 @@ func (v ShapesAsync) Pointer(ctx context.Context, a0 *Point) *ShapesPointerFutur
 // ShapesPointerFuture is the Poll Object of a call of Shapes.Pointer: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesPointerFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res shapesPointerResults
 }
 
@@ -674,7 +673,7 @@ func (f *ShapesPointerFuture) Result(ctx context.Context) (*Point, error) {
 
 // Slices starts Shapes.Slices and returns its Poll Object at once.
 func (v ShapesAsync) Slices(ctx context.Context, s []string) *ShapesSlicesFuture {
-	f := &ShapesSlicesFuture{Future: remoting.NewFuture()}
+	f := &ShapesSlicesFuture{Future: codegen.NewFuture()}
 	args := shapesSlicesArgs{S: s}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Slices", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -683,7 +682,7 @@ func (v ShapesAsync) Slices(ctx context.Context, s []string) *ShapesSlicesFuture
 // ShapesSlicesFuture is the Poll Object of a call of Shapes.Slices: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesSlicesFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res shapesSlicesResults
 }
 
@@ -699,7 +698,7 @@ func (f *ShapesSlicesFuture) Result(ctx context.Context) ([]string, error) {
 
 // Struct starts Shapes.Struct and returns its Poll Object at once.
 func (v ShapesAsync) Struct(ctx context.Context, l Line) *ShapesStructFuture {
-	f := &ShapesStructFuture{Future: remoting.NewFuture()}
+	f := &ShapesStructFuture{Future: codegen.NewFuture()}
 	args := shapesStructArgs{L: l}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Struct", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -708,7 +707,7 @@ func (v ShapesAsync) Struct(ctx context.Context, l Line) *ShapesStructFuture {
 // ShapesStructFuture is the Poll Object of a call of Shapes.Struct: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesStructFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res shapesStructResults
 }
 
@@ -724,7 +723,7 @@ func (f *ShapesStructFuture) Result(ctx context.Context) (Line, error) {
 
 // Time starts Shapes.Time and returns its Poll Object at once.
 func (v ShapesAsync) Time(ctx context.Context, at time.Time, d time.Duration) *ShapesTimeFuture {
-	f := &ShapesTimeFuture{Future: remoting.NewFuture()}
+	f := &ShapesTimeFuture{Future: codegen.NewFuture()}
 	args := shapesTimeArgs{At: at, D: d}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Time", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -733,7 +732,7 @@ func (v ShapesAsync) Time(ctx context.Context, at time.Time, d time.Duration) *S
 // ShapesTimeFuture is the Poll Object of a call of Shapes.Time: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesTimeFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res shapesTimeResults
 }
 
@@ -749,7 +748,7 @@ func (f *ShapesTimeFuture) Result(ctx context.Context) (time.Time, error) {
 
 // Unnamed starts Shapes.Unnamed and returns its Poll Object at once.
 func (v ShapesAsync) Unnamed(ctx context.Context, a0 string, a1 int) *ShapesUnnamedFuture {
-	f := &ShapesUnnamedFuture{Future: remoting.NewFuture()}
+	f := &ShapesUnnamedFuture{Future: codegen.NewFuture()}
 	args := shapesUnnamedArgs{A0: a0, A1: a1}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Shapes.Unnamed", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -758,7 +757,7 @@ func (v ShapesAsync) Unnamed(ctx context.Context, a0 string, a1 int) *ShapesUnna
 // ShapesUnnamedFuture is the Poll Object of a call of Shapes.Unnamed: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ShapesUnnamedFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res shapesUnnamedResults
 }
 
@@ -980,11 +979,11 @@ func (v ShapesCallback) Unnamed(ctx context.Context, a0 string, a1 int, done fun
 // ---- Shapes: Invoker ----
 
 // ShapesInvoker returns the server-side Invoker of Shapes for invoker.Server.Register.
-func ShapesInvoker() *invoker.Skeleton { return shapesSkeleton }
+func ShapesInvoker() *codegen.Invoker { return invokerOfShapes }
 
-var shapesSkeleton = &invoker.Skeleton{
+var invokerOfShapes = &codegen.Invoker{
 	Interface: ShapesInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Shapes.Addr":    shapesAddrInvoke,
 		"Shapes.Arrays":  shapesArraysInvoke,
 		"Shapes.Basics":  shapesBasicsInvoke,
@@ -1004,7 +1003,7 @@ var shapesSkeleton = &invoker.Skeleton{
 	Implements: func(impl any) bool { _, ok := impl.(Shapes); return ok },
 }
 
-func shapesAddrInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesAddrInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesAddrArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1016,7 +1015,7 @@ func shapesAddrInvoke(ctx context.Context, impl any, args invoker.Args) (any, er
 	return &shapesAddrResults{R0: r0}, nil
 }
 
-func shapesArraysInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesArraysInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesArraysArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1028,7 +1027,7 @@ func shapesArraysInvoke(ctx context.Context, impl any, args invoker.Args) (any, 
 	return &shapesArraysResults{R0: r0}, nil
 }
 
-func shapesBasicsInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesBasicsInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesBasicsArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1040,7 +1039,7 @@ func shapesBasicsInvoke(ctx context.Context, impl any, args invoker.Args) (any, 
 	return &shapesBasicsResults{R0: r0, R1: r1, R2: r2, R3: r3, R4: r4, R5: r5, R6: r6, R7: r7, R8: r8}, nil
 }
 
-func shapesBytesInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesBytesInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesBytesArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1052,7 +1051,7 @@ func shapesBytesInvoke(ctx context.Context, impl any, args invoker.Args) (any, e
 	return &shapesBytesResults{R0: r0}, nil
 }
 
-func shapesFailInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesFailInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesFailArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1060,7 +1059,7 @@ func shapesFailInvoke(ctx context.Context, impl any, args invoker.Args) (any, er
 	return nil, impl.(Shapes).Fail(ctx, a.Msg)
 }
 
-func shapesGenericInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesGenericInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesGenericArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1072,7 +1071,7 @@ func shapesGenericInvoke(ctx context.Context, impl any, args invoker.Args) (any,
 	return &shapesGenericResults{R0: r0}, nil
 }
 
-func shapesJoinInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesJoinInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesJoinArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1084,7 +1083,7 @@ func shapesJoinInvoke(ctx context.Context, impl any, args invoker.Args) (any, er
 	return &shapesJoinResults{R0: r0, R1: r1}, nil
 }
 
-func shapesMapsInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesMapsInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesMapsArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1096,7 +1095,7 @@ func shapesMapsInvoke(ctx context.Context, impl any, args invoker.Args) (any, er
 	return &shapesMapsResults{R0: r0}, nil
 }
 
-func shapesNamedInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesNamedInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesNamedArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1108,7 +1107,7 @@ func shapesNamedInvoke(ctx context.Context, impl any, args invoker.Args) (any, e
 	return &shapesNamedResults{R0: r0}, nil
 }
 
-func shapesNothingInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesNothingInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesNothingArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1116,7 +1115,7 @@ func shapesNothingInvoke(ctx context.Context, impl any, args invoker.Args) (any,
 	return nil, impl.(Shapes).Nothing(ctx)
 }
 
-func shapesPointerInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesPointerInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesPointerArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1128,7 +1127,7 @@ func shapesPointerInvoke(ctx context.Context, impl any, args invoker.Args) (any,
 	return &shapesPointerResults{R0: r0}, nil
 }
 
-func shapesSlicesInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesSlicesInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesSlicesArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1140,7 +1139,7 @@ func shapesSlicesInvoke(ctx context.Context, impl any, args invoker.Args) (any, 
 	return &shapesSlicesResults{R0: r0}, nil
 }
 
-func shapesStructInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesStructInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesStructArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1152,7 +1151,7 @@ func shapesStructInvoke(ctx context.Context, impl any, args invoker.Args) (any, 
 	return &shapesStructResults{R0: r0}, nil
 }
 
-func shapesTimeInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesTimeInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesTimeArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1164,7 +1163,7 @@ func shapesTimeInvoke(ctx context.Context, impl any, args invoker.Args) (any, er
 	return &shapesTimeResults{R0: r0}, nil
 }
 
-func shapesUnnamedInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func shapesUnnamedInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a shapesUnnamedArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1387,13 +1386,13 @@ func NewCounterProxy(c remoting.Caller, ref remoting.Ref) *CounterProxy {
 	return &CounterProxy{c: c, ref: ref}
 }
 
-// LookupCounter resolves name on the server c is connected to and returns a proxy for the Counter registered under it.
-func LookupCounter(ctx context.Context, c *requestor.Client, name string) (*CounterProxy, error) {
-	ref, err := c.Lookup(ctx, name, CounterInterface)
+// LookupCounter resolves name through r (a requestor.Client, say) and returns a proxy for the Counter registered under it.
+func LookupCounter(ctx context.Context, r remoting.Resolver, name string) (*CounterProxy, error) {
+	ref, err := r.Lookup(ctx, name, CounterInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewCounterProxy(c, ref), nil
+	return NewCounterProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -1453,7 +1452,7 @@ type CounterAsync struct{ p *CounterProxy }
 
 // Add starts Counter.Add and returns its Poll Object at once.
 func (v CounterAsync) Add(ctx context.Context, n int) *CounterAddFuture {
-	f := &CounterAddFuture{Future: remoting.NewFuture()}
+	f := &CounterAddFuture{Future: codegen.NewFuture()}
 	args := counterAddArgs{N: n}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Counter.Add", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -1462,7 +1461,7 @@ func (v CounterAsync) Add(ctx context.Context, n int) *CounterAddFuture {
 // CounterAddFuture is the Poll Object of a call of Counter.Add: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type CounterAddFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res counterAddResults
 }
 
@@ -1503,17 +1502,17 @@ func (v CounterCallback) Add(ctx context.Context, n int, done func(int, error)) 
 // ---- Counter: Invoker ----
 
 // CounterInvoker returns the server-side Invoker of Counter for invoker.Server.Register.
-func CounterInvoker() *invoker.Skeleton { return counterSkeleton }
+func CounterInvoker() *codegen.Invoker { return invokerOfCounter }
 
-var counterSkeleton = &invoker.Skeleton{
+var invokerOfCounter = &codegen.Invoker{
 	Interface: CounterInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Counter.Add": counterAddInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Counter); return ok },
 }
 
-func counterAddInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func counterAddInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a counterAddArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1560,13 +1559,13 @@ func NewFactoryProxy(c remoting.Caller, ref remoting.Ref) *FactoryProxy {
 	return &FactoryProxy{c: c, ref: ref}
 }
 
-// LookupFactory resolves name on the server c is connected to and returns a proxy for the Factory registered under it.
-func LookupFactory(ctx context.Context, c *requestor.Client, name string) (*FactoryProxy, error) {
-	ref, err := c.Lookup(ctx, name, FactoryInterface)
+// LookupFactory resolves name through r (a requestor.Client, say) and returns a proxy for the Factory registered under it.
+func LookupFactory(ctx context.Context, r remoting.Resolver, name string) (*FactoryProxy, error) {
+	ref, err := r.Lookup(ctx, name, FactoryInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewFactoryProxy(c, ref), nil
+	return NewFactoryProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -1584,7 +1583,7 @@ func (p *FactoryProxy) NewCounter(ctx context.Context, start int) (Counter, erro
 	}
 	var r0 Counter
 	if !res.R0.ID.IsZero() {
-		r0 = remoting.Hold(p.c, NewCounterProxy(p.c, res.R0), res.R0)
+		r0 = codegen.Hold(p.c, NewCounterProxy(p.c, res.R0), res.R0)
 	}
 	return r0, nil
 }
@@ -1598,7 +1597,7 @@ func (p *FactoryProxy) Nil(ctx context.Context) (Counter, error) {
 	}
 	var r0 Counter
 	if !res.R0.ID.IsZero() {
-		r0 = remoting.Hold(p.c, NewCounterProxy(p.c, res.R0), res.R0)
+		r0 = codegen.Hold(p.c, NewCounterProxy(p.c, res.R0), res.R0)
 	}
 	return r0, nil
 }
@@ -1688,7 +1687,7 @@ type FactoryAsync struct{ p *FactoryProxy }
 
 // NewCounter starts Factory.NewCounter and returns its Poll Object at once.
 func (v FactoryAsync) NewCounter(ctx context.Context, start int) *FactoryNewCounterFuture {
-	f := &FactoryNewCounterFuture{Future: remoting.NewFuture(), c: v.p.c}
+	f := &FactoryNewCounterFuture{Future: codegen.NewFuture(), c: v.p.c}
 	args := factoryNewCounterArgs{Start: start}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Factory.NewCounter", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -1697,7 +1696,7 @@ func (v FactoryAsync) NewCounter(ctx context.Context, start int) *FactoryNewCoun
 // FactoryNewCounterFuture is the Poll Object of a call of Factory.NewCounter: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type FactoryNewCounterFuture struct {
-	*remoting.Future
+	*codegen.Future
 	c   remoting.Caller
 	res factoryNewCounterResults
 }
@@ -1710,14 +1709,14 @@ func (f *FactoryNewCounterFuture) Result(ctx context.Context) (Counter, error) {
 	}
 	var r0 Counter
 	if !f.res.R0.ID.IsZero() {
-		r0 = remoting.Hold(f.c, NewCounterProxy(f.c, f.res.R0), f.res.R0)
+		r0 = codegen.Hold(f.c, NewCounterProxy(f.c, f.res.R0), f.res.R0)
 	}
 	return r0, nil
 }
 
 // Nil starts Factory.Nil and returns its Poll Object at once.
 func (v FactoryAsync) Nil(ctx context.Context) *FactoryNilFuture {
-	f := &FactoryNilFuture{Future: remoting.NewFuture(), c: v.p.c}
+	f := &FactoryNilFuture{Future: codegen.NewFuture(), c: v.p.c}
 	var args factoryNilArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Factory.Nil", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -1726,7 +1725,7 @@ func (v FactoryAsync) Nil(ctx context.Context) *FactoryNilFuture {
 // FactoryNilFuture is the Poll Object of a call of Factory.Nil: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type FactoryNilFuture struct {
-	*remoting.Future
+	*codegen.Future
 	c   remoting.Caller
 	res factoryNilResults
 }
@@ -1739,14 +1738,14 @@ func (f *FactoryNilFuture) Result(ctx context.Context) (Counter, error) {
 	}
 	var r0 Counter
 	if !f.res.R0.ID.IsZero() {
-		r0 = remoting.Hold(f.c, NewCounterProxy(f.c, f.res.R0), f.res.R0)
+		r0 = codegen.Hold(f.c, NewCounterProxy(f.c, f.res.R0), f.res.R0)
 	}
 	return r0, nil
 }
 
 // Visit starts Factory.Visit and returns its Poll Object at once.
 func (v2 FactoryAsync) Visit(ctx context.Context, v Visitor, n int) *FactoryVisitFuture {
-	f := &FactoryVisitFuture{Future: remoting.NewFuture()}
+	f := &FactoryVisitFuture{Future: codegen.NewFuture()}
 	args, err := newFactoryVisitArgs(v2.p.c, v, n)
 	if err != nil {
 		f.Complete(err)
@@ -1759,7 +1758,7 @@ func (v2 FactoryAsync) Visit(ctx context.Context, v Visitor, n int) *FactoryVisi
 // FactoryVisitFuture is the Poll Object of a call of Factory.Visit: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type FactoryVisitFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res factoryVisitResults
 }
 
@@ -1794,7 +1793,7 @@ func (v FactoryCallback) NewCounter(ctx context.Context, start int, done func(Co
 		}
 		var r0 Counter
 		if !res.R0.ID.IsZero() {
-			r0 = remoting.Hold(v.p.c, NewCounterProxy(v.p.c, res.R0), res.R0)
+			r0 = codegen.Hold(v.p.c, NewCounterProxy(v.p.c, res.R0), res.R0)
 		}
 		done(r0, nil)
 	}})
@@ -1811,7 +1810,7 @@ func (v FactoryCallback) Nil(ctx context.Context, done func(Counter, error)) {
 		}
 		var r0 Counter
 		if !res.R0.ID.IsZero() {
-			r0 = remoting.Hold(v.p.c, NewCounterProxy(v.p.c, res.R0), res.R0)
+			r0 = codegen.Hold(v.p.c, NewCounterProxy(v.p.c, res.R0), res.R0)
 		}
 		done(r0, nil)
 	}})
@@ -1839,11 +1838,11 @@ func (v2 FactoryCallback) Visit(ctx context.Context, v Visitor, n int, done func
 // ---- Factory: Invoker ----
 
 // FactoryInvoker returns the server-side Invoker of Factory for invoker.Server.Register.
-func FactoryInvoker() *invoker.Skeleton { return factorySkeleton }
+func FactoryInvoker() *codegen.Invoker { return invokerOfFactory }
 
-var factorySkeleton = &invoker.Skeleton{
+var invokerOfFactory = &codegen.Invoker{
 	Interface: FactoryInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Factory.NewCounter": factoryNewCounterInvoke,
 		"Factory.Nil":        factoryNilInvoke,
 		"Factory.Visit":      factoryVisitInvoke,
@@ -1851,7 +1850,7 @@ var factorySkeleton = &invoker.Skeleton{
 	Implements: func(impl any) bool { _, ok := impl.(Factory); return ok },
 }
 
-func factoryNewCounterInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func factoryNewCounterInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a factoryNewCounterArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1867,7 +1866,7 @@ func factoryNewCounterInvoke(ctx context.Context, impl any, args invoker.Args) (
 	return &factoryNewCounterResults{R0: ref0}, nil
 }
 
-func factoryNilInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func factoryNilInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a factoryNilArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1883,7 +1882,7 @@ func factoryNilInvoke(ctx context.Context, impl any, args invoker.Args) (any, er
 	return &factoryNilResults{R0: ref0}, nil
 }
 
-func factoryVisitInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func factoryVisitInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a factoryVisitArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1935,7 +1934,7 @@ type factoryVisitArgs struct {
 func newFactoryVisitArgs(c remoting.Caller, v Visitor, n int) (factoryVisitArgs, error) {
 	args := factoryVisitArgs{N: n}
 	if v != nil {
-		ref, err := invoker.ExportTo(c, VisitorInvoker(), v)
+		ref, err := codegen.ExportTo(c, VisitorInvoker(), v)
 		if err != nil {
 			return factoryVisitArgs{}, err
 		}
@@ -1971,13 +1970,13 @@ func NewVisitorProxy(c remoting.Caller, ref remoting.Ref) *VisitorProxy {
 	return &VisitorProxy{c: c, ref: ref}
 }
 
-// LookupVisitor resolves name on the server c is connected to and returns a proxy for the Visitor registered under it.
-func LookupVisitor(ctx context.Context, c *requestor.Client, name string) (*VisitorProxy, error) {
-	ref, err := c.Lookup(ctx, name, VisitorInterface)
+// LookupVisitor resolves name through r (a requestor.Client, say) and returns a proxy for the Visitor registered under it.
+func LookupVisitor(ctx context.Context, r remoting.Resolver, name string) (*VisitorProxy, error) {
+	ref, err := r.Lookup(ctx, name, VisitorInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewVisitorProxy(c, ref), nil
+	return NewVisitorProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -2037,7 +2036,7 @@ type VisitorAsync struct{ p *VisitorProxy }
 
 // Visit starts Visitor.Visit and returns its Poll Object at once.
 func (v VisitorAsync) Visit(ctx context.Context, i int) *VisitorVisitFuture {
-	f := &VisitorVisitFuture{Future: remoting.NewFuture()}
+	f := &VisitorVisitFuture{Future: codegen.NewFuture()}
 	args := visitorVisitArgs{I: i}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Visitor.Visit", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -2046,7 +2045,7 @@ func (v VisitorAsync) Visit(ctx context.Context, i int) *VisitorVisitFuture {
 // VisitorVisitFuture is the Poll Object of a call of Visitor.Visit: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type VisitorVisitFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res visitorVisitResults
 }
 
@@ -2087,17 +2086,17 @@ func (v VisitorCallback) Visit(ctx context.Context, i int, done func(int, error)
 // ---- Visitor: Invoker ----
 
 // VisitorInvoker returns the server-side Invoker of Visitor for invoker.Server.Register.
-func VisitorInvoker() *invoker.Skeleton { return visitorSkeleton }
+func VisitorInvoker() *codegen.Invoker { return invokerOfVisitor }
 
-var visitorSkeleton = &invoker.Skeleton{
+var invokerOfVisitor = &codegen.Invoker{
 	Interface: VisitorInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Visitor.Visit": visitorVisitInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Visitor); return ok },
 }
 
-func visitorVisitInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func visitorVisitInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a visitorVisitArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -2142,13 +2141,13 @@ var _ Gate = (*GateProxy)(nil)
 // NewGateProxy returns a proxy that calls the object ref names through c.
 func NewGateProxy(c remoting.Caller, ref remoting.Ref) *GateProxy { return &GateProxy{c: c, ref: ref} }
 
-// LookupGate resolves name on the server c is connected to and returns a proxy for the Gate registered under it.
-func LookupGate(ctx context.Context, c *requestor.Client, name string) (*GateProxy, error) {
-	ref, err := c.Lookup(ctx, name, GateInterface)
+// LookupGate resolves name through r (a requestor.Client, say) and returns a proxy for the Gate registered under it.
+func LookupGate(ctx context.Context, r remoting.Resolver, name string) (*GateProxy, error) {
+	ref, err := r.Lookup(ctx, name, GateInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewGateProxy(c, ref), nil
+	return NewGateProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -2208,7 +2207,7 @@ type GateAsync struct{ p *GateProxy }
 
 // Pass starts Gate.Pass and returns its Poll Object at once.
 func (v GateAsync) Pass(ctx context.Context, n int) *GatePassFuture {
-	f := &GatePassFuture{Future: remoting.NewFuture()}
+	f := &GatePassFuture{Future: codegen.NewFuture()}
 	args := gatePassArgs{N: n}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Gate.Pass", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -2217,7 +2216,7 @@ func (v GateAsync) Pass(ctx context.Context, n int) *GatePassFuture {
 // GatePassFuture is the Poll Object of a call of Gate.Pass: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type GatePassFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res gatePassResults
 }
 
@@ -2258,17 +2257,17 @@ func (v GateCallback) Pass(ctx context.Context, n int, done func(int, error)) {
 // ---- Gate: Invoker ----
 
 // GateInvoker returns the server-side Invoker of Gate for invoker.Server.Register.
-func GateInvoker() *invoker.Skeleton { return gateSkeleton }
+func GateInvoker() *codegen.Invoker { return invokerOfGate }
 
-var gateSkeleton = &invoker.Skeleton{
+var invokerOfGate = &codegen.Invoker{
 	Interface: GateInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Gate.Pass": gatePassInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Gate); return ok },
 }
 
-func gatePassInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func gatePassInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a gatePassArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

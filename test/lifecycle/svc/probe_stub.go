@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Probe ----
 
@@ -34,13 +33,13 @@ func NewProbeProxy(c remoting.Caller, ref remoting.Ref) *ProbeProxy {
 	return &ProbeProxy{c: c, ref: ref}
 }
 
-// LookupProbe resolves name on the server c is connected to and returns a proxy for the Probe registered under it.
-func LookupProbe(ctx context.Context, c *requestor.Client, name string) (*ProbeProxy, error) {
-	ref, err := c.Lookup(ctx, name, ProbeInterface)
+// LookupProbe resolves name through r (a requestor.Client, say) and returns a proxy for the Probe registered under it.
+func LookupProbe(ctx context.Context, r remoting.Resolver, name string) (*ProbeProxy, error) {
+	ref, err := r.Lookup(ctx, name, ProbeInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewProbeProxy(c, ref), nil
+	return NewProbeProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -146,7 +145,7 @@ type ProbeAsync struct{ p *ProbeProxy }
 
 // Echo starts Probe.Echo and returns its Poll Object at once.
 func (v ProbeAsync) Echo(ctx context.Context, n int64) *ProbeEchoFuture {
-	f := &ProbeEchoFuture{Future: remoting.NewFuture()}
+	f := &ProbeEchoFuture{Future: codegen.NewFuture()}
 	args := probeEchoArgs{N: n}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Echo", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -155,7 +154,7 @@ func (v ProbeAsync) Echo(ctx context.Context, n int64) *ProbeEchoFuture {
 // ProbeEchoFuture is the Poll Object of a call of Probe.Echo: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ProbeEchoFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res probeEchoResults
 }
 
@@ -171,7 +170,7 @@ func (f *ProbeEchoFuture) Result(ctx context.Context) (int64, error) {
 
 // Hold starts Probe.Hold and returns its Poll Object at once.
 func (v ProbeAsync) Hold(ctx context.Context, d time.Duration) *ProbeHoldFuture {
-	f := &ProbeHoldFuture{Future: remoting.NewFuture()}
+	f := &ProbeHoldFuture{Future: codegen.NewFuture()}
 	args := probeHoldArgs{D: d}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Hold", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -180,7 +179,7 @@ func (v ProbeAsync) Hold(ctx context.Context, d time.Duration) *ProbeHoldFuture 
 // ProbeHoldFuture is the Poll Object of a call of Probe.Hold: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ProbeHoldFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res probeHoldResults
 }
 
@@ -196,7 +195,7 @@ func (f *ProbeHoldFuture) Result(ctx context.Context) (int64, error) {
 
 // Who starts Probe.Who and returns its Poll Object at once.
 func (v ProbeAsync) Who(ctx context.Context) *ProbeWhoFuture {
-	f := &ProbeWhoFuture{Future: remoting.NewFuture()}
+	f := &ProbeWhoFuture{Future: codegen.NewFuture()}
 	var args probeWhoArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Probe.Who", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -205,7 +204,7 @@ func (v ProbeAsync) Who(ctx context.Context) *ProbeWhoFuture {
 // ProbeWhoFuture is the Poll Object of a call of Probe.Who: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ProbeWhoFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res probeWhoResults
 }
 
@@ -274,11 +273,11 @@ func (v ProbeCallback) Who(ctx context.Context, done func(int64, error)) {
 // ---- Probe: Invoker ----
 
 // ProbeInvoker returns the server-side Invoker of Probe for invoker.Server.Register.
-func ProbeInvoker() *invoker.Skeleton { return probeSkeleton }
+func ProbeInvoker() *codegen.Invoker { return invokerOfProbe }
 
-var probeSkeleton = &invoker.Skeleton{
+var invokerOfProbe = &codegen.Invoker{
 	Interface: ProbeInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Probe.Echo": probeEchoInvoke,
 		"Probe.Hold": probeHoldInvoke,
 		"Probe.Who":  probeWhoInvoke,
@@ -286,7 +285,7 @@ var probeSkeleton = &invoker.Skeleton{
 	Implements: func(impl any) bool { _, ok := impl.(Probe); return ok },
 }
 
-func probeEchoInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func probeEchoInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a probeEchoArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -298,7 +297,7 @@ func probeEchoInvoke(ctx context.Context, impl any, args invoker.Args) (any, err
 	return &probeEchoResults{R0: r0}, nil
 }
 
-func probeHoldInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func probeHoldInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a probeHoldArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -310,7 +309,7 @@ func probeHoldInvoke(ctx context.Context, impl any, args invoker.Args) (any, err
 	return &probeHoldResults{R0: r0}, nil
 }
 
-func probeWhoInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func probeWhoInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a probeWhoArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

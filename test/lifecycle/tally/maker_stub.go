@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Maker ----
 
@@ -34,13 +33,13 @@ func NewMakerProxy(c remoting.Caller, ref remoting.Ref) *MakerProxy {
 	return &MakerProxy{c: c, ref: ref}
 }
 
-// LookupMaker resolves name on the server c is connected to and returns a proxy for the Maker registered under it.
-func LookupMaker(ctx context.Context, c *requestor.Client, name string) (*MakerProxy, error) {
-	ref, err := c.Lookup(ctx, name, MakerInterface)
+// LookupMaker resolves name through r (a requestor.Client, say) and returns a proxy for the Maker registered under it.
+func LookupMaker(ctx context.Context, r remoting.Resolver, name string) (*MakerProxy, error) {
+	ref, err := r.Lookup(ctx, name, MakerInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewMakerProxy(c, ref), nil
+	return NewMakerProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -58,7 +57,7 @@ func (p *MakerProxy) NewTally(ctx context.Context, start int64) (Tally, error) {
 	}
 	var r0 Tally
 	if !res.R0.ID.IsZero() {
-		r0 = remoting.Hold(p.c, NewTallyProxy(p.c, res.R0), res.R0)
+		r0 = codegen.Hold(p.c, NewTallyProxy(p.c, res.R0), res.R0)
 	}
 	return r0, nil
 }
@@ -103,7 +102,7 @@ type MakerAsync struct{ p *MakerProxy }
 
 // NewTally starts Maker.NewTally and returns its Poll Object at once.
 func (v MakerAsync) NewTally(ctx context.Context, start int64) *MakerNewTallyFuture {
-	f := &MakerNewTallyFuture{Future: remoting.NewFuture(), c: v.p.c}
+	f := &MakerNewTallyFuture{Future: codegen.NewFuture(), c: v.p.c}
 	args := makerNewTallyArgs{Start: start}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Maker.NewTally", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -112,7 +111,7 @@ func (v MakerAsync) NewTally(ctx context.Context, start int64) *MakerNewTallyFut
 // MakerNewTallyFuture is the Poll Object of a call of Maker.NewTally: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type MakerNewTallyFuture struct {
-	*remoting.Future
+	*codegen.Future
 	c   remoting.Caller
 	res makerNewTallyResults
 }
@@ -125,7 +124,7 @@ func (f *MakerNewTallyFuture) Result(ctx context.Context) (Tally, error) {
 	}
 	var r0 Tally
 	if !f.res.R0.ID.IsZero() {
-		r0 = remoting.Hold(f.c, NewTallyProxy(f.c, f.res.R0), f.res.R0)
+		r0 = codegen.Hold(f.c, NewTallyProxy(f.c, f.res.R0), f.res.R0)
 	}
 	return r0, nil
 }
@@ -151,7 +150,7 @@ func (v MakerCallback) NewTally(ctx context.Context, start int64, done func(Tall
 		}
 		var r0 Tally
 		if !res.R0.ID.IsZero() {
-			r0 = remoting.Hold(v.p.c, NewTallyProxy(v.p.c, res.R0), res.R0)
+			r0 = codegen.Hold(v.p.c, NewTallyProxy(v.p.c, res.R0), res.R0)
 		}
 		done(r0, nil)
 	}})
@@ -160,17 +159,17 @@ func (v MakerCallback) NewTally(ctx context.Context, start int64, done func(Tall
 // ---- Maker: Invoker ----
 
 // MakerInvoker returns the server-side Invoker of Maker for invoker.Server.Register.
-func MakerInvoker() *invoker.Skeleton { return makerSkeleton }
+func MakerInvoker() *codegen.Invoker { return invokerOfMaker }
 
-var makerSkeleton = &invoker.Skeleton{
+var invokerOfMaker = &codegen.Invoker{
 	Interface: MakerInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Maker.NewTally": makerNewTallyInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Maker); return ok },
 }
 
-func makerNewTallyInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func makerNewTallyInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a makerNewTallyArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -221,13 +220,13 @@ func NewTallyProxy(c remoting.Caller, ref remoting.Ref) *TallyProxy {
 	return &TallyProxy{c: c, ref: ref}
 }
 
-// LookupTally resolves name on the server c is connected to and returns a proxy for the Tally registered under it.
-func LookupTally(ctx context.Context, c *requestor.Client, name string) (*TallyProxy, error) {
-	ref, err := c.Lookup(ctx, name, TallyInterface)
+// LookupTally resolves name through r (a requestor.Client, say) and returns a proxy for the Tally registered under it.
+func LookupTally(ctx context.Context, r remoting.Resolver, name string) (*TallyProxy, error) {
+	ref, err := r.Lookup(ctx, name, TallyInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewTallyProxy(c, ref), nil
+	return NewTallyProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -333,7 +332,7 @@ type TallyAsync struct{ p *TallyProxy }
 
 // Add starts Tally.Add and returns its Poll Object at once.
 func (v TallyAsync) Add(ctx context.Context, n int64) *TallyAddFuture {
-	f := &TallyAddFuture{Future: remoting.NewFuture()}
+	f := &TallyAddFuture{Future: codegen.NewFuture()}
 	args := tallyAddArgs{N: n}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Tally.Add", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -342,7 +341,7 @@ func (v TallyAsync) Add(ctx context.Context, n int64) *TallyAddFuture {
 // TallyAddFuture is the Poll Object of a call of Tally.Add: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type TallyAddFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res tallyAddResults
 }
 
@@ -358,7 +357,7 @@ func (f *TallyAddFuture) Result(ctx context.Context) (int64, error) {
 
 // Get starts Tally.Get and returns its Poll Object at once.
 func (v TallyAsync) Get(ctx context.Context) *TallyGetFuture {
-	f := &TallyGetFuture{Future: remoting.NewFuture()}
+	f := &TallyGetFuture{Future: codegen.NewFuture()}
 	var args tallyGetArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Tally.Get", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -367,7 +366,7 @@ func (v TallyAsync) Get(ctx context.Context) *TallyGetFuture {
 // TallyGetFuture is the Poll Object of a call of Tally.Get: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type TallyGetFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res tallyGetResults
 }
 
@@ -383,7 +382,7 @@ func (f *TallyGetFuture) Result(ctx context.Context) (int64, error) {
 
 // Hold starts Tally.Hold and returns its Poll Object at once.
 func (v TallyAsync) Hold(ctx context.Context, d time.Duration) *TallyHoldFuture {
-	f := &TallyHoldFuture{Future: remoting.NewFuture()}
+	f := &TallyHoldFuture{Future: codegen.NewFuture()}
 	args := tallyHoldArgs{D: d}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Tally.Hold", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -392,7 +391,7 @@ func (v TallyAsync) Hold(ctx context.Context, d time.Duration) *TallyHoldFuture 
 // TallyHoldFuture is the Poll Object of a call of Tally.Hold: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type TallyHoldFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res tallyHoldResults
 }
 
@@ -461,11 +460,11 @@ func (v TallyCallback) Hold(ctx context.Context, d time.Duration, done func(int6
 // ---- Tally: Invoker ----
 
 // TallyInvoker returns the server-side Invoker of Tally for invoker.Server.Register.
-func TallyInvoker() *invoker.Skeleton { return tallySkeleton }
+func TallyInvoker() *codegen.Invoker { return invokerOfTally }
 
-var tallySkeleton = &invoker.Skeleton{
+var invokerOfTally = &codegen.Invoker{
 	Interface: TallyInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Tally.Add":  tallyAddInvoke,
 		"Tally.Get":  tallyGetInvoke,
 		"Tally.Hold": tallyHoldInvoke,
@@ -473,7 +472,7 @@ var tallySkeleton = &invoker.Skeleton{
 	Implements: func(impl any) bool { _, ok := impl.(Tally); return ok },
 }
 
-func tallyAddInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func tallyAddInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a tallyAddArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -485,7 +484,7 @@ func tallyAddInvoke(ctx context.Context, impl any, args invoker.Args) (any, erro
 	return &tallyAddResults{R0: r0}, nil
 }
 
-func tallyGetInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func tallyGetInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a tallyGetArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -497,7 +496,7 @@ func tallyGetInvoke(ctx context.Context, impl any, args invoker.Args) (any, erro
 	return &tallyGetResults{R0: r0}, nil
 }
 
-func tallyHoldInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func tallyHoldInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a tallyHoldArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

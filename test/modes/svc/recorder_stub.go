@@ -6,11 +6,10 @@ import (
 	"context"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Recorder ----
 
@@ -33,13 +32,13 @@ func NewRecorderProxy(c remoting.Caller, ref remoting.Ref) *RecorderProxy {
 	return &RecorderProxy{c: c, ref: ref}
 }
 
-// LookupRecorder resolves name on the server c is connected to and returns a proxy for the Recorder registered under it.
-func LookupRecorder(ctx context.Context, c *requestor.Client, name string) (*RecorderProxy, error) {
-	ref, err := c.Lookup(ctx, name, RecorderInterface)
+// LookupRecorder resolves name through r (a requestor.Client, say) and returns a proxy for the Recorder registered under it.
+func LookupRecorder(ctx context.Context, r remoting.Resolver, name string) (*RecorderProxy, error) {
+	ref, err := r.Lookup(ctx, name, RecorderInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewRecorderProxy(c, ref), nil
+	return NewRecorderProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -117,7 +116,7 @@ type RecorderAsync struct{ p *RecorderProxy }
 
 // Record starts Recorder.Record and returns its Poll Object at once.
 func (v RecorderAsync) Record(ctx context.Context, n int) *RecorderRecordFuture {
-	f := &RecorderRecordFuture{Future: remoting.NewFuture()}
+	f := &RecorderRecordFuture{Future: codegen.NewFuture()}
 	args := recorderRecordArgs{N: n}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Recorder.Record", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -126,7 +125,7 @@ func (v RecorderAsync) Record(ctx context.Context, n int) *RecorderRecordFuture 
 // RecorderRecordFuture is the Poll Object of a call of Recorder.Record: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type RecorderRecordFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -135,7 +134,7 @@ func (f *RecorderRecordFuture) Result(ctx context.Context) error { return f.Wait
 
 // Recorded starts Recorder.Recorded and returns its Poll Object at once.
 func (v RecorderAsync) Recorded(ctx context.Context) *RecorderRecordedFuture {
-	f := &RecorderRecordedFuture{Future: remoting.NewFuture()}
+	f := &RecorderRecordedFuture{Future: codegen.NewFuture()}
 	var args recorderRecordedArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Recorder.Recorded", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -144,7 +143,7 @@ func (v RecorderAsync) Recorded(ctx context.Context) *RecorderRecordedFuture {
 // RecorderRecordedFuture is the Poll Object of a call of Recorder.Recorded: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type RecorderRecordedFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res recorderRecordedResults
 }
 
@@ -191,18 +190,18 @@ func (v RecorderCallback) Recorded(ctx context.Context, done func([]int, error))
 // ---- Recorder: Invoker ----
 
 // RecorderInvoker returns the server-side Invoker of Recorder for invoker.Server.Register.
-func RecorderInvoker() *invoker.Skeleton { return recorderSkeleton }
+func RecorderInvoker() *codegen.Invoker { return invokerOfRecorder }
 
-var recorderSkeleton = &invoker.Skeleton{
+var invokerOfRecorder = &codegen.Invoker{
 	Interface: RecorderInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Recorder.Record":   recorderRecordInvoke,
 		"Recorder.Recorded": recorderRecordedInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Recorder); return ok },
 }
 
-func recorderRecordInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func recorderRecordInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a recorderRecordArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -210,7 +209,7 @@ func recorderRecordInvoke(ctx context.Context, impl any, args invoker.Args) (any
 	return nil, impl.(Recorder).Record(ctx, a.N)
 }
 
-func recorderRecordedInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func recorderRecordedInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a recorderRecordedArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -262,13 +261,13 @@ func NewWorkerProxy(c remoting.Caller, ref remoting.Ref) *WorkerProxy {
 	return &WorkerProxy{c: c, ref: ref}
 }
 
-// LookupWorker resolves name on the server c is connected to and returns a proxy for the Worker registered under it.
-func LookupWorker(ctx context.Context, c *requestor.Client, name string) (*WorkerProxy, error) {
-	ref, err := c.Lookup(ctx, name, WorkerInterface)
+// LookupWorker resolves name through r (a requestor.Client, say) and returns a proxy for the Worker registered under it.
+func LookupWorker(ctx context.Context, r remoting.Resolver, name string) (*WorkerProxy, error) {
+	ref, err := r.Lookup(ctx, name, WorkerInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewWorkerProxy(c, ref), nil
+	return NewWorkerProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -374,7 +373,7 @@ type WorkerAsync struct{ p *WorkerProxy }
 
 // Echo starts Worker.Echo and returns its Poll Object at once.
 func (v WorkerAsync) Echo(ctx context.Context, n int) *WorkerEchoFuture {
-	f := &WorkerEchoFuture{Future: remoting.NewFuture()}
+	f := &WorkerEchoFuture{Future: codegen.NewFuture()}
 	args := workerEchoArgs{N: n}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Worker.Echo", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -383,7 +382,7 @@ func (v WorkerAsync) Echo(ctx context.Context, n int) *WorkerEchoFuture {
 // WorkerEchoFuture is the Poll Object of a call of Worker.Echo: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type WorkerEchoFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res workerEchoResults
 }
 
@@ -399,7 +398,7 @@ func (f *WorkerEchoFuture) Result(ctx context.Context) (int, error) {
 
 // Fail starts Worker.Fail and returns its Poll Object at once.
 func (v WorkerAsync) Fail(ctx context.Context, msg string) *WorkerFailFuture {
-	f := &WorkerFailFuture{Future: remoting.NewFuture()}
+	f := &WorkerFailFuture{Future: codegen.NewFuture()}
 	args := workerFailArgs{Msg: msg}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Worker.Fail", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -408,7 +407,7 @@ func (v WorkerAsync) Fail(ctx context.Context, msg string) *WorkerFailFuture {
 // WorkerFailFuture is the Poll Object of a call of Worker.Fail: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type WorkerFailFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res workerFailResults
 }
 
@@ -424,7 +423,7 @@ func (f *WorkerFailFuture) Result(ctx context.Context) (int, error) {
 
 // Hold starts Worker.Hold and returns its Poll Object at once.
 func (v WorkerAsync) Hold(ctx context.Context, n int, word string) *WorkerHoldFuture {
-	f := &WorkerHoldFuture{Future: remoting.NewFuture()}
+	f := &WorkerHoldFuture{Future: codegen.NewFuture()}
 	args := workerHoldArgs{N: n, Word: word}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Worker.Hold", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -433,7 +432,7 @@ func (v WorkerAsync) Hold(ctx context.Context, n int, word string) *WorkerHoldFu
 // WorkerHoldFuture is the Poll Object of a call of Worker.Hold: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type WorkerHoldFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res workerHoldResults
 }
 
@@ -502,11 +501,11 @@ func (v WorkerCallback) Hold(ctx context.Context, n int, word string, done func(
 // ---- Worker: Invoker ----
 
 // WorkerInvoker returns the server-side Invoker of Worker for invoker.Server.Register.
-func WorkerInvoker() *invoker.Skeleton { return workerSkeleton }
+func WorkerInvoker() *codegen.Invoker { return invokerOfWorker }
 
-var workerSkeleton = &invoker.Skeleton{
+var invokerOfWorker = &codegen.Invoker{
 	Interface: WorkerInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Worker.Echo": workerEchoInvoke,
 		"Worker.Fail": workerFailInvoke,
 		"Worker.Hold": workerHoldInvoke,
@@ -514,7 +513,7 @@ var workerSkeleton = &invoker.Skeleton{
 	Implements: func(impl any) bool { _, ok := impl.(Worker); return ok },
 }
 
-func workerEchoInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func workerEchoInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a workerEchoArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -526,7 +525,7 @@ func workerEchoInvoke(ctx context.Context, impl any, args invoker.Args) (any, er
 	return &workerEchoResults{R0: r0}, nil
 }
 
-func workerFailInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func workerFailInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a workerFailArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -538,7 +537,7 @@ func workerFailInvoke(ctx context.Context, impl any, args invoker.Args) (any, er
 	return &workerFailResults{R0: r0}, nil
 }
 
-func workerHoldInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func workerHoldInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a workerHoldArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -611,13 +610,13 @@ func NewObserverProxy(c remoting.Caller, ref remoting.Ref) *ObserverProxy {
 	return &ObserverProxy{c: c, ref: ref}
 }
 
-// LookupObserver resolves name on the server c is connected to and returns a proxy for the Observer registered under it.
-func LookupObserver(ctx context.Context, c *requestor.Client, name string) (*ObserverProxy, error) {
-	ref, err := c.Lookup(ctx, name, ObserverInterface)
+// LookupObserver resolves name through r (a requestor.Client, say) and returns a proxy for the Observer registered under it.
+func LookupObserver(ctx context.Context, r remoting.Resolver, name string) (*ObserverProxy, error) {
+	ref, err := r.Lookup(ctx, name, ObserverInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewObserverProxy(c, ref), nil
+	return NewObserverProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -677,7 +676,7 @@ type ObserverAsync struct{ p *ObserverProxy }
 
 // Notify starts Observer.Notify and returns its Poll Object at once.
 func (v ObserverAsync) Notify(ctx context.Context, n int) *ObserverNotifyFuture {
-	f := &ObserverNotifyFuture{Future: remoting.NewFuture()}
+	f := &ObserverNotifyFuture{Future: codegen.NewFuture()}
 	args := observerNotifyArgs{N: n}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Observer.Notify", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -686,7 +685,7 @@ func (v ObserverAsync) Notify(ctx context.Context, n int) *ObserverNotifyFuture 
 // ObserverNotifyFuture is the Poll Object of a call of Observer.Notify: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ObserverNotifyFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res observerNotifyResults
 }
 
@@ -727,17 +726,17 @@ func (v ObserverCallback) Notify(ctx context.Context, n int, done func(int, erro
 // ---- Observer: Invoker ----
 
 // ObserverInvoker returns the server-side Invoker of Observer for invoker.Server.Register.
-func ObserverInvoker() *invoker.Skeleton { return observerSkeleton }
+func ObserverInvoker() *codegen.Invoker { return invokerOfObserver }
 
-var observerSkeleton = &invoker.Skeleton{
+var invokerOfObserver = &codegen.Invoker{
 	Interface: ObserverInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Observer.Notify": observerNotifyInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Observer); return ok },
 }
 
-func observerNotifyInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func observerNotifyInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a observerNotifyArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -782,13 +781,13 @@ var _ Hub = (*HubProxy)(nil)
 // NewHubProxy returns a proxy that calls the object ref names through c.
 func NewHubProxy(c remoting.Caller, ref remoting.Ref) *HubProxy { return &HubProxy{c: c, ref: ref} }
 
-// LookupHub resolves name on the server c is connected to and returns a proxy for the Hub registered under it.
-func LookupHub(ctx context.Context, c *requestor.Client, name string) (*HubProxy, error) {
-	ref, err := c.Lookup(ctx, name, HubInterface)
+// LookupHub resolves name through r (a requestor.Client, say) and returns a proxy for the Hub registered under it.
+func LookupHub(ctx context.Context, r remoting.Resolver, name string) (*HubProxy, error) {
+	ref, err := r.Lookup(ctx, name, HubInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewHubProxy(c, ref), nil
+	return NewHubProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -911,7 +910,7 @@ type HubAsync struct{ p *HubProxy }
 
 // Forget starts Hub.Forget and returns its Poll Object at once.
 func (v HubAsync) Forget(ctx context.Context) *HubForgetFuture {
-	f := &HubForgetFuture{Future: remoting.NewFuture()}
+	f := &HubForgetFuture{Future: codegen.NewFuture()}
 	var args hubForgetArgs
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Hub.Forget", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -920,7 +919,7 @@ func (v HubAsync) Forget(ctx context.Context) *HubForgetFuture {
 // HubForgetFuture is the Poll Object of a call of Hub.Forget: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type HubForgetFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -929,7 +928,7 @@ func (f *HubForgetFuture) Result(ctx context.Context) error { return f.Wait(ctx)
 
 // Post starts Hub.Post and returns its Poll Object at once.
 func (v HubAsync) Post(ctx context.Context, n int) *HubPostFuture {
-	f := &HubPostFuture{Future: remoting.NewFuture()}
+	f := &HubPostFuture{Future: codegen.NewFuture()}
 	args := hubPostArgs{N: n}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Hub.Post", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -938,7 +937,7 @@ func (v HubAsync) Post(ctx context.Context, n int) *HubPostFuture {
 // HubPostFuture is the Poll Object of a call of Hub.Post: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type HubPostFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -947,7 +946,7 @@ func (f *HubPostFuture) Result(ctx context.Context) error { return f.Wait(ctx) }
 
 // Tell starts Hub.Tell and returns its Poll Object at once.
 func (v HubAsync) Tell(ctx context.Context, n int) *HubTellFuture {
-	f := &HubTellFuture{Future: remoting.NewFuture()}
+	f := &HubTellFuture{Future: codegen.NewFuture()}
 	args := hubTellArgs{N: n}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Hub.Tell", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -956,7 +955,7 @@ func (v HubAsync) Tell(ctx context.Context, n int) *HubTellFuture {
 // HubTellFuture is the Poll Object of a call of Hub.Tell: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type HubTellFuture struct {
-	*remoting.Future
+	*codegen.Future
 	res hubTellResults
 }
 
@@ -972,7 +971,7 @@ func (f *HubTellFuture) Result(ctx context.Context) (int, error) {
 
 // Watch starts Hub.Watch and returns its Poll Object at once.
 func (v HubAsync) Watch(ctx context.Context, o Observer) *HubWatchFuture {
-	f := &HubWatchFuture{Future: remoting.NewFuture()}
+	f := &HubWatchFuture{Future: codegen.NewFuture()}
 	args, err := newHubWatchArgs(v.p.c, o)
 	if err != nil {
 		f.Complete(err)
@@ -985,7 +984,7 @@ func (v HubAsync) Watch(ctx context.Context, o Observer) *HubWatchFuture {
 // HubWatchFuture is the Poll Object of a call of Hub.Watch: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type HubWatchFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -1041,11 +1040,11 @@ func (v HubCallback) Watch(ctx context.Context, o Observer, done func(error)) {
 // ---- Hub: Invoker ----
 
 // HubInvoker returns the server-side Invoker of Hub for invoker.Server.Register.
-func HubInvoker() *invoker.Skeleton { return hubSkeleton }
+func HubInvoker() *codegen.Invoker { return invokerOfHub }
 
-var hubSkeleton = &invoker.Skeleton{
+var invokerOfHub = &codegen.Invoker{
 	Interface: HubInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Hub.Forget": hubForgetInvoke,
 		"Hub.Post":   hubPostInvoke,
 		"Hub.Tell":   hubTellInvoke,
@@ -1054,7 +1053,7 @@ var hubSkeleton = &invoker.Skeleton{
 	Implements: func(impl any) bool { _, ok := impl.(Hub); return ok },
 }
 
-func hubForgetInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func hubForgetInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a hubForgetArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1062,7 +1061,7 @@ func hubForgetInvoke(ctx context.Context, impl any, args invoker.Args) (any, err
 	return nil, impl.(Hub).Forget(ctx)
 }
 
-func hubPostInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func hubPostInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a hubPostArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1070,7 +1069,7 @@ func hubPostInvoke(ctx context.Context, impl any, args invoker.Args) (any, error
 	return nil, impl.(Hub).Post(ctx, a.N)
 }
 
-func hubTellInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func hubTellInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a hubTellArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1082,7 +1081,7 @@ func hubTellInvoke(ctx context.Context, impl any, args invoker.Args) (any, error
 	return &hubTellResults{R0: r0}, nil
 }
 
-func hubWatchInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func hubWatchInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a hubWatchArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err
@@ -1129,7 +1128,7 @@ type hubWatchArgs struct {
 func newHubWatchArgs(c remoting.Caller, o Observer) (hubWatchArgs, error) {
 	var args hubWatchArgs
 	if o != nil {
-		ref, err := invoker.ExportTo(c, ObserverInvoker(), o)
+		ref, err := codegen.ExportTo(c, ObserverInvoker(), o)
 		if err != nil {
 			return hubWatchArgs{}, err
 		}

@@ -6,11 +6,10 @@ import (
 	"context"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/requestor"
+	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = remoting.SupportStubgenVersion1 // a runtime without this constant is incompatible with this code
+const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Listener ----
 
@@ -33,13 +32,13 @@ func NewListenerProxy(c remoting.Caller, ref remoting.Ref) *ListenerProxy {
 	return &ListenerProxy{c: c, ref: ref}
 }
 
-// LookupListener resolves name on the server c is connected to and returns a proxy for the Listener registered under it.
-func LookupListener(ctx context.Context, c *requestor.Client, name string) (*ListenerProxy, error) {
-	ref, err := c.Lookup(ctx, name, ListenerInterface)
+// LookupListener resolves name through r (a requestor.Client, say) and returns a proxy for the Listener registered under it.
+func LookupListener(ctx context.Context, r remoting.Resolver, name string) (*ListenerProxy, error) {
+	ref, err := r.Lookup(ctx, name, ListenerInterface)
 	if err != nil {
 		return nil, err
 	}
-	return NewListenerProxy(c, ref), nil
+	return NewListenerProxy(r, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -94,7 +93,7 @@ type ListenerAsync struct{ p *ListenerProxy }
 
 // Event starts Listener.Event and returns its Poll Object at once.
 func (v ListenerAsync) Event(ctx context.Context, name string) *ListenerEventFuture {
-	f := &ListenerEventFuture{Future: remoting.NewFuture()}
+	f := &ListenerEventFuture{Future: codegen.NewFuture()}
 	args := listenerEventArgs{Name: name}
 	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Listener.Event", Args: &args, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
 	return f
@@ -103,7 +102,7 @@ func (v ListenerAsync) Event(ctx context.Context, name string) *ListenerEventFut
 // ListenerEventFuture is the Poll Object of a call of Listener.Event: Ready reports without blocking whether the call is complete,
 // Done is closed when it is, and Result returns its outcome.
 type ListenerEventFuture struct {
-	*remoting.Future
+	*codegen.Future
 }
 
 // Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
@@ -129,17 +128,17 @@ func (v ListenerCallback) Event(ctx context.Context, name string, done func(erro
 // ---- Listener: Invoker ----
 
 // ListenerInvoker returns the server-side Invoker of Listener for invoker.Server.Register.
-func ListenerInvoker() *invoker.Skeleton { return listenerSkeleton }
+func ListenerInvoker() *codegen.Invoker { return invokerOfListener }
 
-var listenerSkeleton = &invoker.Skeleton{
+var invokerOfListener = &codegen.Invoker{
 	Interface: ListenerInterface,
-	Methods: map[string]invoker.Method{
+	Methods: map[string]codegen.Method{
 		"Listener.Event": listenerEventInvoke,
 	},
 	Implements: func(impl any) bool { _, ok := impl.(Listener); return ok },
 }
 
-func listenerEventInvoke(ctx context.Context, impl any, args invoker.Args) (any, error) {
+func listenerEventInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
 	var a listenerEventArgs
 	if err := args.Decode(&a); err != nil {
 		return nil, err

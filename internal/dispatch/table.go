@@ -1,4 +1,4 @@
-package invoker
+package dispatch
 
 import (
 	"sync"
@@ -13,11 +13,11 @@ const tableShards = 32
 // objectTable maps object ids to objects. It replaces a sync.Map, whose
 // hashing of interface-typed keys cost more than the rest of a lookup on
 // the call path; here the [16]byte key hashes directly and lookups take a
-// read lock on one shard. Its methods mirror sync.Map's.
+// read lock on one shard.
 type objectTable struct {
 	shards [tableShards]struct {
 		mu sync.RWMutex
-		m  map[remoting.ObjectID]*object
+		m  map[remoting.ObjectID]*Object
 		_  [40]byte // keep shards on separate cache lines
 	}
 }
@@ -25,20 +25,17 @@ type objectTable struct {
 func (t *objectTable) shard(id remoting.ObjectID) int { return int(id[15]) % tableShards }
 
 // Load returns the object with id.
-func (t *objectTable) Load(id remoting.ObjectID) (any, bool) {
+func (t *objectTable) Load(id remoting.ObjectID) (*Object, bool) {
 	s := &t.shards[t.shard(id)]
 	s.mu.RLock()
 	obj, ok := s.m[id]
 	s.mu.RUnlock()
-	if !ok {
-		return nil, false
-	}
-	return obj, true
+	return obj, ok
 }
 
-// LoadOrStore stores v under id unless id is taken; it returns the object
-// under id and whether it was already there.
-func (t *objectTable) LoadOrStore(id remoting.ObjectID, v any) (any, bool) {
+// LoadOrStore stores obj under its id unless the id is taken; it returns
+// the object under the id and whether it was already there.
+func (t *objectTable) LoadOrStore(id remoting.ObjectID, obj *Object) (*Object, bool) {
 	s := &t.shards[t.shard(id)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -46,38 +43,35 @@ func (t *objectTable) LoadOrStore(id remoting.ObjectID, v any) (any, bool) {
 		return old, true
 	}
 	if s.m == nil {
-		s.m = make(map[remoting.ObjectID]*object)
+		s.m = make(map[remoting.ObjectID]*Object)
 	}
-	s.m[id] = v.(*object)
-	return v, false
+	s.m[id] = obj
+	return obj, false
 }
 
 // LoadAndDelete removes id and returns what was there.
-func (t *objectTable) LoadAndDelete(id remoting.ObjectID) (any, bool) {
+func (t *objectTable) LoadAndDelete(id remoting.ObjectID) (*Object, bool) {
 	s := &t.shards[t.shard(id)]
 	s.mu.Lock()
 	obj, ok := s.m[id]
 	delete(s.m, id)
 	s.mu.Unlock()
-	if !ok {
-		return nil, false
-	}
-	return obj, true
+	return obj, ok
 }
 
-// Range calls f for each object until f returns false. f must not modify
-// the table.
-func (t *objectTable) Range(f func(k, v any) bool) {
+// Range calls f for each object until f returns false. f may modify the
+// table: each shard is copied before f sees its objects.
+func (t *objectTable) Range(f func(*Object) bool) {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.RLock()
-		objs := make([]*object, 0, len(s.m))
+		objs := make([]*Object, 0, len(s.m))
 		for _, o := range s.m {
 			objs = append(objs, o)
 		}
 		s.mu.RUnlock()
 		for _, o := range objs {
-			if !f(o.id, o) {
+			if !f(o) {
 				return
 			}
 		}

@@ -1,4 +1,4 @@
-package invoker
+package dispatch
 
 import (
 	"context"
@@ -8,11 +8,12 @@ import (
 	"github.com/remoting-go/remoting/internal/wire"
 )
 
-// Skeleton is the server side of one remote interface: its name and, per
+// Invoker is the server side of one remote interface: its name and, per
 // method, the function that decodes the arguments, calls the implementation
 // and returns the results. stubgen generates one per interface (for example
-// cart.CartInvoker()); it is for generated code, and immutable once built.
-type Skeleton struct {
+// cart.CartInvoker()); it is immutable once built. Generated code names it
+// codegen.Invoker.
+type Invoker struct {
 	// Interface is the fully qualified interface name, such as
 	// "example.com/shop/cart.Cart". It is what a [remoting.Ref] names.
 	Interface string
@@ -23,21 +24,37 @@ type Skeleton struct {
 	Implements func(impl any) bool
 }
 
+// check refuses invokers that cannot serve.
+func (inv *Invoker) check() error {
+	if inv == nil || inv.Interface == "" || len(inv.Methods) == 0 || inv.Implements == nil {
+		return remoting.Errorf(remoting.CodeInvalidArgument, "incomplete invoker")
+	}
+	return nil
+}
+
+// Check returns an InvalidArgument error if inv cannot serve (nil, or
+// generated incompletely).
+func Check(inv *Invoker) error { return inv.check() }
+
 // Method dispatches one call: it decodes the arguments from args into the
 // generated argument struct, calls the method on impl (which Implements
 // accepted) and returns a pointer to the generated result struct, or nil
-// for a method whose only result is error. For generated code.
+// for a method whose only result is error.
 type Method func(ctx context.Context, impl any, args Args) (reply any, err error)
 
 // Args is the encoded argument struct of one call, and the call's view of
 // the connection it came on: generated code exports the objects a method
 // returns (remote factories) and calls back the objects a caller passed
-// (callbacks) through it. For generated code.
+// (callbacks) through it.
 type Args struct {
 	body []byte
 	reg  *Registry
 	peer *peer.Peer
 }
+
+// NewArgs wraps an encoded argument struct, for tests that drive an
+// Invoker's methods directly. Export and Caller fail on such Args.
+func NewArgs(body []byte) Args { return Args{body: body} }
 
 // Decode decodes the arguments into v, a pointer to the generated argument
 // struct. A body that does not fit v is an [remoting.ErrInvalidArgument].
@@ -48,31 +65,27 @@ func (a Args) Decode(v any) error {
 	return nil
 }
 
-// NewArgs wraps an encoded argument struct, for tests that drive a
-// Skeleton's methods directly. Export and Caller fail on such Args.
-func NewArgs(body []byte) Args { return Args{body: body} }
-
 // errNoConnection is returned by Args that did not come over a connection.
-var errNoConnection = remoting.Errorf(remoting.CodeUnimplemented, "invoker: no connection: Args were not received from a peer")
+var errNoConnection = remoting.Errorf(remoting.CodeUnimplemented, "no connection: the arguments were not received from a peer")
 
 // Export makes impl, a value a method returned for a result whose type is
 // a remote interface, reachable by the caller alone, and returns its
-// reference (the zero Ref for a nil impl). For generated code.
-func (a Args) Export(sk *Skeleton, impl any) (remoting.Ref, error) {
+// reference (the zero Ref for a nil impl).
+func (a Args) Export(inv *Invoker, impl any) (remoting.Ref, error) {
 	if a.reg == nil || a.peer == nil {
 		return remoting.Ref{}, errNoConnection
 	}
-	return a.reg.Export(a.peer.Session().PeerID(), sk, impl)
+	return a.reg.Export(a.peer.Session().PeerID(), inv, impl)
 }
 
 // Caller returns a Caller that calls objects on the other end of the
 // connection the call came on, over that same connection: how a server
-// calls the callback objects its client passed. For generated code.
+// calls the callback objects its client passed.
 func (a Args) Caller() remoting.Caller {
 	if a.reg == nil || a.peer == nil {
 		return noCaller{}
 	}
-	return &peerCaller{p: a.peer, reg: a.reg}
+	return &connCaller{p: a.peer, reg: a.reg}
 }
 
 // Exporter is a Caller that can make local objects reachable from the
@@ -81,44 +94,43 @@ func (a Args) Caller() remoting.Caller {
 type Exporter interface {
 	// Export registers impl as an object that only the other end may call
 	// and returns its reference; the zero Ref for a nil impl.
-	Export(sk *Skeleton, impl any) (remoting.Ref, error)
+	Export(inv *Invoker, impl any) (remoting.Ref, error)
 }
 
 // ExportTo exports impl through c, which must be an Exporter, for a
-// parameter whose type is a remote interface. For generated code.
-func ExportTo(c remoting.Caller, sk *Skeleton, impl any) (remoting.Ref, error) {
+// parameter whose type is a remote interface.
+func ExportTo(c remoting.Caller, inv *Invoker, impl any) (remoting.Ref, error) {
 	e, ok := c.(Exporter)
 	if !ok {
-		return remoting.Ref{}, remoting.Errorf(remoting.CodeUnimplemented, "invoker: %T cannot export objects; pass a *requestor.Client", c)
+		return remoting.Ref{}, remoting.Errorf(remoting.CodeUnimplemented, "%T cannot export objects; pass a *requestor.Client", c)
 	}
-	return e.Export(sk, impl)
+	return e.Export(inv, impl)
 }
 
-// peerCaller calls the other end of a connection and exports objects to
-// it.
-type peerCaller struct {
+// connCaller calls the other end of a connection and exports objects to
+// it: the Caller a server method gets for its client's callback objects.
+type connCaller struct {
 	p   *peer.Peer
 	reg *Registry
 }
 
-func (c *peerCaller) Invoke(ctx context.Context, inv *remoting.Invocation) error {
+func (c *connCaller) Invoke(ctx context.Context, inv *remoting.Invocation) error {
 	return c.p.Invoke(ctx, inv)
 }
 
-func (c *peerCaller) Export(sk *Skeleton, impl any) (remoting.Ref, error) {
-	return c.reg.Export(c.p.Session().PeerID(), sk, impl)
+func (c *connCaller) Export(inv *Invoker, impl any) (remoting.Ref, error) {
+	return c.reg.Export(c.p.Session().PeerID(), inv, impl)
 }
 
 // Release ends an object the other end exported to this one (a callback
 // object passed as an argument).
-func (c *peerCaller) Release(ctx context.Context, ref remoting.Ref) error {
+func (c *connCaller) Release(ctx context.Context, ref remoting.Ref) error {
 	return SendRelease(ctx, c.p, ref)
 }
 
 // SendRelease asks, through c, the other end to end the object ref names,
 // which this end owns; an object already gone is not an error. It is what
-// the Releasers of this module (requestor.Client and the Caller of
-// Args.Caller) send.
+// both Releasers send: requestor.Client's and the Caller of Args.Caller.
 func SendRelease(ctx context.Context, c remoting.Caller, ref remoting.Ref) error {
 	err := c.Invoke(ctx, &remoting.Invocation{Target: ref, Method: wire.ReleaseMethod, Args: &struct {
 		_ struct{} `cbor:",toarray"`
@@ -129,7 +141,10 @@ func SendRelease(ctx context.Context, c remoting.Caller, ref remoting.Ref) error
 	return err
 }
 
-var _ remoting.Releaser = (*peerCaller)(nil)
+var (
+	_ remoting.Releaser = (*connCaller)(nil)
+	_ Exporter          = (*connCaller)(nil)
+)
 
 type noCaller struct{}
 
