@@ -8,6 +8,8 @@ import (
 	"github.com/remoting-go/remoting/internal/errtypes"
 )
 
+//go:generate go tool stringer -type=Code -trimprefix=Code
+
 // Code classifies a Remoting Error. Codes have explicit numbers because they
 // cross the wire; the numbers follow the gRPC status codes where the meaning
 // is the same, so that users and tools read them alike.
@@ -29,30 +31,6 @@ const (
 	CodeUnavailable        Code = 14 // the peer cannot be reached or went away
 	CodeApplication        Code = 100
 )
-
-var codeNames = map[Code]string{
-	CodeOK:                 "OK",
-	CodeCanceled:           "Canceled",
-	CodeUnknown:            "Unknown",
-	CodeInvalidArgument:    "InvalidArgument",
-	CodeDeadlineExceeded:   "DeadlineExceeded",
-	CodeNotFound:           "NotFound",
-	CodePermissionDenied:   "PermissionDenied",
-	CodeResourceExhausted:  "ResourceExhausted",
-	CodeFailedPrecondition: "FailedPrecondition",
-	CodeUnimplemented:      "Unimplemented",
-	CodeInternal:           "Internal",
-	CodeUnavailable:        "Unavailable",
-	CodeApplication:        "Application",
-}
-
-// String returns the code's name, such as "NotFound".
-func (c Code) String() string {
-	if s, ok := codeNames[c]; ok {
-		return s
-	}
-	return fmt.Sprintf("Code(%d)", uint32(c))
-}
 
 // Sentinel errors, one per code. Every [*Error] matches the sentinel of its
 // code with [errors.Is], on the server where it was made and on the client

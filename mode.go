@@ -1,6 +1,6 @@
 package remoting
 
-import "strconv"
+//go:generate go tool stringer -type=Mode -trimprefix=Mode
 
 // Mode is the invocation mode of one call, chosen by the caller per call
 // through the typed views of a generated proxy (p.Oneway(), p.Async(), ...).
@@ -26,13 +26,3 @@ const (
 	// built on it.
 	ModeAsync Mode = 3
 )
-
-var modeNames = [...]string{"Sync", "Oneway", "SyncWithServer", "Async"}
-
-// String returns the mode's name.
-func (m Mode) String() string {
-	if int(m) < len(modeNames) {
-		return modeNames[m]
-	}
-	return "Mode(" + strconv.Itoa(int(m)) + ")"
-}
