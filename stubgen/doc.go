@@ -1,6 +1,5 @@
 // Package stubgen generates, for Go interfaces, the Client Proxy that calls a
-// remote object and the Invoker (server skeleton) that dispatches calls to an
-// implementation. It is the library behind the stubgen command:
+// remote object and the Invoker that dispatches calls to an implementation. It is the library behind the stubgen command:
 //
 //	//go:generate go tool stubgen -type Cart,Catalog
 //
@@ -21,7 +20,7 @@
 // Every method takes a context.Context first and returns an error last, with
 // any number of parameters and results in between, named or not; a variadic
 // last parameter travels as a slice. The other parameters and results are
-// encoded as CBOR by the wire package, so they must be data: basic types,
+// encoded as CBOR by the runtime, so they must be data: basic types,
 // strings, []byte, structs (whose exported fields are checked), pointers,
 // slices, arrays, maps, named types, and types that marshal themselves such
 // as time.Time and netip.Addr.
@@ -33,9 +32,9 @@
 // <Name>Interface). This is how a remote factory hands out objects of the
 // caller's own, Shop.NewCart(ctx) (Cart, error), and how a client passes a
 // callback object, Room.Subscribe(ctx, obs Observer) error. The proxy
-// exports a non-nil argument through its Caller with invoker.ExportTo, and
-// the Invoker calls it back through invoker.Args.Caller over the same
-// connection; the Invoker exports a result with invoker.Args.Export, and
+// exports a non-nil argument through its Caller with codegen.ExportTo, and
+// the Invoker calls it back through codegen.Args.Caller over the same
+// connection; the Invoker exports a result with codegen.Args.Export, and
 // the proxy returns a proxy for it. A nil interface travels as the zero
 // Ref and arrives as a nil interface, never as a proxy of nothing.
 //
@@ -68,7 +67,8 @@
 //   - CartInterface, the name "example.com/shop/cart.Cart" that references
 //     carry;
 //   - CartProxy, which implements Cart over a remoting.Caller, with
-//     NewCartProxy(c, ref), LookupCart(ctx, client, name) and Ref();
+//     NewCartProxy(c, ref), LookupCart(ctx, r, name) for any
+//     remoting.Resolver r (a requestor.Client), and Ref();
 //   - the typed views of CartProxy, one per invocation mode besides the
 //     synchronous one, which have Cart's methods with the same parameters,
 //     so that a wrong argument or result type does not compile:
@@ -79,11 +79,11 @@
 //     and p.Callback() (CartCallback, Result Callback), whose method Items
 //     takes a last parameter done func([]Item, error) that runs exactly
 //     once (a variadic parameter is a slice in this view);
-//   - CartInvoker(), the *invoker.Skeleton to register with an
+//   - CartInvoker(), the *codegen.Invoker to register with an
 //     invoker.Server;
 //   - per method, an unexported arguments struct and, unless error is the
 //     only result, a results struct, both encoded as CBOR arrays, and the
-//     invoke function of the skeleton; for a method with remote interface
+//     invoke function of the Invoker; for a method with remote interface
 //     parameters, a function that builds the arguments and exports them.
 //
 // For example, the proxy method and the Poll Object of
@@ -97,9 +97,10 @@
 // are arrays whose field names do not matter, so a client and a server
 // generated from slightly different versions of an interface keep working
 // for the methods they share. The file refers to
-// remoting.SupportStubgenVersion1, so it does not compile against a runtime
-// that does not support this contract. Generated code imports only the
-// public runtime packages remoting, invoker and requestor.
+// codegen.SupportStubgenVersion2, so it does not compile against a runtime
+// that does not support this contract (the message names the constant).
+// Generated code imports only the root package remoting and
+// remoting/codegen, the runtime package made for it.
 //
 // Generate starts no goroutines of its own; go/packages runs the go command.
 package stubgen
