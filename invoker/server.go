@@ -146,7 +146,7 @@ func NewServer(opts Options) *Server {
 // back must find them when it reconnects.
 //
 // If p passivates to a store that keeps objects of this interface from an
-// earlier server (a passivation.BoltStore file), Policy brings them back:
+// earlier server (a file of package passivation/bolt), Policy brings them back:
 // each is registered, passivated, for the client that created it, and is
 // reactivated by that client's next call. Their leases and the grace
 // period of their clients start anew.

@@ -102,7 +102,7 @@ type PassivationOptions struct {
 
 	// Store keeps the state of passivated objects, with the owner and the
 	// interface of each, so that a server that starts on the same store
-	// (such as a passivation.BoltStore file) brings them back when the
+	// (such as a file of package passivation/bolt) brings them back when the
 	// policy is registered. Several policies may share a store. The server
 	// does not close a store given here: close it after the server.
 	// Default: a passivation.MemoryStore of the policy's own, which saves

@@ -29,6 +29,7 @@ import (
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/passivation"
+	"github.com/remoting-go/remoting/passivation/bolt"
 	"github.com/remoting-go/remoting/requestor"
 )
 
@@ -138,14 +139,14 @@ func main() {
 // server is one run of the game server on the store file.
 type server struct {
 	srv    *invoker.Server
-	store  *passivation.BoltStore
+	store  *bolt.Store
 	served chan error
 	events chan lifecycle.Event
 }
 
 // startServer opens the store at path and serves rooms on lis.
 func startServer(path string, lis net.Listener, say func(string, ...any)) (*server, error) {
-	store, err := passivation.OpenBolt(path, passivation.BoltOptions{})
+	store, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/passivation"
+	"github.com/remoting-go/remoting/passivation/bolt"
 	"github.com/remoting-go/remoting/test/bench/echosvc"
 )
 
@@ -98,7 +99,7 @@ func MeasureReactivation(objects int, after time.Duration) (ReactivationResult, 
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	store, err := passivation.OpenBolt(filepath.Join(dir, "state.db"), passivation.BoltOptions{})
+	store, err := bolt.Open(filepath.Join(dir, "state.db"), bolt.Options{})
 	if err != nil {
 		return res, err
 	}

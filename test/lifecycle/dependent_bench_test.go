@@ -14,6 +14,7 @@ import (
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/passivation"
+	"github.com/remoting-go/remoting/passivation/bolt"
 	"github.com/remoting-go/remoting/test/lifecycle/tally"
 )
 
@@ -130,9 +131,9 @@ func BenchmarkReactivation(b *testing.B) {
 // passivatedObjects makes n Tallies on a server that passivates them to a
 // bbolt file in a temporary directory, and waits until all are
 // passivated.
-func passivatedObjects(b *testing.B, n int) ([]remoting.ObjectID, []tally.Tally, *passivation.BoltStore) {
+func passivatedObjects(b *testing.B, n int) ([]remoting.ObjectID, []tally.Tally, *bolt.Store) {
 	b.Helper()
-	store, err := passivation.OpenBolt(filepath.Join(b.TempDir(), "state.db"), passivation.BoltOptions{})
+	store, err := bolt.Open(filepath.Join(b.TempDir(), "state.db"), bolt.Options{})
 	require.NoError(b, err)
 	tr := &tally.Tracker{Note: string(make([]byte, 1024))}
 	counts := new(lifecycle.Counts)
@@ -161,7 +162,7 @@ func BenchmarkPassivationThroughput(b *testing.B) {
 		b.Run(backend, func(b *testing.B) {
 			var store passivation.Store = passivation.NewMemoryStore()
 			if backend == "bolt" {
-				s, err := passivation.OpenBolt(filepath.Join(b.TempDir(), "state.db"), passivation.BoltOptions{})
+				s, err := bolt.Open(filepath.Join(b.TempDir(), "state.db"), bolt.Options{})
 				require.NoError(b, err)
 				store = s
 			}

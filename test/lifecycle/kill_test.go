@@ -21,6 +21,7 @@ import (
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/passivation"
+	"github.com/remoting-go/remoting/passivation/bolt"
 	"github.com/remoting-go/remoting/requestor"
 	"github.com/remoting-go/remoting/test/lifecycle/tally"
 )
@@ -149,7 +150,7 @@ func TestKilledWhilePassivating(t *testing.T) {
 	t.Logf("the child passivated %d times before it was killed", total)
 
 	// The file opens, and every record in it is whole.
-	store, err := passivation.OpenBolt(path, passivation.BoltOptions{})
+	store, err := bolt.Open(path, bolt.Options{})
 	require.NoError(t, err, "open the killed child's store")
 	records := 0
 	err = store.List(ctx, func(id remoting.ObjectID, rec passivation.Record) error {
@@ -188,7 +189,7 @@ func TestKilledWhilePassivating(t *testing.T) {
 // then the id of each object it passivates, and serves until it is
 // killed.
 func serveUntilKilled(path string) {
-	store, err := passivation.OpenBolt(path, passivation.BoltOptions{})
+	store, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)

@@ -16,6 +16,7 @@ import (
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/passivation"
+	"github.com/remoting-go/remoting/passivation/bolt"
 	"github.com/remoting-go/remoting/requestor"
 	"github.com/remoting-go/remoting/test/lifecycle/tally"
 )
@@ -30,10 +31,10 @@ func passivating(tr *tally.Tracker, after time.Duration, store passivation.Store
 }
 
 // openBolt opens a store in path; the test closes it.
-func openBolt(t *testing.T, path string) *passivation.BoltStore {
+func openBolt(t *testing.T, path string) *bolt.Store {
 	t.Helper()
-	s, err := passivation.OpenBolt(path, passivation.BoltOptions{})
-	require.NoError(t, err, "OpenBolt(%s)", path)
+	s, err := bolt.Open(path, bolt.Options{})
+	require.NoError(t, err, "bolt.Open(%s)", path)
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -124,7 +125,7 @@ func TestRestartOnSameBoltFile(t *testing.T) {
 	// The first server: one tally passivates when idle, the other is live
 	// when the server shuts down, which passivates it.
 	ev1 := new(events)
-	store1, err := passivation.OpenBolt(path, passivation.BoltOptions{})
+	store1, err := bolt.Open(path, bolt.Options{})
 	require.NoError(t, err)
 	srv1 := newServerOn(t, lis, tr, passivating(tr, after, store1, 0), ev1)
 	ctx := ctxT(t)
