@@ -321,7 +321,7 @@ func (r *Registry) call(ctx context.Context, req *peer.Request, obj *object, m M
 	if err != nil {
 		return nil, err
 	}
-	defer obj.strategy.Release(inst)
+	defer obj.strategy.Return(inst)
 	defer func() {
 		if p := recover(); p != nil {
 			r.logger.Error("remoting: panic in remote method", "method", method, "object", obj.id, "panic", p, "stack", string(debug.Stack()))

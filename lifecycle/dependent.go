@@ -51,7 +51,7 @@ type dependent struct {
 	owner remoting.ObjectID
 
 	inst    atomic.Pointer[instance]
-	calls   atomic.Int64 // calls between Acquire and Release (passivating policies only)
+	calls   atomic.Int64 // calls between Acquire and Return (passivating policies only)
 	last    atomic.Int64 // when the last call ended, on m's clock (passivating policies only)
 	renewed atomic.Int64 // when a call last renewed the lease, on m's clock
 
@@ -151,7 +151,7 @@ func (d *dependent) renew() error {
 	return nil
 }
 
-func (d *dependent) Release(any) {
+func (d *dependent) Return(any) {
 	if d.passivates() {
 		d.last.Store(d.m.clock())
 		d.calls.Add(-1)

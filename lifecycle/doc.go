@@ -10,7 +10,7 @@
 //	srv.Register("render", render.RendererInvoker(), lifecycle.Pooled(newRenderer, lifecycle.PoolOptions{Max: 4}))
 //
 // The server asks the strategy for an instance with [Strategy.Acquire]
-// before each invocation and gives it back with [Strategy.Release] after it.
+// before each invocation and gives it back with [Strategy.Return] after it.
 //
 //   - [Static] (Static Instance): the instance exists before registration
 //     and serves every call until the server shuts down.
@@ -60,9 +60,9 @@
 //	Static      -                             at Close                              -
 //	Lazy        after the constructor, on     at Close                              -
 //	            the first call
-//	PerRequest  after the constructor, before after the call, in Release            -
+//	PerRequest  after the constructor, before after the call, in Return             -
 //	            each call
-//	Pooled      after the constructor, when   when the pool destroys the instance:  in Release, before the instance
+//	Pooled      after the constructor, when   when the pool destroys the instance:  in Return, before the instance
 //	            the pool needs an instance    failed Reset, idle past IdleTimeout,  serves again
 //	                                          Close
 //	client-     after RestoreState, when a    when the object ends (release,        -

@@ -117,7 +117,7 @@ func TestFanoutAndEvents(t *testing.T) {
 	require.NoError(t, s.Bind(binding(rec, counts)))
 	v, err := s.Acquire(ctxT(t))
 	require.NoError(t, err)
-	s.Release(v)
+	s.Return(v)
 	require.Len(t, got, 2)
 	assert.Equal(t, lifecycle.EventActivated, got[0].Kind)
 	assert.Equal(t, lifecycle.EventDeactivated, got[1].Kind)

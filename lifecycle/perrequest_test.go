@@ -22,8 +22,8 @@ func TestPerRequest(t *testing.T) {
 		assert.False(t, seen[v], "call %d got an instance seen before", i)
 		seen[v] = true
 		assert.EqualValues(t, i+1, tr.activated.Load(), "Activate calls after Acquire %d", i)
-		s.Release(v)
-		assert.EqualValues(t, i+1, tr.deactivated.Load(), "Deactivate calls after Release %d", i)
+		s.Return(v)
+		assert.EqualValues(t, i+1, tr.deactivated.Load(), "Deactivate calls after Return %d", i)
 	}
 	assert.EqualValues(t, 5, counts.Get(greeterInterface, lifecycle.EventActivated))
 	assert.EqualValues(t, 5, counts.Get(greeterInterface, lifecycle.EventDeactivated))
@@ -45,7 +45,7 @@ func TestPerRequestErrors(t *testing.T) {
 	counts = bind(t, s2)
 	v, err := s2.Acquire(ctxT(t))
 	require.NoError(t, err)
-	s2.Release(v) // Deactivate panics: reported, not raised
+	s2.Return(v) // Deactivate panics: reported, not raised
 	assert.EqualValues(t, 1, counts.Failed(greeterInterface, lifecycle.EventDeactivated))
 }
 

@@ -49,7 +49,7 @@ type PoolOptions struct {
 // Activate, if it is an [Activator]) on the call's goroutine if fewer than
 // Max exist, or else waits in line. A call whose context ends while it
 // waits (see PoolOptions.DeadlineMargin) fails with a [*remoting.Error]
-// with [remoting.CodeResourceExhausted]. Release gives the instance back:
+// with [remoting.CodeResourceExhausted]. Return gives the instance back:
 // its Reset, if it is a [Resetter], cleans it before it serves again. An
 // instance is deactivated (its Deactivate, if it is a [Deactivator]) when
 // the pool destroys it: after a failed Reset, after idling past
@@ -175,7 +175,7 @@ func (s *pooled[T]) Acquire(ctx context.Context) (any, error) {
 	return v, nil
 }
 
-func (s *pooled[T]) Release(instance any) {
+func (s *pooled[T]) Return(instance any) {
 	s.pool.Load().Return(instance.(T))
 }
 

@@ -33,13 +33,13 @@ func TestPooledResetsAndBounds(t *testing.T) {
 	assert.Less(t, waited, 250*time.Millisecond, "gives up near the deadline")
 	assert.Greater(t, waited, 30*time.Millisecond, "waits until near the deadline")
 
-	s.Release(a)
-	assert.EqualValues(t, 1, tr.resets.Load(), "Reset calls after a Release")
+	s.Return(a)
+	assert.EqualValues(t, 1, tr.resets.Load(), "Reset calls after a Return")
 	c, err := s.Acquire(ctxT(t))
 	require.NoError(t, err)
 	assert.Same(t, a, c, "the returned instance is reused")
-	s.Release(b)
-	s.Release(c)
+	s.Return(b)
+	s.Return(c)
 	assert.EqualValues(t, 2, tr.created.Load(), "instances created")
 
 	require.NoError(t, s.Close(ctxT(t)))

@@ -15,7 +15,7 @@ import (
 var ErrClosed error = &remoting.Error{Code: remoting.CodeUnavailable, Message: "lifecycle: object closed"}
 
 // Strategy decides which instance serves each invocation of one registered
-// object. Implementations are safe for concurrent use: Acquire and Release
+// object. Implementations are safe for concurrent use: Acquire and Return
 // are called from many invocations at once.
 type Strategy interface {
 	// Bind is called once, when the object is registered. It may refuse
@@ -26,9 +26,10 @@ type Strategy interface {
 	// Its error goes to the caller; use a *remoting.Error to choose the
 	// code.
 	Acquire(ctx context.Context) (any, error)
-	// Release gives back an instance that Acquire returned, when the
-	// invocation has ended.
-	Release(instance any)
+	// Return gives back an instance that Acquire returned, when the
+	// invocation has ended; it is the strategy's to keep, reuse or end.
+	// (Ending an object for good is another verb: Manager.Release.)
+	Return(instance any)
 	// Close ends the strategy's instances; the server calls it at shutdown
 	// and when the object is unregistered. Close is idempotent, and
 	// Acquire fails with ErrClosed after it.
@@ -97,7 +98,7 @@ func (s *static) Acquire(context.Context) (any, error) {
 	return s.impl, nil
 }
 
-func (s *static) Release(any) {}
+func (s *static) Return(any) {}
 
 func (s *static) Close(ctx context.Context) error {
 	if s.closed.Swap(true) {
