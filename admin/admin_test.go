@@ -94,7 +94,7 @@ func TestDebugSnapshot(t *testing.T) {
 	h := admin.NewHandler(admin.Options{
 		Server: fakeServer{invoker.Stats{Connections: 2, Objects: 3, Running: 1, Replies: 10, Errors: 2}},
 		Objects: func() []admin.ObjectInfo {
-			return []admin.ObjectInfo{{ID: "b", Interface: "svc.Worker", Strategy: "Pooled"}, {ID: "a", Interface: "svc.Cart", Strategy: "Static"}}
+			return []admin.ObjectInfo{{ID: "b", Interface: "svc.Worker", Strategy: "pooled"}, {ID: "a", Interface: "svc.Cart", Strategy: "static"}}
 		},
 		Counts: counts,
 		Pools:  map[string]admin.PoolSource{"worker": fakePool{pool.Stats{Min: 1, Max: 4, Live: 2, InUse: 1, Idle: 1}}},
@@ -106,8 +106,8 @@ func TestDebugSnapshot(t *testing.T) {
 	assert.Equal(t, "ready", got["status"])
 	assert.Equal(t, map[string]any{"connections": 2.0, "objects": 3.0, "running": 1.0, "replies": 10.0, "errors": 2.0, "acks": 0.0}, got["server"])
 	assert.Equal(t, []any{
-		map[string]any{"id": "a", "interface": "svc.Cart", "strategy": "Static"},
-		map[string]any{"id": "b", "interface": "svc.Worker", "strategy": "Pooled"},
+		map[string]any{"id": "a", "interface": "svc.Cart", "strategy": "static"},
+		map[string]any{"id": "b", "interface": "svc.Worker", "strategy": "pooled"},
 	}, got["objects"], "objects, sorted")
 	assert.Equal(t, []any{
 		map[string]any{"interface": "svc.Cart", "live": 0.0, "passivated": 1.0, "lease_renewals": 0.0, "lease_expiries": 0.0, "pool_borrows": 0.0, "pool_exhausted": 0.0},

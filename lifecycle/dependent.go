@@ -151,6 +151,10 @@ func (d *dependent) renew() error {
 	return nil
 }
 
+// Name returns [NameClientDependent], whether or not the object has a
+// lease or passivates.
+func (d *dependent) Name() string { return NameClientDependent }
+
 func (d *dependent) Return(any) {
 	if d.passivates() {
 		d.last.Store(d.m.clock())

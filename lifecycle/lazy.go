@@ -143,6 +143,9 @@ func (l *lazy[T]) create(ctx context.Context, a *attempt) (any, error) {
 
 func (l *lazy[T]) Return(any) {}
 
+// Name returns [NameLazy].
+func (l *lazy[T]) Name() string { return NameLazy }
+
 func (l *lazy[T]) Close(ctx context.Context) error {
 	l.mu.Lock()
 	if l.closed {

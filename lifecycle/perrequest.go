@@ -59,6 +59,9 @@ func (s *perRequest[T]) Acquire(ctx context.Context) (any, error) {
 	return v, nil
 }
 
+// Name returns [NamePerRequest].
+func (s *perRequest[T]) Name() string { return NamePerRequest }
+
 func (s *perRequest[T]) Return(instance any) {
 	deactivate(context.Background(), &s.b, instance)
 }

@@ -175,6 +175,9 @@ func (s *pooled[T]) Acquire(ctx context.Context) (any, error) {
 	return v, nil
 }
 
+// Name returns [NamePooled].
+func (s *pooled[T]) Name() string { return NamePooled }
+
 func (s *pooled[T]) Return(instance any) {
 	s.pool.Load().Return(instance.(T))
 }

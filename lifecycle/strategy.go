@@ -36,6 +36,18 @@ type Strategy interface {
 	Close(ctx context.Context) error
 }
 
+// The names of the strategies of this package, as their Name methods
+// return them. Introspection (invoker.Server.Objects, and through it the
+// admin endpoint's /debug/remoting) shows a strategy by its Name() string
+// method, if it has one; every strategy of this package has.
+const (
+	NameStatic          = "static"
+	NameLazy            = "lazy"
+	NamePerRequest      = "perrequest"
+	NamePooled          = "pooled"
+	NameClientDependent = "clientdependent" // also with a lease or passivation
+)
+
 // Binding describes the registered object a Strategy serves.
 type Binding struct {
 	// ID is the object's id.
@@ -99,6 +111,9 @@ func (s *static) Acquire(context.Context) (any, error) {
 }
 
 func (s *static) Return(any) {}
+
+// Name returns [NameStatic].
+func (s *static) Name() string { return NameStatic }
 
 func (s *static) Close(ctx context.Context) error {
 	if s.closed.Swap(true) {

@@ -54,8 +54,8 @@ func TestAdminMatchesServer(t *testing.T) {
 	srv.register(t, "probe", svc.ProbeInvoker(), lifecycle.Static(&svc.ProbeImpl{}))
 	objects := func() []admin.ObjectInfo {
 		return []admin.ObjectInfo{
-			{ID: remoting.NameID("probe").String(), Name: "probe", Interface: svc.ProbeInterface, Strategy: "Static"},
-			{ID: remoting.NameID("worker").String(), Name: "worker", Interface: svc.WorkerInterface, Strategy: "Pooled"},
+			{ID: remoting.NameID("probe").String(), Name: "probe", Interface: svc.ProbeInterface, Strategy: "static"},
+			{ID: remoting.NameID("worker").String(), Name: "worker", Interface: svc.WorkerInterface, Strategy: "pooled"},
 		}
 	}
 	adm, err := admin.Start(admin.Options{
