@@ -46,9 +46,10 @@ type Options struct {
 	// Counts gives lifecycle event counts when Metrics does not observe
 	// them.
 	Counts *lifecycle.Counts
-	// Pools give the occupancy of pools by name: the Strategies that
-	// lifecycle.Pooled returns, or *pool.Pool values.
-	Pools map[string]PoolSource
+	// Pools give the occupancy of pools by name: the
+	// *lifecycle.PooledStrategy values that lifecycle.Pooled returns, or
+	// *pool.Pool values.
+	Pools map[string]pool.Sizer
 	// Adaptive gives the state and decisions of adaptive pool
 	// controllers by name.
 	Adaptive map[string]*pool.Adaptive
@@ -64,15 +65,7 @@ type StatsSource interface {
 	Stats() invoker.Stats
 }
 
-// PoolSource is what gives a pool's occupancy.
-type PoolSource interface {
-	Stats() pool.Stats
-}
-
-var (
-	_ StatsSource = (*invoker.Server)(nil)
-	_ PoolSource  = (*pool.Pool[int])(nil)
-)
+var _ StatsSource = (*invoker.Server)(nil)
 
 // ObjectInfo describes one registered object.
 type ObjectInfo struct {

@@ -30,6 +30,8 @@ type fakePool struct{ st pool.Stats }
 
 func (f fakePool) Stats() pool.Stats { return f.st }
 
+func (f fakePool) Resize(int, int) error { return nil }
+
 func get(t *testing.T, h http.Handler, path, token string) (int, http.Header, string) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
@@ -97,7 +99,7 @@ func TestDebugSnapshot(t *testing.T) {
 			return []admin.ObjectInfo{{ID: "b", Interface: "svc.Worker", Strategy: "pooled"}, {ID: "a", Interface: "svc.Cart", Strategy: "static"}}
 		},
 		Counts: counts,
-		Pools:  map[string]admin.PoolSource{"worker": fakePool{pool.Stats{Min: 1, Max: 4, Live: 2, InUse: 1, Idle: 1}}},
+		Pools:  map[string]pool.Sizer{"worker": fakePool{pool.Stats{Min: 1, Max: 4, Live: 2, InUse: 1, Idle: 1}}},
 	})
 	code, _, body := get(t, h, "/debug/remoting", "")
 	require.Equal(t, http.StatusOK, code)

@@ -13,6 +13,7 @@ import (
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/admin"
 	"github.com/remoting-go/remoting/invoker"
+	"github.com/remoting-go/remoting/pool"
 	"github.com/remoting-go/remoting/requestor"
 )
 
@@ -119,12 +120,6 @@ type ChainSetter interface {
 	SetInterceptors(...remoting.Interceptor)
 }
 
-// Resizer is what holds a pool: the Strategy that lifecycle.Pooled
-// returns, or a *pool.Pool.
-type Resizer interface {
-	Resize(min, max int) error
-}
-
 var (
 	_ ChainSetter = (*invoker.Server)(nil)
 	_ ChainSetter = (*requestor.Client)(nil)
@@ -140,8 +135,10 @@ type Targets struct {
 	Servers []ChainSetter
 	Clients []ChainSetter
 	// Pools are resized to the pool bounds of the type of the same key
-	// in Config.Types (a type with Max 0 is left alone).
-	Pools map[string]Resizer
+	// in Config.Types (a type with Max 0 is left alone): the
+	// *lifecycle.PooledStrategy values that lifecycle.Pooled returns, or
+	// *pool.Pool values.
+	Pools map[string]pool.Sizer
 	// LeaseTTL is called with each type whose lease_ttl is set, and
 	// PassivateAfter with each type whose passivate_after is set. The
 	// application passes on what its lifecycle strategies can change at

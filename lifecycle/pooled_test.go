@@ -10,6 +10,7 @@ import (
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/lifecycle"
+	"github.com/remoting-go/remoting/pool"
 )
 
 func TestPooledResetsAndBounds(t *testing.T) {
@@ -56,4 +57,29 @@ func TestPooledResetsAndBounds(t *testing.T) {
 	} {
 		assert.Equal(t, want, counts.Get(greeterInterface, kind), "%v events", kind)
 	}
+}
+
+// The bounds live in one place: the strategy's until the first call makes
+// the pool, the pool's after.
+func TestPooledResizeAndStats(t *testing.T) {
+	tr := &tracker{}
+	s := lifecycle.Pooled(tr.newGreeter, lifecycle.PoolOptions{Min: 1})
+	var _ pool.Sizer = s // the capability is in the type
+	bind(t, s)
+	assert.Equal(t, pool.Stats{Min: 1, Max: pool.DefaultMax}, s.Stats(), "Stats before the first call: the default bounds")
+	require.NoError(t, s.Resize(0, 3), "Resize before the first call")
+	assert.Equal(t, pool.Stats{Min: 0, Max: 3}, s.Stats(), "Stats after Resize, before the first call")
+	assert.ErrorIs(t, s.Resize(2, 1), remoting.ErrInvalidArgument, "Resize(2, 1)")
+
+	v, err := s.Acquire(ctxT(t))
+	require.NoError(t, err, "Acquire")
+	st := s.Stats()
+	assert.Equal(t, [3]int{0, 3, 1}, [3]int{st.Min, st.Max, st.InUse}, "Stats of the pool the first call made: min, max, in use")
+	s.Return(v)
+	require.NoError(t, s.Resize(1, 5), "Resize of the pool")
+	st = s.Stats()
+	assert.Equal(t, [2]int{1, 5}, [2]int{st.Min, st.Max}, "Stats after resizing the pool")
+
+	require.NoError(t, s.Close(ctxT(t)), "Close")
+	assert.ErrorIs(t, s.Resize(1, 2), remoting.ErrUnavailable, "Resize after Close")
 }

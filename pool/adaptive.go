@@ -11,15 +11,6 @@ import (
 	"github.com/remoting-go/remoting"
 )
 
-// Sizer is what an [Adaptive] controller steers: a [Pool], or the
-// Strategy that lifecycle.Pooled returns.
-type Sizer interface {
-	Resize(min, max int) error
-	Stats() Stats
-}
-
-var _ Sizer = (*Pool[int])(nil)
-
 // AdaptiveOptions configure [NewAdaptive]. The zero value works.
 type AdaptiveOptions struct {
 	// Min and Max bound the size (the pool's Max) that the controller

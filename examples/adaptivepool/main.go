@@ -84,7 +84,7 @@ func run() error {
 	}
 	var mu sync.Mutex
 	var sizes []int
-	a, err := pool.NewAdaptive(encoders.(pool.Sizer), pool.AdaptiveOptions{
+	a, err := pool.NewAdaptive(encoders, pool.AdaptiveOptions{
 		Min: minMax, Max: maxMax, TargetWait: time.Millisecond, Period: period, ShrinkAfter: 2,
 		OnDecision: func(d pool.Decision) {
 			if d.Err != nil {

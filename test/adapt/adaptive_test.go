@@ -49,7 +49,7 @@ func TestAdaptivePoolOverLoopback(t *testing.T) {
 
 	var mu sync.Mutex
 	var sizes []int
-	a, err := pool.NewAdaptive(workers.(pool.Sizer), pool.AdaptiveOptions{
+	a, err := pool.NewAdaptive(workers, pool.AdaptiveOptions{
 		Min: lo, Max: hi, TargetWait: time.Millisecond, Period: period, ShrinkAfter: 2,
 		OnDecision: func(d pool.Decision) {
 			mu.Lock()
@@ -106,7 +106,7 @@ func TestAdaptivePoolOverLoopback(t *testing.T) {
 	stop()
 	require.True(t, ok, "under %d callers the size reached %d after %d periods; decisions %v", callers, a.Size(), n, got())
 	t.Logf("rose to %d in %d periods", a.Size(), n)
-	assert.GreaterOrEqual(t, workers.(pool.Sizer).Stats().Max, settleAt, "the strategy's pool follows")
+	assert.GreaterOrEqual(t, workers.Stats().Max, settleAt, "the strategy's pool follows")
 
 	stop = load(1)
 	n, ok = periodsUntil(fallBy, func(size int) bool { return size <= 3 })
@@ -118,5 +118,5 @@ func TestAdaptivePoolOverLoopback(t *testing.T) {
 	for _, s := range got() {
 		assert.True(t, s >= lo && s <= hi, "size %d outside [%d, %d]", s, lo, hi)
 	}
-	assert.Equal(t, a.Size(), workers.(pool.Sizer).Stats().Max)
+	assert.Equal(t, a.Size(), workers.Stats().Max)
 }

@@ -63,7 +63,7 @@ func TestAdminMatchesServer(t *testing.T) {
 		Server:  srv.Server,
 		Objects: objects,
 		Metrics: m,
-		Pools:   map[string]admin.PoolSource{"worker": workers.(admin.PoolSource)},
+		Pools:   map[string]pool.Sizer{"worker": workers},
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { adm.Close() })
@@ -109,7 +109,7 @@ func TestAdminMatchesServer(t *testing.T) {
 	assert.Equal(t, uint64(3), got.Server.Errors, "error frames: the three Fail calls")
 	assert.Equal(t, objects(), got.Objects)
 
-	ps := workers.(pool.Sizer).Stats()
+	ps := workers.Stats()
 	assert.Equal(t, admin.PoolInfo{Min: ps.Min, Max: ps.Max, Live: ps.Live, Idle: ps.Idle, InUse: ps.InUse, Waiters: ps.Waiters,
 		Borrows: ps.Borrows, Exhausted: ps.Exhausted, Created: ps.Created, Destroyed: ps.Destroyed}, got.Pools["worker"], "pool")
 	assert.Equal(t, 3, got.Pools["worker"].Live)
