@@ -23,11 +23,15 @@ import (
 	"github.com/remoting-go/remoting/pool"
 )
 
+// DefaultAddr is the default of [Options.Addr]: loopback only, any free
+// port.
+const DefaultAddr = "127.0.0.1:0"
+
 // Options configure the admin endpoint. Every source of information is
 // optional: the endpoint shows what it is given. The zero value serves a
 // health check and nothing else.
 type Options struct {
-	// Addr is the address [Start] listens on. Default "127.0.0.1:0":
+	// Addr is the address [Start] listens on. Default [DefaultAddr]:
 	// loopback only, any free port.
 	Addr string
 	// Token, if set, is the bearer token every request must carry
@@ -420,11 +424,12 @@ type Server struct {
 
 // Start listens on opts.Addr (default loopback) and serves the admin
 // endpoint on one goroutine until Close or Shutdown. It is how a service
-// turns the endpoint on; off is not calling it (see the admin key of
-// package config).
+// turns the endpoint on; off is not calling it. A service configured with
+// package config fills Options from Config.Admin and starts the endpoint
+// if Config.Admin.Enabled; see the example.
 func Start(opts Options) (*Server, error) {
 	if opts.Addr == "" {
-		opts.Addr = "127.0.0.1:0"
+		opts.Addr = DefaultAddr
 	}
 	lis, err := net.Listen("tcp", opts.Addr)
 	if err != nil {

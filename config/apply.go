@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/admin"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/pool"
 	"github.com/remoting-go/remoting/requestor"
@@ -104,14 +103,6 @@ func (c *Config) ServerTLS() (*tls.Config, error) {
 		return nil, fmt.Errorf("config: tls: %w", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
-}
-
-// AdminOptions returns the options of the admin endpoint (package admin)
-// that c configures, and whether c enables it: the admin.enabled key is
-// the one switch. The caller adds the endpoint's sources (server,
-// metrics, pools) and calls admin.Start.
-func (c *Config) AdminOptions() (admin.Options, bool) {
-	return admin.Options{Addr: c.Admin.Addr, Token: c.Admin.Token}, c.Admin.Enabled
 }
 
 // ChainSetter is what holds an interceptor chain: an *invoker.Server or a

@@ -158,13 +158,6 @@ func TestOptions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1<<20, co.MaxFrameSize)
 	assert.Len(t, co.Interceptors, 2)
-	ao, on := c.AdminOptions()
-	assert.False(t, on, "the admin endpoint is off by default")
-	c.Admin = config.Admin{Enabled: true, Addr: "127.0.0.1:9100", Token: "t"}
-	ao, on = c.AdminOptions()
-	assert.True(t, on, "admin.enabled turns it on")
-	assert.Equal(t, "127.0.0.1:9100", ao.Addr)
-	assert.Equal(t, "t", ao.Token)
 
 	tlsConf, err := c.ServerTLS()
 	require.NoError(t, err)
