@@ -40,7 +40,7 @@ type Options struct {
 	// factories) outlive its last connection, so that a client that
 	// reconnects keeps them; then they end. Leases, where the policy of
 	// an object's interface has them (see Server.Policy), may end them
-	// sooner. Default 30s.
+	// sooner. Default lifecycle.DefaultGrace, 30s.
 	OwnerGrace time.Duration
 	// Logger receives connection-level events: refused handshakes,
 	// malformed frames, panics in user code. Default: discard.
@@ -60,9 +60,6 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.MaxConcurrentCalls <= 0 {
 		o.MaxConcurrentCalls = 1024
-	}
-	if o.OwnerGrace <= 0 {
-		o.OwnerGrace = 30 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -66,14 +66,14 @@ type instance struct{ v any }
 
 var _ Strategy = (*dependent)(nil)
 
-func (d *dependent) passivates() bool { return d.pol != nil && d.pol.pass != nil }
+func (d *dependent) passivates() bool { return d.pol != nil && d.pol.passivates() }
 
 // ttl returns the time to live of the object's lease; zero for none.
 func (d *dependent) ttl() time.Duration {
 	if d.pol == nil {
 		return 0
 	}
-	return time.Duration(d.pol.ttlNow.Load())
+	return time.Duration(d.pol.ttl.Load())
 }
 
 // Bind is called by the Manager, not by a registry: see Manager.Export.
@@ -254,7 +254,7 @@ func (d *dependent) restore(ctx context.Context) (any, error) {
 	}
 	var v any
 	err = guard(&d.b, "constructor", func() (err error) {
-		v, err = p.pass.newFn(ctx)
+		v, err = p.newFn(ctx)
 		return err
 	})
 	if err != nil {
