@@ -13,6 +13,11 @@
 //     that keep their code across the wire and support [errors.Is] and
 //     [errors.As], and [RegisterError] for application error types that
 //     should arrive at the client as their own type.
+//   - [Event], [EventKind] and [Observer]: the lifecycle events that the
+//     lifecycle strategies report (activation, passivation, lease renewal
+//     and expiry, pool borrow and return) and whatever observes them, with
+//     [EventCounts] to tally them; here so that observers, such as the
+//     metrics of package interceptor, need not import package lifecycle.
 //
 // The runtime lives in sub-packages: requestor (client side), invoker (server
 // side), lifecycle (which instance serves an Object ID), wire (frames and the

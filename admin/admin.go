@@ -17,9 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/interceptor"
 	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/pool"
 )
 
@@ -49,7 +49,7 @@ type Options struct {
 	Metrics *interceptor.Metrics
 	// Counts gives lifecycle event counts when Metrics does not observe
 	// them.
-	Counts *lifecycle.Counts
+	Counts *remoting.EventCounts
 	// Pools give the occupancy of pools by name: the
 	// *lifecycle.PooledStrategy values that lifecycle.Pooled returns, or
 	// *pool.Pool values.
@@ -359,7 +359,7 @@ func (h *Handler) Snapshot() Snapshot {
 				Codes: m.Codes, MeanMs: ms(m.Mean()), P50Ms: ms(m.Quantile(0.5)), P90Ms: ms(m.Quantile(0.9)), P99Ms: ms(m.Quantile(0.99))})
 		}
 	}
-	var counts []lifecycle.Count
+	var counts []remoting.EventCount
 	switch {
 	case o.Counts != nil:
 		counts = o.Counts.Snapshot()
@@ -372,7 +372,7 @@ func (h *Handler) Snapshot() Snapshot {
 
 // events turns lifecycle counts into the event list and the instance
 // counts per interface.
-func events(counts []lifecycle.Count) ([]EventCount, []InstanceCount) {
+func events(counts []remoting.EventCount) ([]EventCount, []InstanceCount) {
 	var evs []EventCount
 	byIface := map[string]*InstanceCount{}
 	for _, c := range counts {
@@ -384,23 +384,23 @@ func events(counts []lifecycle.Count) ([]EventCount, []InstanceCount) {
 		}
 		n := int64(c.N)
 		switch c.Kind {
-		case lifecycle.EventActivated, lifecycle.EventReactivated:
+		case remoting.EventActivated, remoting.EventReactivated:
 			ic.Live += n
-		case lifecycle.EventDeactivated:
+		case remoting.EventDeactivated:
 			ic.Live -= n
-		case lifecycle.EventPassivated:
+		case remoting.EventPassivated:
 			ic.Live -= n
 			ic.Passivated += n
-		case lifecycle.EventLeaseRenewed:
+		case remoting.EventLeaseRenewed:
 			ic.LeaseRenewals += c.N
-		case lifecycle.EventLeaseExpired:
+		case remoting.EventLeaseExpired:
 			ic.LeaseExpiries += c.N
-		case lifecycle.EventPoolBorrow:
+		case remoting.EventPoolBorrow:
 			ic.PoolBorrows += c.N
-		case lifecycle.EventPoolExhausted:
+		case remoting.EventPoolExhausted:
 			ic.PoolExhausted += c.N
 		}
-		if c.Kind == lifecycle.EventReactivated {
+		if c.Kind == remoting.EventReactivated {
 			ic.Passivated -= n
 		}
 	}

@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/admin"
 	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/pool"
 )
 
@@ -85,14 +85,14 @@ func TestToken(t *testing.T) {
 }
 
 func TestDebugSnapshot(t *testing.T) {
-	counts := &lifecycle.Counts{}
+	counts := &remoting.EventCounts{}
 	for range 3 {
-		counts.Observe(lifecycle.Event{Interface: "svc.Worker", Kind: lifecycle.EventActivated})
+		counts.Observe(remoting.Event{Interface: "svc.Worker", Kind: remoting.EventActivated})
 	}
-	counts.Observe(lifecycle.Event{Interface: "svc.Worker", Kind: lifecycle.EventDeactivated})
-	counts.Observe(lifecycle.Event{Interface: "svc.Worker", Kind: lifecycle.EventPoolBorrow})
-	counts.Observe(lifecycle.Event{Interface: "svc.Cart", Kind: lifecycle.EventActivated})
-	counts.Observe(lifecycle.Event{Interface: "svc.Cart", Kind: lifecycle.EventPassivated})
+	counts.Observe(remoting.Event{Interface: "svc.Worker", Kind: remoting.EventDeactivated})
+	counts.Observe(remoting.Event{Interface: "svc.Worker", Kind: remoting.EventPoolBorrow})
+	counts.Observe(remoting.Event{Interface: "svc.Cart", Kind: remoting.EventActivated})
+	counts.Observe(remoting.Event{Interface: "svc.Cart", Kind: remoting.EventPassivated})
 	h := admin.NewHandler(admin.Options{
 		Server: fakeServer{invoker.Stats{Connections: 2, Objects: 3, Running: 1, Replies: 10, Errors: 2}},
 		Objects: func() []admin.ObjectInfo {

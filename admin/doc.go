@@ -12,7 +12,7 @@
 //	GET /metrics          the Prometheus text format
 //
 // It is built on public APIs only: invoker.Server.Stats, the metrics of
-// package interceptor, lifecycle.Counts, pool.Stats and pool.Adaptive.
+// package interceptor, remoting.EventCounts, pool.Stats and pool.Adaptive.
 // Each source is optional; the endpoint shows what it is given.
 //
 // # Goroutines

@@ -12,7 +12,7 @@
 //	-----------------  ------  ------  ----------------------------------------------------
 //	Logging            yes     yes     one log/slog record per call: method, object, mode, duration, code
 //	Metrics            yes     yes     counts, errors by code and a latency histogram per method;
-//	                                   also a lifecycle.Observer; Prometheus text via Handler
+//	                                   also a remoting.Observer; Prometheus text via Handler
 //	Credential         yes     -       puts a credential into the invocation context (Meta)
 //	Authenticate       -       yes     checks the credential; PermissionDenied if missing or wrong
 //	Authorize          -       yes     decides per identity, interface and method; PermissionDenied

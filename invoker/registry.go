@@ -29,7 +29,7 @@ type Registry struct {
 	// Server's registry has one. Without it (a client's registry), owned
 	// objects are static and ReleaseOwner ends them.
 	mgr     *lifecycle.Manager
-	observe func(lifecycle.Event) // the server's observers, for exported objects
+	observe func(remoting.Event) // the server's observers, for exported objects
 
 	mu     sync.Mutex
 	owned  map[remoting.ObjectID]map[remoting.ObjectID]struct{} // owner -> ids, without mgr

@@ -47,11 +47,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Observers are told of the lifecycle events of every registered
 	// object: activations, deactivations, pool borrows and returns, and
-	// the others of lifecycle.EventKind. They are called on the goroutine
+	// the others of remoting.EventKind. They are called on the goroutine
 	// that caused each event, mostly on the invocation path, so they must
-	// be safe for concurrent use and fast. lifecycle.Counts is one.
+	// be safe for concurrent use and fast. remoting.EventCounts is one.
 	// Default none.
-	Observers []lifecycle.Observer
+	Observers []remoting.Observer
 	// Interceptors is the server's Invocation Interceptor chain, first
 	// outermost; SetInterceptors replaces it at run time. Default none.
 	Interceptors []remoting.Interceptor

@@ -147,7 +147,7 @@ func (d *dependent) renew() error {
 	if _, err := leases.RenewFor(d.b.ID, ttl); err != nil {
 		return err
 	}
-	d.b.emit(EventLeaseRenewed, 0, nil)
+	d.b.emit(remoting.EventLeaseRenewed, 0, nil)
 	return nil
 }
 
@@ -233,7 +233,7 @@ func (d *dependent) reactivate(ctx context.Context, a *attempt) (any, error) {
 	a.err, a.abandoned = err, err != nil && ctx.Err() != nil
 	d.mu.Unlock()
 	close(a.done)
-	d.b.emit(EventReactivated, 0, err)
+	d.b.emit(remoting.EventReactivated, 0, err)
 	if err != nil {
 		return nil, err
 	}
@@ -316,11 +316,11 @@ func (d *dependent) passivateIfIdle(ctx context.Context) (again time.Duration) {
 	d.mu.Unlock()
 	close(a.done)
 	if err != nil {
-		d.b.emit(EventPassivated, 0, err)
+		d.b.emit(remoting.EventPassivated, 0, err)
 		return after
 	}
 	deactivate(ctx, &d.b, in.v)
-	d.b.emit(EventPassivated, 0, nil)
+	d.b.emit(remoting.EventPassivated, 0, nil)
 	return 0
 }
 
@@ -413,13 +413,13 @@ func (d *dependent) Close(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			err := fmt.Errorf("lifecycle: passivate %s %v at close: calls still running: %w", d.b.Interface, d.b.ID, ctx.Err())
-			d.b.emit(EventPassivated, 0, err)
+			d.b.emit(remoting.EventPassivated, 0, err)
 			return errors.Join(err, deactivate(ctx, &d.b, in.v))
 		case <-tick.C:
 		}
 	}
 	_, err := d.save(ctx, in.v, version)
-	d.b.emit(EventPassivated, 0, err)
+	d.b.emit(remoting.EventPassivated, 0, err)
 	return errors.Join(err, deactivate(ctx, &d.b, in.v))
 }
 

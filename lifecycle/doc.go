@@ -85,10 +85,13 @@
 //
 // # Events
 //
-// A strategy reports what happens to its instances as events ([Event]) to
-// [Binding.Observe], which the server builds from its observers
-// (invoker.Options.Observers). [Counts] tallies them per interface and
-// kind. The strategies of this package report:
+// A strategy reports what happens to its instances as events
+// ([remoting.Event]) to [Binding.Observe], which the server builds from its
+// observers (invoker.Options.Observers) with [Fanout].
+// [remoting.EventCounts] tallies them per interface and kind. The events
+// are vocabulary of the root package, so that an observer (the metrics of
+// package interceptor, say) need not import this one. The strategies of
+// this package report:
 //
 //	strategy    events
 //	----------  -------------------------------------------------------------------

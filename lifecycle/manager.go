@@ -282,7 +282,7 @@ func (m *Manager) Export(owner remoting.ObjectID, b Binding, impl any, add func(
 		m.objects.Delete(b.ID)
 		return err
 	}
-	d.b.emit(EventActivated, 0, nil)
+	d.b.emit(remoting.EventActivated, 0, nil)
 	if err := m.grant(leases, d); err != nil {
 		d.end(context.Background(), lease.ReasonReleased)
 		return err
@@ -334,7 +334,7 @@ func (m *Manager) leaseEnded(id remoting.ObjectID, reason lease.Reason) {
 	d := v.(*dependent)
 	if reason != lease.ReasonReleased {
 		m.tombs.add(id, tomb{owner: d.owner, iface: d.b.Interface, why: reason, ttl: d.ttl()}, m.clock())
-		d.b.emit(EventLeaseExpired, 0, nil)
+		d.b.emit(remoting.EventLeaseExpired, 0, nil)
 	}
 	if m.onEnd != nil {
 		m.onEnd(id)

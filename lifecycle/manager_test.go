@@ -64,7 +64,7 @@ func newManager(t *testing.T, grace time.Duration) (*lifecycle.Manager, *table) 
 	return m, tb
 }
 
-func ifaceBinding(obs ...lifecycle.Observer) lifecycle.Binding {
+func ifaceBinding(obs ...remoting.Observer) lifecycle.Binding {
 	b := binding(obs...)
 	b.ID, b.Name = remoting.ObjectID{}, ""
 	return b

@@ -134,11 +134,11 @@ func (s *PooledStrategy[T]) Bind(b Binding) error {
 		s.opts.Observe = func(e pool.Event) {
 			switch e.Kind {
 			case pool.EventBorrow:
-				bp.emit(EventPoolBorrow, e.Wait, nil)
+				bp.emit(remoting.EventPoolBorrow, e.Wait, nil)
 			case pool.EventReturn:
-				bp.emit(EventPoolReturn, 0, nil)
+				bp.emit(remoting.EventPoolReturn, 0, nil)
 			case pool.EventExhausted:
-				bp.emit(EventPoolExhausted, e.Wait, nil)
+				bp.emit(remoting.EventPoolExhausted, e.Wait, nil)
 			}
 			// Creation and destruction are reported by newInstance and
 			// deactivate, as Activated and Deactivated.

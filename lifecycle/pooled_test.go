@@ -48,12 +48,12 @@ func TestPooledResetsAndBounds(t *testing.T) {
 	_, err = s.Acquire(ctxT(t))
 	assert.ErrorIs(t, err, remoting.ErrUnavailable, "Acquire after Close")
 
-	for kind, want := range map[lifecycle.EventKind]uint64{
-		lifecycle.EventActivated:     2,
-		lifecycle.EventPoolBorrow:    3,
-		lifecycle.EventPoolReturn:    3,
-		lifecycle.EventDeactivated:   2,
-		lifecycle.EventPoolExhausted: 1,
+	for kind, want := range map[remoting.EventKind]uint64{
+		remoting.EventActivated:     2,
+		remoting.EventPoolBorrow:    3,
+		remoting.EventPoolReturn:    3,
+		remoting.EventDeactivated:   2,
+		remoting.EventPoolExhausted: 1,
 	} {
 		assert.Equal(t, want, counts.Get(greeterInterface, kind), "%v events", kind)
 	}

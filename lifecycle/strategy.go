@@ -60,10 +60,10 @@ type Binding struct {
 	// Implements reports whether a value implements the interface.
 	Implements func(instance any) bool
 	// Observe, if set, is told of the object's lifecycle events (see
-	// [EventKind]), on the goroutine that caused each. The server sets it
-	// from its observers with [Fanout]; it must be safe for concurrent use
-	// and fast.
-	Observe func(Event)
+	// [remoting.EventKind]), on the goroutine that caused each. The server
+	// sets it from its observers with [Fanout]; it must be safe for
+	// concurrent use and fast.
+	Observe func(remoting.Event)
 }
 
 // Check returns an InvalidArgument error if instance does not implement
@@ -80,9 +80,9 @@ func (b Binding) Check(instance any) error {
 // safe for concurrent use.
 //
 // Static creates nothing, so it calls no Activate: impl is ready when it
-// is registered. It reports an [EventActivated] when it is bound. At Close
-// it calls impl's Deactivate, if impl is a [Deactivator], and then impl's
-// Close(context.Context) error, if it has one.
+// is registered. It reports a [remoting.EventActivated] when it is bound.
+// At Close it calls impl's Deactivate, if impl is a [Deactivator], and then
+// impl's Close(context.Context) error, if it has one.
 func Static(impl any) Strategy { return &static{impl: impl} }
 
 type static struct {
@@ -99,7 +99,7 @@ func (s *static) Bind(b Binding) error {
 		return err
 	}
 	s.b = b
-	s.b.emit(EventActivated, 0, nil)
+	s.b.emit(remoting.EventActivated, 0, nil)
 	return nil
 }
 

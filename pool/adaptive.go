@@ -228,7 +228,7 @@ func NewAdaptive(target Sizer, opts AdaptiveOptions) (*Adaptive, error) {
 // Observe takes a pool event: the waits of EventBorrow and EventExhausted
 // are what the controller measures. It fits [Options.Observe] (chain it
 // with another observer if there is one); for a lifecycle.Pooled
-// strategy, pass the Wait of the lifecycle.EventPoolBorrow and
+// strategy, pass the Wait of the remoting.EventPoolBorrow and
 // EventPoolExhausted events to ObserveWait instead.
 func (a *Adaptive) Observe(e Event) {
 	if e.Kind == EventBorrow || e.Kind == EventExhausted {

@@ -141,7 +141,7 @@ type server struct {
 	srv    *invoker.Server
 	store  *bolt.Store
 	served chan error
-	events chan lifecycle.Event
+	events chan remoting.Event
 }
 
 // startServer opens the store at path and serves rooms on lis.
@@ -150,16 +150,16 @@ func startServer(path string, lis net.Listener, say func(string, ...any)) (*serv
 	if err != nil {
 		return nil, err
 	}
-	s := &server{store: store, served: make(chan error, 1), events: make(chan lifecycle.Event, 64)}
-	watch := lifecycle.ObserverFunc(func(e lifecycle.Event) {
+	s := &server{store: store, served: make(chan error, 1), events: make(chan remoting.Event, 64)}
+	watch := remoting.ObserverFunc(func(e remoting.Event) {
 		switch e.Kind {
-		case lifecycle.EventPassivated:
+		case remoting.EventPassivated:
 			if e.Err != nil {
 				say("server: passivating room %s failed, it stays in memory: %v", short(e.ObjectID), e.Err)
 			} else {
 				say("server: room %s passivated: state saved to %s", short(e.ObjectID), filepath.Base(path))
 			}
-		case lifecycle.EventReactivated:
+		case remoting.EventReactivated:
 			if e.Err != nil {
 				say("server: reactivating room %s failed: %v", short(e.ObjectID), e.Err)
 			} else {
@@ -173,7 +173,7 @@ func startServer(path string, lis net.Listener, say func(string, ...any)) (*serv
 		default:
 		}
 	})
-	s.srv = invoker.NewServer(invoker.Options{Observers: []lifecycle.Observer{watch}})
+	s.srv = invoker.NewServer(invoker.Options{Observers: []remoting.Observer{watch}})
 	policy := lifecycle.ClientDependent(lifecycle.ClientDependentOptions{
 		Passivation: lifecycle.Passivate(newRoom(say), lifecycle.PassivationOptions{After: idle, Store: store}),
 	})
@@ -198,7 +198,7 @@ func (s *server) stop(ctx context.Context) error {
 }
 
 // await waits for an event of kind.
-func (s *server) await(kind lifecycle.EventKind) (lifecycle.Event, error) {
+func (s *server) await(kind remoting.EventKind) (remoting.Event, error) {
 	timeout := time.After(5 * time.Second)
 	for {
 		select {
@@ -207,7 +207,7 @@ func (s *server) await(kind lifecycle.EventKind) (lifecycle.Event, error) {
 				return e, nil
 			}
 		case <-timeout:
-			return lifecycle.Event{}, fmt.Errorf("no %v event", kind)
+			return remoting.Event{}, fmt.Errorf("no %v event", kind)
 		}
 	}
 }
@@ -268,7 +268,7 @@ func run() error {
 	say("client: opened room %s and played three moves; instances in memory: %d", short(id), live.Load())
 
 	// Idle: the room passivates.
-	if _, err := s1.await(lifecycle.EventPassivated); err != nil {
+	if _, err := s1.await(remoting.EventPassivated); err != nil {
 		return err
 	}
 	say("client: the room sat idle for %v; instances in memory now: %d", idle, live.Load())

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/pool"
@@ -35,15 +36,15 @@ func TestAdaptivePoolOverLoopback(t *testing.T) {
 		settleAt = 9 // "risen" once the size reaches this
 	)
 	var ctl atomic.Pointer[pool.Adaptive]
-	waits := lifecycle.ObserverFunc(func(e lifecycle.Event) {
-		if e.Interface != svc.WorkerInterface || (e.Kind != lifecycle.EventPoolBorrow && e.Kind != lifecycle.EventPoolExhausted) {
+	waits := remoting.ObserverFunc(func(e remoting.Event) {
+		if e.Interface != svc.WorkerInterface || (e.Kind != remoting.EventPoolBorrow && e.Kind != remoting.EventPoolExhausted) {
 			return
 		}
 		if a := ctl.Load(); a != nil {
 			a.ObserveWait(e.Wait)
 		}
 	})
-	srv := startServer(t, invoker.Options{Observers: []lifecycle.Observer{waits}})
+	srv := startServer(t, invoker.Options{Observers: []remoting.Observer{waits}})
 	workers := lifecycle.Pooled(srv.serials.NewWorker, lifecycle.PoolOptions{Max: 1, IdleTimeout: -1})
 	srv.register(t, "worker", svc.WorkerInvoker(), workers)
 

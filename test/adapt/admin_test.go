@@ -47,7 +47,7 @@ func TestAdminMatchesServer(t *testing.T) {
 	m := interceptor.NewMetrics(interceptor.MetricsOptions{})
 	srv := startServer(t, invoker.Options{
 		Interceptors: []remoting.Interceptor{m.Server()},
-		Observers:    []lifecycle.Observer{m},
+		Observers:    []remoting.Observer{m},
 	})
 	workers := lifecycle.Pooled(srv.serials.NewWorker, lifecycle.PoolOptions{Max: 3, IdleTimeout: -1})
 	srv.register(t, "worker", svc.WorkerInvoker(), workers)
@@ -138,7 +138,7 @@ func TestAdminMatchesServer(t *testing.T) {
 		events[e.Interface+" "+e.Kind] = e.N
 	}
 	for _, c := range srv.counts.Snapshot() {
-		assert.Equal(t, c.N, events[c.Interface+" "+c.Kind.String()], "%s %s as lifecycle.Counts holds it", c.Interface, c.Kind)
+		assert.Equal(t, c.N, events[c.Interface+" "+c.Kind.String()], "%s %s as remoting.EventCounts holds it", c.Interface, c.Kind)
 	}
 	assert.Equal(t, uint64(3), events[svc.WorkerInterface+" Activated"], "pooled instances created")
 	assert.Equal(t, uint64(4), events[svc.WorkerInterface+" PoolBorrow"])

@@ -136,15 +136,15 @@ func passivatedObjects(b *testing.B, n int) ([]remoting.ObjectID, []tally.Tally,
 	store, err := bolt.Open(filepath.Join(b.TempDir(), "state.db"), bolt.Options{})
 	require.NoError(b, err)
 	tr := &tally.Tracker{Note: string(make([]byte, 1024))}
-	counts := new(lifecycle.Counts)
-	srv := depServer(b, tr, passivating(tr, 2*time.Second, store, 0), invoker.Options{Observers: []lifecycle.Observer{counts}})
+	counts := new(remoting.EventCounts)
+	srv := depServer(b, tr, passivating(tr, 2*time.Second, store, 0), invoker.Options{Observers: []remoting.Observer{counts}})
 	c := srv.dial(b)
 	m := maker(b, unheld{c}, c.Endpoint())
 	ids, tls := make([]remoting.ObjectID, n), make([]tally.Tally, n)
 	for i := range n {
 		tls[i], ids[i] = newTally(b, m, int64(i))
 	}
-	require.Eventually(b, func() bool { return counts.Get(tally.TallyInterface, lifecycle.EventPassivated) >= uint64(n) },
+	require.Eventually(b, func() bool { return counts.Get(tally.TallyInterface, remoting.EventPassivated) >= uint64(n) },
 		time.Minute, time.Millisecond, "%d objects passivated", n)
 	return ids, tls, store
 }
@@ -169,7 +169,7 @@ func BenchmarkPassivationThroughput(b *testing.B) {
 			defer store.Close()
 			tr := new(tally.Tracker)
 			ev := new(events)
-			srv := invoker.NewServer(invoker.Options{OwnerGrace: time.Hour, Observers: []lifecycle.Observer{ev}})
+			srv := invoker.NewServer(invoker.Options{OwnerGrace: time.Hour, Observers: []remoting.Observer{ev}})
 			defer srv.Close()
 			require.NoError(b, srv.Policy(tally.TallyInvoker(), passivating(tr, 100*time.Millisecond, store, 0)))
 			owner, sk, ctx := remoting.NewObjectID(), tally.TallyInvoker(), context.Background()
@@ -184,7 +184,7 @@ func BenchmarkPassivationThroughput(b *testing.B) {
 			ev.mu.Lock()
 			var first, last time.Time
 			for _, e := range ev.all {
-				if e.Kind != lifecycle.EventPassivated {
+				if e.Kind != remoting.EventPassivated {
 					continue
 				}
 				if first.IsZero() || e.Time.Before(first) {

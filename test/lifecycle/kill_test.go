@@ -195,15 +195,15 @@ func serveUntilKilled(path string) {
 		os.Exit(2)
 	}
 	var mu sync.Mutex
-	say := lifecycle.ObserverFunc(func(e lifecycle.Event) {
-		if e.Kind == lifecycle.EventPassivated && e.Err == nil {
+	say := remoting.ObserverFunc(func(e remoting.Event) {
+		if e.Kind == remoting.EventPassivated && e.Err == nil {
 			mu.Lock()
 			fmt.Printf("passivated %s\n", e.ObjectID)
 			mu.Unlock()
 		}
 	})
 	tr := new(tally.Tracker)
-	srv := invoker.NewServer(invoker.Options{Observers: []lifecycle.Observer{say}})
+	srv := invoker.NewServer(invoker.Options{Observers: []remoting.Observer{say}})
 	if err := srv.Policy(tally.TallyInvoker(), passivating(tr, 5*time.Millisecond, store, 0)); err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)
