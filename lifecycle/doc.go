@@ -24,7 +24,24 @@
 //
 // The constructors of Lazy, PerRequest and Pooled are typed,
 // func(context.Context) (T, error), so an ordinary constructor serves as it
-// is.
+// is. Pooled returns a [*PooledStrategy], whose Resize and Stats make it a
+// pool.Sizer for configuration reloads, adaptive sizing and the admin
+// endpoint. Every strategy of the package names itself for introspection
+// (invoker.Server.Objects): [NameStatic], [NameLazy], [NamePerRequest],
+// [NamePooled] and, for the objects remote factories make,
+// [NameClientDependent].
+//
+// # What is for whom
+//
+// For users: the strategies ([Static], [Lazy], [PerRequest], [Pooled] and
+// [PooledStrategy]), the policy of client-dependent objects
+// ([ClientDependent], [Passivate] and their Options, [Renewal]), the hooks
+// ([Activator], [Deactivator], [Resetter], [StateSaver], [StateRestorer]),
+// the Default* constants and [ErrClosed]. For the server, and for a user
+// who writes a strategy of their own: [Strategy], [Binding] and [Fanout].
+// [Manager] is the server's: invoker.Server makes one and calls it; an
+// application reaches it through the server (Server.Policy,
+// Server.SetLeaseTTL, Server.SetPassivateAfter).
 //
 // # Client-dependent objects
 //
