@@ -53,7 +53,7 @@
 //
 //	srv.Policy(cart.CartInvoker(), lifecycle.ClientDependent(lifecycle.ClientDependentOptions{
 //		TTL:         30 * time.Second,
-//		Passivation: lifecycle.Passivate(newCart, lifecycle.PassivationOptions{After: 5 * time.Minute, Store: store}),
+//		Passivation: lifecycle.Passivate(newCart, lifecycle.PassivationOptions{After: 10 * time.Minute, Store: store}),
 //	}))
 //
 // With a TTL, each object has a lease (Leasing), renewed by its calls and
