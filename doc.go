@@ -17,6 +17,11 @@
 //     Lookup<Interface> functions take one.
 //   - [Interceptor], [Handler], [Metadata] and [ServerInfo]: Invocation
 //     Interceptors and the invocation context.
+//   - [Event], [EventKind] and [Observer]: the lifecycle events that the
+//     lifecycle strategies report (activation, passivation, lease renewal
+//     and expiry, pool borrow and return) and whatever observes them, with
+//     [EventCounts] to tally them; here so that observers, such as the
+//     metrics of package interceptor, need not import package lifecycle.
 //
 // Everything here is for users and for generated code alike. The runtime
 // lives in sub-packages: requestor (client side), invoker (server side),

@@ -17,17 +17,21 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/interceptor"
 	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/pool"
 )
+
+// DefaultAddr is the default of [Options.Addr]: loopback only, any free
+// port.
+const DefaultAddr = "127.0.0.1:0"
 
 // Options configure the admin endpoint. Every source of information is
 // optional: the endpoint shows what it is given. The zero value serves a
 // health check and nothing else.
 type Options struct {
-	// Addr is the address [Start] listens on. Default "127.0.0.1:0":
+	// Addr is the address [Start] listens on. Default [DefaultAddr]:
 	// loopback only, any free port.
 	Addr string
 	// Token, if set, is the bearer token every request must carry
@@ -45,10 +49,11 @@ type Options struct {
 	Metrics *interceptor.Metrics
 	// Counts gives lifecycle event counts when Metrics does not observe
 	// them.
-	Counts *lifecycle.Counts
-	// Pools give the occupancy of pools by name: the Strategies that
-	// lifecycle.Pooled returns, or *pool.Pool values.
-	Pools map[string]PoolSource
+	Counts *remoting.EventCounts
+	// Pools give the occupancy of pools by name: the
+	// *lifecycle.PooledStrategy values that lifecycle.Pooled returns, or
+	// *pool.Pool values.
+	Pools map[string]pool.Sizer
 	// Adaptive gives the state and decisions of adaptive pool
 	// controllers by name.
 	Adaptive map[string]*pool.Adaptive
@@ -64,15 +69,7 @@ type StatsSource interface {
 	Stats() invoker.Stats
 }
 
-// PoolSource is what gives a pool's occupancy.
-type PoolSource interface {
-	Stats() pool.Stats
-}
-
-var (
-	_ StatsSource = (*invoker.Server)(nil)
-	_ PoolSource  = (*pool.Pool[int])(nil)
-)
+var _ StatsSource = (*invoker.Server)(nil)
 
 // ObjectInfo describes one registered object.
 type ObjectInfo struct {
@@ -362,7 +359,7 @@ func (h *Handler) Snapshot() Snapshot {
 				Codes: m.Codes, MeanMs: ms(m.Mean()), P50Ms: ms(m.Quantile(0.5)), P90Ms: ms(m.Quantile(0.9)), P99Ms: ms(m.Quantile(0.99))})
 		}
 	}
-	var counts []lifecycle.Count
+	var counts []remoting.EventCount
 	switch {
 	case o.Counts != nil:
 		counts = o.Counts.Snapshot()
@@ -375,7 +372,7 @@ func (h *Handler) Snapshot() Snapshot {
 
 // events turns lifecycle counts into the event list and the instance
 // counts per interface.
-func events(counts []lifecycle.Count) ([]EventCount, []InstanceCount) {
+func events(counts []remoting.EventCount) ([]EventCount, []InstanceCount) {
 	var evs []EventCount
 	byIface := map[string]*InstanceCount{}
 	for _, c := range counts {
@@ -387,23 +384,23 @@ func events(counts []lifecycle.Count) ([]EventCount, []InstanceCount) {
 		}
 		n := int64(c.N)
 		switch c.Kind {
-		case lifecycle.EventActivated, lifecycle.EventReactivated:
+		case remoting.EventActivated, remoting.EventReactivated:
 			ic.Live += n
-		case lifecycle.EventDeactivated:
+		case remoting.EventDeactivated:
 			ic.Live -= n
-		case lifecycle.EventPassivated:
+		case remoting.EventPassivated:
 			ic.Live -= n
 			ic.Passivated += n
-		case lifecycle.EventLeaseRenewed:
+		case remoting.EventLeaseRenewed:
 			ic.LeaseRenewals += c.N
-		case lifecycle.EventLeaseExpired:
+		case remoting.EventLeaseExpired:
 			ic.LeaseExpiries += c.N
-		case lifecycle.EventPoolBorrow:
+		case remoting.EventPoolBorrow:
 			ic.PoolBorrows += c.N
-		case lifecycle.EventPoolExhausted:
+		case remoting.EventPoolExhausted:
 			ic.PoolExhausted += c.N
 		}
-		if c.Kind == lifecycle.EventReactivated {
+		if c.Kind == remoting.EventReactivated {
 			ic.Passivated -= n
 		}
 	}
@@ -427,11 +424,12 @@ type Server struct {
 
 // Start listens on opts.Addr (default loopback) and serves the admin
 // endpoint on one goroutine until Close or Shutdown. It is how a service
-// turns the endpoint on; off is not calling it (see the admin key of
-// package config).
+// turns the endpoint on; off is not calling it. A service configured with
+// package config fills Options from Config.Admin and starts the endpoint
+// if Config.Admin.Enabled; see the example.
 func Start(opts Options) (*Server, error) {
 	if opts.Addr == "" {
-		opts.Addr = "127.0.0.1:0"
+		opts.Addr = DefaultAddr
 	}
 	lis, err := net.Listen("tcp", opts.Addr)
 	if err != nil {

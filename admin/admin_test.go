@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/admin"
 	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/pool"
 )
 
@@ -29,6 +29,8 @@ func (f fakeServer) Stats() invoker.Stats { return f.st }
 type fakePool struct{ st pool.Stats }
 
 func (f fakePool) Stats() pool.Stats { return f.st }
+
+func (f fakePool) Resize(int, int) error { return nil }
 
 func get(t *testing.T, h http.Handler, path, token string) (int, http.Header, string) {
 	t.Helper()
@@ -83,21 +85,21 @@ func TestToken(t *testing.T) {
 }
 
 func TestDebugSnapshot(t *testing.T) {
-	counts := &lifecycle.Counts{}
+	counts := &remoting.EventCounts{}
 	for range 3 {
-		counts.Observe(lifecycle.Event{Interface: "svc.Worker", Kind: lifecycle.EventActivated})
+		counts.Observe(remoting.Event{Interface: "svc.Worker", Kind: remoting.EventActivated})
 	}
-	counts.Observe(lifecycle.Event{Interface: "svc.Worker", Kind: lifecycle.EventDeactivated})
-	counts.Observe(lifecycle.Event{Interface: "svc.Worker", Kind: lifecycle.EventPoolBorrow})
-	counts.Observe(lifecycle.Event{Interface: "svc.Cart", Kind: lifecycle.EventActivated})
-	counts.Observe(lifecycle.Event{Interface: "svc.Cart", Kind: lifecycle.EventPassivated})
+	counts.Observe(remoting.Event{Interface: "svc.Worker", Kind: remoting.EventDeactivated})
+	counts.Observe(remoting.Event{Interface: "svc.Worker", Kind: remoting.EventPoolBorrow})
+	counts.Observe(remoting.Event{Interface: "svc.Cart", Kind: remoting.EventActivated})
+	counts.Observe(remoting.Event{Interface: "svc.Cart", Kind: remoting.EventPassivated})
 	h := admin.NewHandler(admin.Options{
 		Server: fakeServer{invoker.Stats{Connections: 2, Objects: 3, Running: 1, Replies: 10, Errors: 2}},
 		Objects: func() []admin.ObjectInfo {
-			return []admin.ObjectInfo{{ID: "b", Interface: "svc.Worker", Strategy: "Pooled"}, {ID: "a", Interface: "svc.Cart", Strategy: "Static"}}
+			return []admin.ObjectInfo{{ID: "b", Interface: "svc.Worker", Strategy: "pooled"}, {ID: "a", Interface: "svc.Cart", Strategy: "static"}}
 		},
 		Counts: counts,
-		Pools:  map[string]admin.PoolSource{"worker": fakePool{pool.Stats{Min: 1, Max: 4, Live: 2, InUse: 1, Idle: 1}}},
+		Pools:  map[string]pool.Sizer{"worker": fakePool{pool.Stats{Min: 1, Max: 4, Live: 2, InUse: 1, Idle: 1}}},
 	})
 	code, _, body := get(t, h, "/debug/remoting", "")
 	require.Equal(t, http.StatusOK, code)
@@ -106,8 +108,8 @@ func TestDebugSnapshot(t *testing.T) {
 	assert.Equal(t, "ready", got["status"])
 	assert.Equal(t, map[string]any{"connections": 2.0, "objects": 3.0, "running": 1.0, "replies": 10.0, "errors": 2.0, "acks": 0.0}, got["server"])
 	assert.Equal(t, []any{
-		map[string]any{"id": "a", "interface": "svc.Cart", "strategy": "Static"},
-		map[string]any{"id": "b", "interface": "svc.Worker", "strategy": "Pooled"},
+		map[string]any{"id": "a", "interface": "svc.Cart", "strategy": "static"},
+		map[string]any{"id": "b", "interface": "svc.Worker", "strategy": "pooled"},
 	}, got["objects"], "objects, sorted")
 	assert.Equal(t, []any{
 		map[string]any{"interface": "svc.Cart", "live": 0.0, "passivated": 1.0, "lease_renewals": 0.0, "lease_expiries": 0.0, "pool_borrows": 0.0, "pool_exhausted": 0.0},

@@ -12,8 +12,14 @@
 //	GET /metrics          the Prometheus text format
 //
 // It is built on public APIs only: invoker.Server.Stats, the metrics of
-// package interceptor, lifecycle.Counts, pool.Stats and pool.Adaptive.
-// Each source is optional; the endpoint shows what it is given.
+// package interceptor, remoting.EventCounts, pool.Sizer and pool.Adaptive.
+// Each source is optional; the endpoint shows what it is given. It does
+// not import package config: a configured service fills [Options] from its
+// configuration (see the example of [Start]).
+//
+// For users: [Start], [NewHandler], [Options] and [DefaultAddr]. The
+// Snapshot types ([Snapshot] and the *Info and *Count types) are the JSON
+// of /debug/remoting, for tools that read it.
 //
 // # Goroutines
 //

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/admin"
 	"github.com/remoting-go/remoting/invoker"
+	"github.com/remoting-go/remoting/pool"
 	"github.com/remoting-go/remoting/requestor"
 )
 
@@ -105,24 +105,10 @@ func (c *Config) ServerTLS() (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
-// AdminOptions returns the options of the admin endpoint (package admin)
-// that c configures, and whether c enables it: the admin.enabled key is
-// the one switch. The caller adds the endpoint's sources (server,
-// metrics, pools) and calls admin.Start.
-func (c *Config) AdminOptions() (admin.Options, bool) {
-	return admin.Options{Addr: c.Admin.Addr, Token: c.Admin.Token}, c.Admin.Enabled
-}
-
 // ChainSetter is what holds an interceptor chain: an *invoker.Server or a
 // *requestor.Client.
 type ChainSetter interface {
 	SetInterceptors(...remoting.Interceptor)
-}
-
-// Resizer is what holds a pool: the Strategy that lifecycle.Pooled
-// returns, or a *pool.Pool.
-type Resizer interface {
-	Resize(min, max int) error
 }
 
 var (
@@ -140,8 +126,10 @@ type Targets struct {
 	Servers []ChainSetter
 	Clients []ChainSetter
 	// Pools are resized to the pool bounds of the type of the same key
-	// in Config.Types (a type with Max 0 is left alone).
-	Pools map[string]Resizer
+	// in Config.Types (a type with Max 0 is left alone): the
+	// *lifecycle.PooledStrategy values that lifecycle.Pooled returns, or
+	// *pool.Pool values.
+	Pools map[string]pool.Sizer
 	// LeaseTTL is called with each type whose lease_ttl is set, and
 	// PassivateAfter with each type whose passivate_after is set. The
 	// application passes on what its lifecycle strategies can change at

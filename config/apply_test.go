@@ -11,6 +11,7 @@ import (
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/config"
+	"github.com/remoting-go/remoting/pool"
 )
 
 // chainHolder records the chains it is given; calling its chain with an
@@ -46,28 +47,42 @@ func named(name string) config.Factory {
 	}
 }
 
-type resizer struct{ min, max, calls int }
+// counted is a real pool that counts the calls of its Resize.
+type counted struct {
+	pool.Sizer
+	calls int
+}
 
-func (r *resizer) Resize(min, max int) error {
-	r.calls++
-	if max < 1 {
-		return errors.New("bad bounds")
-	}
-	r.min, r.max = min, max
-	return nil
+func (c *counted) Resize(min, max int) error {
+	c.calls++
+	return c.Sizer.Resize(min, max)
+}
+
+// newCounted returns a counted pool of ints without a reaper.
+func newCounted(t *testing.T) *counted {
+	p, err := pool.New(func(context.Context) (int, error) { return 0, nil }, pool.Options[int]{IdleTimeout: -1})
+	require.NoError(t, err, "pool.New")
+	t.Cleanup(func() { p.Close() })
+	return &counted{Sizer: p}
+}
+
+// bounds returns c's bounds and the calls of its Resize.
+func (c *counted) bounds() [3]int {
+	st := c.Stats()
+	return [3]int{st.Min, st.Max, c.calls}
 }
 
 func TestApply(t *testing.T) {
 	reg := config.Registry{"a": named("a"), "b": named("b"), "c": named("c"),
 		"broken": func(*config.Config) (remoting.Interceptor, error) { return nil, errors.New("no key") }}
 	var srv, cli chainHolder
-	render := &resizer{}
+	render := newCounted(t)
 	ttls := map[string]time.Duration{}
 	targets := &config.Targets{
 		Interceptors: reg,
 		Servers:      []config.ChainSetter{&srv},
 		Clients:      []config.ChainSetter{&cli},
-		Pools:        map[string]config.Resizer{"render": render},
+		Pools:        map[string]pool.Sizer{"render": render},
 		LeaseTTL: func(typ string, ttl time.Duration) error {
 			ttls[typ] = ttl
 			return nil
@@ -81,7 +96,7 @@ func TestApply(t *testing.T) {
 	require.NoError(t, targets.Apply(nil, c1), "Apply(nil, c1)")
 	assert.Equal(t, "ab", srv.names(), "server chain, first outermost")
 	assert.Equal(t, "a", cli.names(), "client chain")
-	assert.Equal(t, resizer{min: 1, max: 4, calls: 1}, *render)
+	assert.Equal(t, [3]int{1, 4, 1}, render.bounds(), "pool min, max, Resize calls")
 	assert.Equal(t, map[string]time.Duration{"cart": time.Minute}, ttls)
 
 	// Only what changed is applied.
@@ -104,7 +119,7 @@ func TestApply(t *testing.T) {
 	require.ErrorContains(t, err, `interceptor "broken": no key`)
 	assert.Equal(t, "cba", srv.names(), "server chain kept")
 	assert.Equal(t, "a", cli.names(), "client chain kept")
-	assert.Equal(t, resizer{min: 2, max: 8, calls: 2}, *render, "the pool was resized all the same")
+	assert.Equal(t, [3]int{2, 8, 2}, render.bounds(), "the pool was resized all the same")
 
 	c4 := c3.Clone()
 	c4.Interceptors.Server = []string{"nope"}
@@ -143,13 +158,6 @@ func TestOptions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1<<20, co.MaxFrameSize)
 	assert.Len(t, co.Interceptors, 2)
-	ao, on := c.AdminOptions()
-	assert.False(t, on, "the admin endpoint is off by default")
-	c.Admin = config.Admin{Enabled: true, Addr: "127.0.0.1:9100", Token: "t"}
-	ao, on = c.AdminOptions()
-	assert.True(t, on, "admin.enabled turns it on")
-	assert.Equal(t, "127.0.0.1:9100", ao.Addr)
-	assert.Equal(t, "t", ao.Token)
 
 	tlsConf, err := c.ServerTLS()
 	require.NoError(t, err)

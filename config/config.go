@@ -22,23 +22,24 @@ import (
 //
 //	listen: tcp://127.0.0.1:7000       # the server's endpoint
 //	limits:
-//	  max_frame_size: 4194304          # bytes; 0: the runtime's default (4 MiB)
-//	  max_concurrent_calls: 1024       # per connection; 0: the runtime's default (1024)
+//	  max_frame_size: 1048576          # bytes; 0: the runtime's default
+//	  max_concurrent_calls: 256        # per connection; 0: the runtime's default
 //	tls:                               # for a tls:// endpoint, both or neither
 //	  cert_file: /etc/svc/cert.pem
 //	  key_file: /etc/svc/key.pem
 //	types:                             # lifecycle policy per object type (lowercase, no dots)
 //	  render:
-//	    pool: {min: 1, max: 8}
-//	    lease_ttl: 30s
-//	    passivate_after: 5m
-//	    store_path: /var/lib/svc/render.db
+//	    pool: {min: 1, max: 16}        # 0 or unset: the defaults of lifecycle.Pooled
+//	  cart:
+//	    lease_ttl: 2m                  # unset: the policy the application registers
+//	    passivate_after: 10m
+//	    store_path: /var/lib/svc/cart.db
 //	interceptors:                      # chains by name, first outermost
 //	  client: [logging, metrics]
 //	  server: [logging, metrics, auth]
 //	admin:                             # the health and introspection endpoint
 //	  enabled: false
-//	  addr: 127.0.0.1:0
+//	  addr: 127.0.0.1:9090             # unset: package admin's default, loopback
 //	  token: ""
 type Config struct {
 	// Listen is the endpoint the server listens on, as invoker.Listen
@@ -61,11 +62,14 @@ type Config struct {
 }
 
 // Limits bound what one connection may ask of the server. Zero means the
-// runtime's default.
+// runtime's default, as invoker.Options documents it: Limits go to
+// invoker.Options unchanged, and config keeps no default of its own.
 type Limits struct {
-	// MaxFrameSize is the largest request the server accepts, in bytes.
+	// MaxFrameSize is the largest request the server accepts, in bytes
+	// (invoker.Options.MaxFrameSize).
 	MaxFrameSize int `mapstructure:"max_frame_size"`
-	// MaxConcurrentCalls bounds the calls one connection may have running.
+	// MaxConcurrentCalls bounds the calls one connection may have running
+	// (invoker.Options.MaxConcurrentCalls).
 	MaxConcurrentCalls int `mapstructure:"max_concurrent_calls"`
 }
 
@@ -76,14 +80,20 @@ type TLS struct {
 }
 
 // TypePolicy is the lifecycle policy of one object type. Zero fields are
-// unset: the application's own defaults apply.
+// unset: what the application registered, with the defaults of package
+// lifecycle, applies. config keeps no default of its own, so that each
+// default is the one constant its package defines.
 type TypePolicy struct {
-	// Pool bounds a pooled type's instances.
+	// Pool bounds a pooled type's instances. Unset: the bounds the
+	// application gave lifecycle.Pooled (whose Max defaults to
+	// [pool.DefaultMax]).
 	Pool PoolPolicy `mapstructure:"pool"`
 	// LeaseTTL is the lease time to live of a client-dependent type.
+	// Unset: the TTL of the policy the application registered.
 	LeaseTTL time.Duration `mapstructure:"lease_ttl"`
 	// PassivateAfter is the idle time after which an instance is
-	// passivated.
+	// passivated. Unset: the After of the policy the application
+	// registered (which defaults to lifecycle.DefaultPassivateAfter).
 	PassivateAfter time.Duration `mapstructure:"passivate_after"`
 	// StorePath is the file of the passivation store.
 	StorePath string `mapstructure:"store_path"`
@@ -106,8 +116,9 @@ type Interceptors struct {
 // Enabled.
 type Admin struct {
 	Enabled bool `mapstructure:"enabled"`
-	// Addr is the address it listens on. Default "127.0.0.1:0": loopback
-	// only. Another host needs a Token.
+	// Addr is the address it listens on, as admin.Options.Addr. Default
+	// empty: package admin's default (admin.DefaultAddr, loopback only).
+	// An address that is not loopback needs a Token.
 	Addr string `mapstructure:"addr"`
 	// Token, if set, is the bearer token every request must carry.
 	Token string `mapstructure:"token"`
@@ -212,7 +223,7 @@ func (c *Config) Validate() error {
 		}
 	}
 
-	if c.Admin.Enabled {
+	if c.Admin.Enabled && c.Admin.Addr != "" {
 		host, _, err := net.SplitHostPort(c.Admin.Addr)
 		switch {
 		case err != nil:

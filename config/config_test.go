@@ -74,7 +74,7 @@ func wantFull() *config.Config {
 			"cart":   {LeaseTTL: 30 * time.Second, PassivateAfter: 5 * time.Minute, StorePath: "/tmp/cart.db"},
 		},
 		Interceptors: config.Interceptors{Client: []string{"logging", "metrics"}, Server: []string{"logging", "metrics", "auth"}},
-		Admin:        config.Admin{Enabled: true, Addr: "127.0.0.1:0", Token: "s3cret"},
+		Admin:        config.Admin{Enabled: true, Token: "s3cret"},
 	}
 }
 
@@ -102,7 +102,6 @@ func TestLoadDefaults(t *testing.T) {
 		Listen:       "tcp://127.0.0.1:0",
 		Types:        map[string]config.TypePolicy{},
 		Interceptors: config.Interceptors{Client: []string{}, Server: []string{}},
-		Admin:        config.Admin{Addr: "127.0.0.1:0"},
 	}, c, "defaults without a file")
 }
 

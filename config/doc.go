@@ -9,6 +9,16 @@
 //	opts, err := c.ServerOptions(registry)
 //	srv := invoker.NewServer(opts)
 //
+// The optional layers do not import one another: config does not import
+// package admin, and admin does not import config. A service that serves
+// the admin endpoint fills admin.Options from [Config.Admin] itself (see
+// admin's ExampleStart). Nor does config keep defaults of its own for what
+// it hands on: an unset key leaves the default of the package that takes
+// it, such as pool.DefaultMax or lifecycle.DefaultPassivateAfter.
+//
+// For users: all of it; an application uses [Load] or [Watch], the
+// Options methods of [Config], and [Targets] for reloads.
+//
 // # Reloading
 //
 // A [Watcher] watches the file and publishes a new immutable snapshot

@@ -25,8 +25,8 @@ interceptors:
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(c.Listen, c.Types["render"].Pool.Max, c.Interceptors.Server, c.Admin.Enabled, c.Admin.Addr)
-	// Output: tcp://127.0.0.1:7000 8 [logging metrics] false 127.0.0.1:0
+	fmt.Println(c.Listen, c.Types["render"].Pool.Max, c.Interceptors.Server, c.Admin.Enabled)
+	// Output: tcp://127.0.0.1:7000 8 [logging metrics] false
 }
 
 func ExampleConfig_Validate() {

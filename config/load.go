@@ -55,7 +55,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("interceptors.client", []string{})
 	v.SetDefault("interceptors.server", []string{})
 	v.SetDefault("admin.enabled", false)
-	v.SetDefault("admin.addr", "127.0.0.1:0")
+	v.SetDefault("admin.addr", "") // package admin's default
 	v.SetDefault("admin.token", "")
 }
 
@@ -74,7 +74,7 @@ func RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringSlice("client-interceptors", nil, "client interceptor chain, first outermost")
 	fs.StringSlice("server-interceptors", nil, "server interceptor chain, first outermost")
 	fs.Bool("admin", false, "serve the admin endpoint")
-	fs.String("admin-addr", "", "admin endpoint address (default 127.0.0.1:0)")
+	fs.String("admin-addr", "", "admin endpoint address (default: loopback, any free port)")
 	fs.String("admin-token", "", "bearer token the admin endpoint requires")
 }
 

@@ -4,7 +4,15 @@
 // [remoting.Interceptor] that a client (requestor.Options.Interceptors,
 // Client.SetInterceptors) or a server (invoker.Options.Interceptors,
 // Server.SetInterceptors) runs for every invocation. They live apart from
-// the runtime so that the core depends on none of them.
+// the runtime so that the core depends on none of them, and they import no
+// package of the runtime but the root: [Metrics] counts lifecycle events
+// as a [remoting.Observer], the root's vocabulary, so a program that uses
+// it links no lifecycle code it would not link anyway.
+//
+// For users: every constructor and its Options, [Metrics] with its
+// snapshots and [IdentityFrom]. [PrometheusContentType] and
+// [WritePrometheusLine] are for endpoints that serve metrics of their own
+// beside these, as package admin does.
 //
 // # Sides
 //
@@ -12,7 +20,7 @@
 //	-----------------  ------  ------  ----------------------------------------------------
 //	Logging            yes     yes     one log/slog record per call: method, object, mode, duration, code
 //	Metrics            yes     yes     counts, errors by code and a latency histogram per method;
-//	                                   also a lifecycle.Observer; Prometheus text via Handler
+//	                                   also a remoting.Observer; Prometheus text via Handler
 //	Credential         yes     -       puts a credential into the invocation context (Meta)
 //	Authenticate       -       yes     checks the credential; PermissionDenied if missing or wrong
 //	Authorize          -       yes     decides per identity, interface and method; PermissionDenied

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/requestor"
@@ -21,10 +22,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type server struct {
 	*invoker.Server
 	endpoint string
-	counts   *lifecycle.Counts
+	counts   *remoting.EventCounts
 }
 
-// startServer serves a Probe made per request (so that lifecycle.Counts
+// startServer serves a Probe made per request (so that remoting.EventCounts
 // shows each activation) on loopback with opts, plus opts.Observers a
 // Counts; the test closes it.
 func startServer(tb testing.TB, opts invoker.Options) *server {
@@ -36,7 +37,7 @@ func startServer(tb testing.TB, opts invoker.Options) *server {
 
 func startServerOn(tb testing.TB, lis net.Listener, opts invoker.Options) *server {
 	tb.Helper()
-	counts := &lifecycle.Counts{}
+	counts := &remoting.EventCounts{}
 	opts.Observers = append(opts.Observers, counts)
 	s := &server{Server: invoker.NewServer(opts), counts: counts, endpoint: "tcp://" + lis.Addr().String()}
 	var serials svc.Serials
@@ -53,7 +54,7 @@ func startServerOn(tb testing.TB, lis net.Listener, opts invoker.Options) *serve
 
 // activations returns how many Probe instances the server created.
 func (s *server) activations() uint64 {
-	return s.counts.Get(svc.ProbeInterface, lifecycle.EventActivated)
+	return s.counts.Get(svc.ProbeInterface, remoting.EventActivated)
 }
 
 // dial connects a client with opts and looks up the probe; the test closes

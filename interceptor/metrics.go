@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
-	"github.com/remoting-go/remoting/lifecycle"
 )
 
 // latencyBuckets are the default upper bounds of the latency histogram,
@@ -34,7 +33,7 @@ type MetricsOptions struct {
 // [remoting.Code], a latency histogram with fixed buckets) and lifecycle
 // events per interface and kind. Its Client and Server interceptors
 // record calls on either chain (one Metrics may serve both); as a
-// [lifecycle.Observer] (invoker.Options.Observers) it counts events. It
+// [remoting.Observer] (invoker.Options.Observers) it counts events. It
 // is read from Go with Snapshot and Events, and in the Prometheus text
 // format with WritePrometheus and Handler.
 //
@@ -44,7 +43,7 @@ type Metrics struct {
 	buckets []time.Duration
 	client  sync.Map // method name -> *methodStats
 	server  sync.Map
-	events  lifecycle.Counts
+	events  remoting.EventCounts
 }
 
 // codeSlots index outcome counters: codes 0 to 14 by number, then
@@ -92,7 +91,7 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 	return &Metrics{buckets: slices.Compact(b)}
 }
 
-var _ lifecycle.Observer = (*Metrics)(nil)
+var _ remoting.Observer = (*Metrics)(nil)
 
 // Client returns the interceptor for a client chain: it records each
 // invocation's outcome code and how long the rest of the chain took,
@@ -142,11 +141,11 @@ func (m *Metrics) record(methods *sync.Map, method string, err error, d time.Dur
 }
 
 // Observe counts a lifecycle event; it makes Metrics a
-// [lifecycle.Observer].
-func (m *Metrics) Observe(e lifecycle.Event) { m.events.Observe(e) }
+// [remoting.Observer].
+func (m *Metrics) Observe(e remoting.Event) { m.events.Observe(e) }
 
 // Events returns the lifecycle event counts, sorted by interface and kind.
-func (m *Metrics) Events() []lifecycle.Count { return m.events.Snapshot() }
+func (m *Metrics) Events() []remoting.EventCount { return m.events.Snapshot() }
 
 // Bucket is one bucket of a latency histogram.
 type Bucket struct {

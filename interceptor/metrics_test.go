@@ -14,7 +14,6 @@ import (
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/interceptor"
 	"github.com/remoting-go/remoting/invoker"
-	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/requestor"
 	"github.com/remoting-go/remoting/test/adapt/svc"
 )
@@ -23,7 +22,7 @@ func TestMetrics(t *testing.T) {
 	m := interceptor.NewMetrics(interceptor.MetricsOptions{})
 	srv := startServer(t, invoker.Options{
 		Interceptors: []remoting.Interceptor{m.Server()},
-		Observers:    []lifecycle.Observer{m},
+		Observers:    []remoting.Observer{m},
 	})
 	_, p := dial(t, srv.endpoint, requestor.Options{Interceptors: []remoting.Interceptor{m.Client()}})
 	ctx := ctxT(t)
@@ -70,16 +69,16 @@ func TestMetrics(t *testing.T) {
 			continue
 		}
 		switch c.Kind {
-		case lifecycle.EventActivated:
+		case remoting.EventActivated:
 			activated = c.N
-		case lifecycle.EventDeactivated:
+		case remoting.EventDeactivated:
 			deactivated = c.N
 		}
 	}
 	assert.Equal(t, uint64(7), activated, "Activated events")
 	require.Eventually(t, func() bool {
 		for _, c := range m.Events() {
-			if c.Interface == svc.ProbeInterface && c.Kind == lifecycle.EventDeactivated {
+			if c.Interface == svc.ProbeInterface && c.Kind == remoting.EventDeactivated {
 				deactivated = c.N
 			}
 		}

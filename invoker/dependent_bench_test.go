@@ -16,6 +16,7 @@ import (
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/passivation"
+	"github.com/remoting-go/remoting/passivation/bolt"
 	"github.com/remoting-go/remoting/test/lifecycle/tally"
 )
 
@@ -26,8 +27,8 @@ type passivations struct {
 	first, last time.Time
 }
 
-func (p *passivations) Observe(e lifecycle.Event) {
-	if e.Kind != lifecycle.EventPassivated {
+func (p *passivations) Observe(e remoting.Event) {
+	if e.Kind != remoting.EventPassivated {
 		return
 	}
 	p.mu.Lock()
@@ -53,14 +54,14 @@ func BenchmarkPassivationThroughput(b *testing.B) {
 		b.Run(backend, func(b *testing.B) {
 			var store passivation.Store = passivation.NewMemoryStore()
 			if backend == "bolt" {
-				s, err := passivation.OpenBolt(filepath.Join(b.TempDir(), "state.db"), passivation.BoltOptions{})
+				s, err := bolt.Open(filepath.Join(b.TempDir(), "state.db"), bolt.Options{})
 				require.NoError(b, err)
 				store = s
 			}
 			defer store.Close()
 			tr := new(tally.Tracker)
 			ev := new(passivations)
-			srv := NewServer(Options{OwnerGrace: time.Hour, Observers: []lifecycle.Observer{ev}})
+			srv := NewServer(Options{OwnerGrace: time.Hour, Observers: []remoting.Observer{ev}})
 			defer srv.Close()
 			require.NoError(b, srv.Policy(tally.TallyInvoker(), lifecycle.ClientDependent(lifecycle.ClientDependentOptions{Passivation: lifecycle.Passivate(tr.New, lifecycle.PassivationOptions{After: 100 * time.Millisecond, Store: store})})))
 			owner, sk, ctx := remoting.NewObjectID(), tally.TallyInvoker(), context.Background()

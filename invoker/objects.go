@@ -3,18 +3,12 @@ package invoker
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/internal/dispatch"
 	"github.com/remoting-go/remoting/lifecycle"
 )
-
-// instances serves an object's calls from its lifecycle strategy.
-type instances struct{ lifecycle.Strategy }
-
-func (i instances) Return(inst any) { i.Strategy.Release(inst) }
 
 // owners gives the server's object table the lifecycle manager of the
 // objects that remote factories create for clients.
@@ -23,7 +17,7 @@ type owners struct{ s *Server }
 func (o owners) Export(obj dispatch.Object, impl any, insert func(dispatch.Object) error) error {
 	b := lifecycle.Binding{ID: obj.ID, Interface: obj.Invoker.Interface, Implements: obj.Invoker.Implements, Observe: o.s.observe}
 	return o.s.mgr.Export(obj.Owner, b, impl, func(st lifecycle.Strategy) error {
-		obj.Instances = instances{st}
+		obj.Instances = st
 		return insert(obj)
 	})
 }
@@ -42,9 +36,10 @@ type ObjectInfo struct {
 	ID        remoting.ObjectID
 	Name      string // empty for objects without a name
 	Interface string
-	// Strategy names the lifecycle strategy: "static", "lazy",
-	// "perrequest", "pooled", "clientdependent", or the Go type of a
-	// strategy of the application's own.
+	// Strategy names the lifecycle strategy: lifecycle.NameStatic
+	// ("static"), NameLazy, NamePerRequest, NamePooled,
+	// NameClientDependent, the Name of a strategy of the application's
+	// own that has one, or else its Go type.
 	Strategy string
 	// Owner is the id of the client the object belongs to; zero for
 	// objects any client may call.
@@ -56,26 +51,17 @@ type ObjectInfo struct {
 func (s *Server) Objects() []ObjectInfo {
 	var out []ObjectInfo
 	s.reg.Range(func(o dispatch.Object) bool {
-		st := o.Instances.(instances).Strategy
+		st := o.Instances.(lifecycle.Strategy)
 		out = append(out, ObjectInfo{ID: o.ID, Name: o.Name, Interface: o.Invoker.Interface, Strategy: strategyName(st), Owner: o.Owner})
 		return true
 	})
 	return out
 }
 
-// strategyName is the strategy's own Name, or else its Go type, which for
-// a strategy of package lifecycle is its lower-case name without type
-// arguments ("lazy" for *lifecycle.lazy[*main.thing]).
+// strategyName is the strategy's own Name, or else its Go type.
 func strategyName(s lifecycle.Strategy) string {
 	if n, ok := s.(interface{ Name() string }); ok {
 		return n.Name()
 	}
-	name := strings.TrimPrefix(fmt.Sprintf("%T", s), "*")
-	if i := strings.IndexByte(name, '['); i >= 0 {
-		name = name[:i]
-	}
-	if rest, ok := strings.CutPrefix(name, "lifecycle."); ok {
-		return strings.ToLower(rest)
-	}
-	return name
+	return fmt.Sprintf("%T", s)
 }

@@ -43,18 +43,18 @@ type Options struct {
 	// factories) outlive its last connection, so that a client that
 	// reconnects keeps them; then they end. Leases, where the policy of
 	// an object's interface has them (see Server.Policy), may end them
-	// sooner. Default 30s.
+	// sooner. Default lifecycle.DefaultGrace, 30s.
 	OwnerGrace time.Duration
 	// Logger receives connection-level events: refused handshakes,
 	// malformed frames, panics in user code. Default: discard.
 	Logger *slog.Logger
 	// Observers are told of the lifecycle events of every registered
 	// object: activations, deactivations, pool borrows and returns, and
-	// the others of lifecycle.EventKind. They are called on the goroutine
+	// the others of remoting.EventKind. They are called on the goroutine
 	// that caused each event, mostly on the invocation path, so they must
-	// be safe for concurrent use and fast. lifecycle.Counts is one.
+	// be safe for concurrent use and fast. remoting.EventCounts is one.
 	// Default none.
-	Observers []lifecycle.Observer
+	Observers []remoting.Observer
 	// Interceptors is the server's Invocation Interceptor chain, first
 	// outermost; SetInterceptors replaces it at run time. Default none.
 	Interceptors []remoting.Interceptor
@@ -63,9 +63,6 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.MaxConcurrentCalls <= 0 {
 		o.MaxConcurrentCalls = peer.DefaultMaxConcurrentCalls
-	}
-	if o.OwnerGrace <= 0 {
-		o.OwnerGrace = 30 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -88,8 +85,8 @@ func (o Options) transport() transport.Options {
 type Server struct {
 	opts    Options
 	reg     *dispatch.Registry
-	mgr     *lifecycle.Manager    // the objects remote factories create for clients
-	observe func(lifecycle.Event) // the observers, as one function
+	mgr     *lifecycle.Manager   // the objects remote factories create for clients
+	observe func(remoting.Event) // the observers, as one function
 
 	// ctx is canceled by Close; every connection's context derives from it.
 	ctx    context.Context
@@ -150,7 +147,7 @@ func NewServer(opts Options) *Server {
 // back must find them when it reconnects.
 //
 // If p passivates to a store that keeps objects of this interface from an
-// earlier server (a passivation.BoltStore file), Policy brings them back:
+// earlier server (a file of package passivation/bolt), Policy brings them back:
 // each is registered, passivated, for the client that created it, and is
 // reactivated by that client's next call. Their leases and the grace
 // period of their clients start anew.
@@ -166,7 +163,7 @@ func (s *Server) Policy(inv *codegen.Invoker, p lifecycle.Policy) error {
 	}
 	b := lifecycle.Binding{Interface: inv.Interface, Implements: inv.Implements, Observe: s.observe}
 	err := s.mgr.SetPolicy(b, p, func(id, owner remoting.ObjectID, st lifecycle.Strategy) error {
-		return s.reg.Insert(dispatch.Object{ID: id, Invoker: inv, Instances: instances{st}, Owner: owner})
+		return s.reg.Insert(dispatch.Object{ID: id, Invoker: inv, Instances: st, Owner: owner})
 	})
 	if err != nil {
 		return fmt.Errorf("invoker: policy for %s: %w", inv.Interface, err)
@@ -217,7 +214,7 @@ func (s *Server) register(id remoting.ObjectID, name string, inv *codegen.Invoke
 		err = strategy.Bind(lifecycle.Binding{ID: id, Name: name, Interface: inv.Interface, Implements: inv.Implements, Observe: s.observe})
 	}
 	if err == nil {
-		err = s.reg.Insert(dispatch.Object{ID: id, Name: name, Invoker: inv, Instances: instances{strategy}})
+		err = s.reg.Insert(dispatch.Object{ID: id, Name: name, Invoker: inv, Instances: strategy})
 	}
 	if err != nil {
 		return remoting.Ref{}, fmt.Errorf("invoker: register %q: %w", name, err)

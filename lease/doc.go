@@ -14,6 +14,11 @@
 // them. Every lease that ends is reported exactly once to
 // [Options.OnEnd], with the [Reason] it ended.
 //
+// For users: all of it, when leasing something of their own. A server's
+// client-dependent objects get their leases from lifecycle.Manager, which
+// uses this package; an application configures them there
+// (lifecycle.ClientDependentOptions.TTL), not here.
+//
 // # Goroutines
 //
 // [NewManager] starts one goroutine, the sweeper, which sleeps until the

@@ -1,11 +1,13 @@
 package lease
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/remoting-go/remoting"
 )
+
+//go:generate go tool stringer -type=Reason -trimprefix=Reason
+//go:generate go tool stringer -type=EventKind -trimprefix=Event
 
 // Reason says why a lease ended. The values are explicit so that they stay
 // the same when reasons are added.
@@ -18,20 +20,6 @@ const (
 	ReasonOwnerGone Reason = 3 // its owner went away and nobody took it back within the grace period
 )
 
-var reasonNames = [...]string{
-	ReasonExpired:   "Expired",
-	ReasonReleased:  "Released",
-	ReasonOwnerGone: "OwnerGone",
-}
-
-// String returns the reason's name, such as "Expired".
-func (r Reason) String() string {
-	if int(r) < len(reasonNames) && reasonNames[r] != "" {
-		return reasonNames[r]
-	}
-	return "Reason(" + strconv.Itoa(int(r)) + ")"
-}
-
 // EventKind says what happened to a lease. The values are explicit so that
 // they stay the same when kinds are added.
 type EventKind uint8
@@ -43,21 +31,6 @@ const (
 	EventExpired  EventKind = 3 // the sweeper ended a lease that ran out
 	EventReleased EventKind = 4 // Release ended a lease
 )
-
-var eventNames = [...]string{
-	EventGranted:  "Granted",
-	EventRenewed:  "Renewed",
-	EventExpired:  "Expired",
-	EventReleased: "Released",
-}
-
-// String returns the kind's name, such as "Renewed".
-func (k EventKind) String() string {
-	if int(k) < len(eventNames) && eventNames[k] != "" {
-		return eventNames[k]
-	}
-	return "EventKind(" + strconv.Itoa(int(k)) + ")"
-}
 
 // Event is what [Options.Observe] is told.
 type Event struct {

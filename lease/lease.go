@@ -10,9 +10,9 @@ import (
 	"github.com/remoting-go/remoting"
 )
 
-// defaultTTL is the time to live of [Manager.Grant] with ttl zero, unless
-// [Options.TTL] says otherwise.
-const defaultTTL = 30 * time.Second
+// DefaultTTL is the default of [Options.TTL]: the time to live of a lease
+// that [Manager.Grant] gives with ttl zero.
+const DefaultTTL = 30 * time.Second
 
 // Forever is the time to live of a lease that never runs out: it ends only
 // by [Manager.Release], or when its owner goes away (see
@@ -56,7 +56,7 @@ var (
 // Options configure a [Manager]. The zero value is ready to use.
 type Options struct {
 	// TTL is the time to live of a lease granted with ttl zero. Default
-	// 30 seconds.
+	// [DefaultTTL], 30 seconds.
 	TTL time.Duration
 
 	// OnEnd, if set, is called exactly once for every lease that ends,
@@ -133,7 +133,7 @@ const (
 // [Manager.Close] stops it.
 func NewManager(opts Options) *Manager {
 	if opts.TTL <= 0 {
-		opts.TTL = defaultTTL
+		opts.TTL = DefaultTTL
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -14,9 +14,9 @@ func (*plain) Greet(context.Context, string) (string, error) { return "", nil }
 
 func newPlain(context.Context) (*plain, error) { return new(plain), nil }
 
-// BenchmarkAcquireRelease measures what each strategy adds to a call on
-// the server, without the network: one Acquire and one Release.
-func BenchmarkAcquireRelease(b *testing.B) {
+// BenchmarkAcquireReturn measures what each strategy adds to a call on
+// the server, without the network: one Acquire and one Return.
+func BenchmarkAcquireReturn(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		new  func() lifecycle.Strategy
@@ -41,7 +41,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 						b.Error(err)
 						return
 					}
-					s.Release(v)
+					s.Return(v)
 				}
 			})
 		})

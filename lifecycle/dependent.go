@@ -51,7 +51,7 @@ type dependent struct {
 	owner remoting.ObjectID
 
 	inst    atomic.Pointer[instance]
-	calls   atomic.Int64 // calls between Acquire and Release (passivating policies only)
+	calls   atomic.Int64 // calls between Acquire and Return (passivating policies only)
 	last    atomic.Int64 // when the last call ended, on m's clock (passivating policies only)
 	renewed atomic.Int64 // when a call last renewed the lease, on m's clock
 
@@ -66,14 +66,14 @@ type instance struct{ v any }
 
 var _ Strategy = (*dependent)(nil)
 
-func (d *dependent) passivates() bool { return d.pol != nil && d.pol.pass != nil }
+func (d *dependent) passivates() bool { return d.pol != nil && d.pol.passivates() }
 
 // ttl returns the time to live of the object's lease; zero for none.
 func (d *dependent) ttl() time.Duration {
 	if d.pol == nil {
 		return 0
 	}
-	return time.Duration(d.pol.ttlNow.Load())
+	return time.Duration(d.pol.ttl.Load())
 }
 
 // Bind is called by the Manager, not by a registry: see Manager.Export.
@@ -147,11 +147,15 @@ func (d *dependent) renew() error {
 	if _, err := leases.RenewFor(d.b.ID, ttl); err != nil {
 		return err
 	}
-	d.b.emit(EventLeaseRenewed, 0, nil)
+	d.b.emit(remoting.EventLeaseRenewed, 0, nil)
 	return nil
 }
 
-func (d *dependent) Release(any) {
+// Name returns [NameClientDependent], whether or not the object has a
+// lease or passivates.
+func (d *dependent) Name() string { return NameClientDependent }
+
+func (d *dependent) Return(any) {
 	if d.passivates() {
 		d.last.Store(d.m.clock())
 		d.calls.Add(-1)
@@ -229,7 +233,7 @@ func (d *dependent) reactivate(ctx context.Context, a *attempt) (any, error) {
 	a.err, a.abandoned = err, err != nil && ctx.Err() != nil
 	d.mu.Unlock()
 	close(a.done)
-	d.b.emit(EventReactivated, 0, err)
+	d.b.emit(remoting.EventReactivated, 0, err)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +254,7 @@ func (d *dependent) restore(ctx context.Context) (any, error) {
 	}
 	var v any
 	err = guard(&d.b, "constructor", func() (err error) {
-		v, err = p.pass.newFn(ctx)
+		v, err = p.newFn(ctx)
 		return err
 	})
 	if err != nil {
@@ -312,11 +316,11 @@ func (d *dependent) passivateIfIdle(ctx context.Context) (again time.Duration) {
 	d.mu.Unlock()
 	close(a.done)
 	if err != nil {
-		d.b.emit(EventPassivated, 0, err)
+		d.b.emit(remoting.EventPassivated, 0, err)
 		return after
 	}
 	deactivate(ctx, &d.b, in.v)
-	d.b.emit(EventPassivated, 0, nil)
+	d.b.emit(remoting.EventPassivated, 0, nil)
 	return 0
 }
 
@@ -409,13 +413,13 @@ func (d *dependent) Close(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			err := fmt.Errorf("lifecycle: passivate %s %v at close: calls still running: %w", d.b.Interface, d.b.ID, ctx.Err())
-			d.b.emit(EventPassivated, 0, err)
+			d.b.emit(remoting.EventPassivated, 0, err)
 			return errors.Join(err, deactivate(ctx, &d.b, in.v))
 		case <-tick.C:
 		}
 	}
 	_, err := d.save(ctx, in.v, version)
-	d.b.emit(EventPassivated, 0, err)
+	d.b.emit(remoting.EventPassivated, 0, err)
 	return errors.Join(err, deactivate(ctx, &d.b, in.v))
 }
 

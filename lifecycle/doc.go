@@ -10,7 +10,7 @@
 //	srv.Register("render", render.RendererInvoker(), lifecycle.Pooled(newRenderer, lifecycle.PoolOptions{Max: 4}))
 //
 // The server asks the strategy for an instance with [Strategy.Acquire]
-// before each invocation and gives it back with [Strategy.Release] after it.
+// before each invocation and gives it back with [Strategy.Return] after it.
 //
 //   - [Static] (Static Instance): the instance exists before registration
 //     and serves every call until the server shuts down.
@@ -24,7 +24,24 @@
 //
 // The constructors of Lazy, PerRequest and Pooled are typed,
 // func(context.Context) (T, error), so an ordinary constructor serves as it
-// is.
+// is. Pooled returns a [*PooledStrategy], whose Resize and Stats make it a
+// pool.Sizer for configuration reloads, adaptive sizing and the admin
+// endpoint. Every strategy of the package names itself for introspection
+// (invoker.Server.Objects): [NameStatic], [NameLazy], [NamePerRequest],
+// [NamePooled] and, for the objects remote factories make,
+// [NameClientDependent].
+//
+// # What is for whom
+//
+// For users: the strategies ([Static], [Lazy], [PerRequest], [Pooled] and
+// [PooledStrategy]), the policy of client-dependent objects
+// ([ClientDependent], [Passivate] and their Options, [Renewal]), the hooks
+// ([Activator], [Deactivator], [Resetter], [StateSaver], [StateRestorer]),
+// the Default* constants and [ErrClosed]. For the server, and for a user
+// who writes a strategy of their own: [Strategy], [Binding] and [Fanout].
+// [Manager] is the server's: invoker.Server makes one and calls it; an
+// application reaches it through the server (Server.Policy,
+// Server.SetLeaseTTL, Server.SetPassivateAfter).
 //
 // # Client-dependent objects
 //
@@ -36,7 +53,7 @@
 //
 //	srv.Policy(cart.CartInvoker(), lifecycle.ClientDependent(lifecycle.ClientDependentOptions{
 //		TTL:         30 * time.Second,
-//		Passivation: lifecycle.Passivate(newCart, lifecycle.PassivationOptions{After: 5 * time.Minute, Store: store}),
+//		Passivation: lifecycle.Passivate(newCart, lifecycle.PassivationOptions{After: 10 * time.Minute, Store: store}),
 //	}))
 //
 // With a TTL, each object has a lease (Leasing), renewed by its calls and
@@ -60,9 +77,9 @@
 //	Static      -                             at Close                              -
 //	Lazy        after the constructor, on     at Close                              -
 //	            the first call
-//	PerRequest  after the constructor, before after the call, in Release            -
+//	PerRequest  after the constructor, before after the call, in Return             -
 //	            each call
-//	Pooled      after the constructor, when   when the pool destroys the instance:  in Release, before the instance
+//	Pooled      after the constructor, when   when the pool destroys the instance:  in Return, before the instance
 //	            the pool needs an instance    failed Reset, idle past IdleTimeout,  serves again
 //	                                          Close
 //	client-     after RestoreState, when a    when the object ends (release,        -
@@ -85,10 +102,13 @@
 //
 // # Events
 //
-// A strategy reports what happens to its instances as events ([Event]) to
-// [Binding.Observe], which the server builds from its observers
-// (invoker.Options.Observers). [Counts] tallies them per interface and
-// kind. The strategies of this package report:
+// A strategy reports what happens to its instances as events
+// ([remoting.Event]) to [Binding.Observe], which the server builds from its
+// observers (invoker.Options.Observers) with [Fanout].
+// [remoting.EventCounts] tallies them per interface and kind. The events
+// are vocabulary of the root package, so that an observer (the metrics of
+// package interceptor, say) need not import this one. The strategies of
+// this package report:
 //
 //	strategy    events
 //	----------  -------------------------------------------------------------------

@@ -20,7 +20,7 @@ type Activator interface {
 
 // Deactivator is implemented by an instance that must clean up when it
 // stops serving calls. Its error cannot reach a caller; it is reported in
-// the Err of the [EventDeactivated] event.
+// the Err of the [remoting.EventDeactivated] event.
 type Deactivator interface {
 	Deactivate(ctx context.Context) error
 }
@@ -73,10 +73,10 @@ func guard(b *Binding, hook string, fn func() error) (err error) {
 }
 
 // newInstance calls newFn and activates its instance, and reports the
-// outcome as an EventActivated. check says whether the instance's type
-// must be checked against the interface (see checkType).
+// outcome as a remoting.EventActivated. check says whether the
+// instance's type must be checked against the interface (see checkType).
 func newInstance[T any](ctx context.Context, b *Binding, check bool, newFn func(context.Context) (T, error)) (v T, err error) {
-	defer func() { b.emit(EventActivated, 0, err) }()
+	defer func() { b.emit(remoting.EventActivated, 0, err) }()
 	err = guard(b, "constructor", func() (err error) {
 		v, err = newFn(ctx)
 		return err
@@ -98,7 +98,7 @@ func newInstance[T any](ctx context.Context, b *Binding, check bool, newFn func(
 }
 
 // deactivate calls the instance's Deactivate hook, if it has one, and
-// reports an EventDeactivated.
+// reports a remoting.EventDeactivated.
 func deactivate(ctx context.Context, b *Binding, instance any) error {
 	var err error
 	if d, ok := instance.(Deactivator); ok {
@@ -106,7 +106,7 @@ func deactivate(ctx context.Context, b *Binding, instance any) error {
 			err = fmt.Errorf("lifecycle: deactivate %s: %w", b.Interface, err)
 		}
 	}
-	b.emit(EventDeactivated, 0, err)
+	b.emit(remoting.EventDeactivated, 0, err)
 	return err
 }
 

@@ -141,7 +141,10 @@ func (l *lazy[T]) create(ctx context.Context, a *attempt) (any, error) {
 	return inst, nil
 }
 
-func (l *lazy[T]) Release(any) {}
+func (l *lazy[T]) Return(any) {}
+
+// Name returns [NameLazy].
+func (l *lazy[T]) Name() string { return NameLazy }
 
 func (l *lazy[T]) Close(ctx context.Context) error {
 	l.mu.Lock()

@@ -43,7 +43,7 @@ func TestLazyCreatesOnceUnderConcurrency(t *testing.T) {
 	for i := range got {
 		require.Same(t, got[0], got[i], "instance of call %d", i)
 	}
-	assert.EqualValues(t, 1, counts.Get(greeterInterface, lifecycle.EventActivated), "Activated events")
+	assert.EqualValues(t, 1, counts.Get(greeterInterface, remoting.EventActivated), "Activated events")
 
 	require.NoError(t, s.Close(ctxT(t)))
 	assert.EqualValues(t, 1, tr.deactivated.Load(), "Deactivate calls after Close")
@@ -86,8 +86,8 @@ func TestLazyFailureGoesToWaitersAndRetries(t *testing.T) {
 	require.NoError(t, err, "Acquire after the failure")
 	assert.IsType(t, &greeter{}, v)
 	assert.EqualValues(t, 2, calls.Load(), "constructor calls")
-	assert.EqualValues(t, 1, counts.Failed(greeterInterface, lifecycle.EventActivated), "failed Activated events")
-	assert.EqualValues(t, 1, counts.Get(greeterInterface, lifecycle.EventActivated), "Activated events")
+	assert.EqualValues(t, 1, counts.Failed(greeterInterface, remoting.EventActivated), "failed Activated events")
+	assert.EqualValues(t, 1, counts.Get(greeterInterface, remoting.EventActivated), "Activated events")
 }
 
 func TestLazyActivateErrorFailsAttempt(t *testing.T) {

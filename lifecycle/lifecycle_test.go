@@ -2,7 +2,6 @@ package lifecycle_test
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -53,15 +52,15 @@ func (tr *tracker) newGreeter(context.Context) (*greeter, error) {
 
 // bind binds s as a Greeter with a Counts observer, and closes it at the
 // end of the test.
-func bind(t testing.TB, s lifecycle.Strategy) *lifecycle.Counts {
+func bind(t testing.TB, s lifecycle.Strategy) *remoting.EventCounts {
 	t.Helper()
-	counts := new(lifecycle.Counts)
+	counts := new(remoting.EventCounts)
 	require.NoError(t, s.Bind(binding(counts)), "Bind")
 	t.Cleanup(func() { s.Close(context.Background()) })
 	return counts
 }
 
-func binding(obs ...lifecycle.Observer) lifecycle.Binding {
+func binding(obs ...remoting.Observer) lifecycle.Binding {
 	return lifecycle.Binding{
 		ID:         remoting.NameID("greeter"),
 		Name:       "greeter",
@@ -90,9 +89,9 @@ func TestStaticHooksAndEvents(t *testing.T) {
 	assert.EqualValues(t, 1, tr.deactivated.Load(), "Deactivate calls")
 	assert.EqualValues(t, 1, impl.closed.Load(), "Close calls")
 	assert.Zero(t, tr.activated.Load(), "Activate calls: a static instance is ready when registered")
-	assert.Equal(t, []lifecycle.Count{
-		{Interface: greeterInterface, Kind: lifecycle.EventActivated, N: 1},
-		{Interface: greeterInterface, Kind: lifecycle.EventDeactivated, N: 1},
+	assert.Equal(t, []remoting.EventCount{
+		{Interface: greeterInterface, Kind: remoting.EventActivated, N: 1},
+		{Interface: greeterInterface, Kind: remoting.EventDeactivated, N: 1},
 	}, counts.Snapshot())
 }
 
@@ -105,58 +104,27 @@ func (g *closingGreeter) Close(context.Context) error { g.closed.Add(1); return 
 
 func TestFanoutAndEvents(t *testing.T) {
 	assert.Nil(t, lifecycle.Fanout(), "Fanout()")
-	var got []lifecycle.Event
+	var got []remoting.Event
 	var mu sync.Mutex
-	rec := lifecycle.ObserverFunc(func(e lifecycle.Event) {
+	rec := remoting.ObserverFunc(func(e remoting.Event) {
 		mu.Lock()
 		got = append(got, e)
 		mu.Unlock()
 	})
-	counts := new(lifecycle.Counts)
+	counts := new(remoting.EventCounts)
 	s := lifecycle.PerRequest(new(tracker).newGreeter)
 	require.NoError(t, s.Bind(binding(rec, counts)))
 	v, err := s.Acquire(ctxT(t))
 	require.NoError(t, err)
-	s.Release(v)
+	s.Return(v)
 	require.Len(t, got, 2)
-	assert.Equal(t, lifecycle.EventActivated, got[0].Kind)
-	assert.Equal(t, lifecycle.EventDeactivated, got[1].Kind)
+	assert.Equal(t, remoting.EventActivated, got[0].Kind)
+	assert.Equal(t, remoting.EventDeactivated, got[1].Kind)
 	for _, e := range got {
 		assert.Equal(t, greeterInterface, e.Interface)
 		assert.Equal(t, "greeter", e.Name)
 		assert.Equal(t, remoting.NameID("greeter"), e.ObjectID)
 		assert.WithinDuration(t, time.Now(), e.Time, time.Minute)
 	}
-	assert.EqualValues(t, 1, counts.Get(greeterInterface, lifecycle.EventDeactivated), "second observer")
-}
-
-func TestEventKindString(t *testing.T) {
-	for k, want := range map[lifecycle.EventKind]string{
-		lifecycle.EventActivated:     "Activated",
-		lifecycle.EventPoolExhausted: "PoolExhausted",
-		lifecycle.EventLeaseExpired:  "LeaseExpired",
-		0:                            "EventKind(0)",
-		42:                           "EventKind(42)",
-	} {
-		assert.Equal(t, want, k.String(), "EventKind(%d).String()", uint8(k))
-	}
-}
-
-func TestCountsConcurrent(t *testing.T) {
-	var c lifecycle.Counts
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for range 1000 {
-				c.Observe(lifecycle.Event{Interface: "a", Kind: lifecycle.EventPoolBorrow})
-				c.Observe(lifecycle.Event{Interface: "b", Kind: lifecycle.EventPoolReturn, Err: errors.New("x")})
-			}
-		})
-	}
-	wg.Wait()
-	assert.EqualValues(t, 8000, c.Get("a", lifecycle.EventPoolBorrow))
-	assert.EqualValues(t, 8000, c.Failed("b", lifecycle.EventPoolReturn))
-	assert.Zero(t, c.Get("b", lifecycle.EventPoolReturn))
-	assert.Zero(t, c.Get("c", lifecycle.EventActivated))
-	assert.Len(t, c.Snapshot(), 2)
+	assert.EqualValues(t, 1, counts.Get(greeterInterface, remoting.EventDeactivated), "second observer")
 }

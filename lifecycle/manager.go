@@ -14,14 +14,15 @@ import (
 	"github.com/remoting-go/remoting/passivation"
 )
 
-// defaultGrace is the default of [ManagerOptions.Grace].
-const defaultGrace = 30 * time.Second
+// DefaultGrace is the default of [ManagerOptions.Grace], and so of
+// invoker.Options.OwnerGrace.
+const DefaultGrace = 30 * time.Second
 
 // ManagerOptions configure a [Manager]. The zero value is ready to use.
 type ManagerOptions struct {
 	// Grace is how long the objects of a client outlive the last of its
 	// connections: a client that reconnects within it keeps them, and
-	// their leases start anew. Default 30 seconds.
+	// their leases start anew. Default [DefaultGrace], 30 seconds.
 	Grace time.Duration
 
 	// OnEnd, if set, is told of every object that ends for good (released,
@@ -81,24 +82,31 @@ type Manager struct {
 	present  map[remoting.ObjectID]int // connections per client
 }
 
-// policyState is a Policy registered for an interface.
+// policyState is a Policy registered for an interface, as the Manager
+// keeps it. The lease time to live and the passivation idle time, which
+// SetTTL and SetPassivateAfter change, are kept here and nowhere else: the
+// Policy they came from is not kept.
 type policyState struct {
-	Policy
+	renewal   Renewal
+	ttl       atomic.Int64                       // the lease time to live; zero for none
+	after     atomic.Int64                       // the passivation idle time (passivating policies only)
+	newFn     func(context.Context) (any, error) // passivation's constructor; nil if the policy does not passivate
 	store     passivation.Store
 	checkEach bool
-	ttlNow    atomic.Int64 // the lease time to live now: Policy.ttl until SetTTL
-	afterNow  atomic.Int64 // the passivation idle time now: Passivation's After until SetPassivateAfter
 }
+
+// passivates reports whether the policy passivates idle objects.
+func (ps *policyState) passivates() bool { return ps.newFn != nil }
 
 // idleAfter is how long an object of the policy may be idle before it is
 // passivated.
-func (ps *policyState) idleAfter() time.Duration { return time.Duration(ps.afterNow.Load()) }
+func (ps *policyState) idleAfter() time.Duration { return time.Duration(ps.after.Load()) }
 
 // NewManager returns a Manager. It starts no goroutines until it needs
 // them; Close stops them.
 func NewManager(opts ManagerOptions) *Manager {
 	if opts.Grace <= 0 {
-		opts.Grace = defaultGrace
+		opts.Grace = DefaultGrace
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -154,17 +162,15 @@ func (m *Manager) SetPolicy(b Binding, p Policy, add func(id, owner remoting.Obj
 	if p.err != nil {
 		return p.err
 	}
-	ps := &policyState{Policy: p}
-	ps.ttlNow.Store(int64(p.ttl))
-	if p.pass != nil {
-		ps.afterNow.Store(int64(p.pass.after))
-	}
+	ps := &policyState{renewal: p.renewal}
+	ps.ttl.Store(int64(p.ttl))
 	if p.pass != nil {
 		check, err := p.pass.checkType(&b)
 		if err != nil {
 			return err
 		}
-		ps.checkEach, ps.store = check, p.pass.store
+		ps.after.Store(int64(p.pass.after))
+		ps.newFn, ps.store, ps.checkEach = p.pass.newFn, p.pass.store, check
 	}
 	m.mu.Lock()
 	if m.closed {
@@ -276,7 +282,7 @@ func (m *Manager) Export(owner remoting.ObjectID, b Binding, impl any, add func(
 		m.objects.Delete(b.ID)
 		return err
 	}
-	d.b.emit(EventActivated, 0, nil)
+	d.b.emit(remoting.EventActivated, 0, nil)
 	if err := m.grant(leases, d); err != nil {
 		d.end(context.Background(), lease.ReasonReleased)
 		return err
@@ -328,7 +334,7 @@ func (m *Manager) leaseEnded(id remoting.ObjectID, reason lease.Reason) {
 	d := v.(*dependent)
 	if reason != lease.ReasonReleased {
 		m.tombs.add(id, tomb{owner: d.owner, iface: d.b.Interface, why: reason, ttl: d.ttl()}, m.clock())
-		d.b.emit(EventLeaseExpired, 0, nil)
+		d.b.emit(remoting.EventLeaseExpired, 0, nil)
 	}
 	if m.onEnd != nil {
 		m.onEnd(id)
@@ -399,7 +405,7 @@ func (m *Manager) SetTTL(iface string, ttl time.Duration) error {
 	if ps == nil {
 		return remoting.Errorf(remoting.CodeNotFound, "lifecycle: %s has no client-dependent policy", iface)
 	}
-	ps.ttlNow.Store(int64(ttl))
+	ps.ttl.Store(int64(ttl))
 	return nil
 }
 
@@ -414,10 +420,10 @@ func (m *Manager) SetPassivateAfter(iface string, after time.Duration) error {
 	m.mu.Lock()
 	ps := m.policies[iface]
 	m.mu.Unlock()
-	if ps == nil || ps.pass == nil {
+	if ps == nil || !ps.passivates() {
 		return remoting.Errorf(remoting.CodeNotFound, "lifecycle: %s has no passivating policy", iface)
 	}
-	ps.afterNow.Store(int64(after))
+	ps.after.Store(int64(after))
 	// Look at the live objects again after the new time, rather than at
 	// the deadlines the old one gave them.
 	m.mu.Lock()

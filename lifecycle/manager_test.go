@@ -64,7 +64,7 @@ func newManager(t *testing.T, grace time.Duration) (*lifecycle.Manager, *table) 
 	return m, tb
 }
 
-func ifaceBinding(obs ...lifecycle.Observer) lifecycle.Binding {
+func ifaceBinding(obs ...remoting.Observer) lifecycle.Binding {
 	b := binding(obs...)
 	b.ID, b.Name = remoting.ObjectID{}, ""
 	return b
@@ -139,7 +139,7 @@ func TestManagerRenewAndEnded(t *testing.T) {
 	assert.Equal(t, []time.Duration{-1}, m.Renew(bob, []remoting.ObjectID{id}), "Renew by another client")
 	v, err := tb.get(id).Acquire(ctxT(t))
 	require.NoError(t, err, "Acquire")
-	tb.get(id).Release(v)
+	tb.get(id).Return(v)
 
 	require.Eventually(t, func() bool { return tb.get(id) == nil }, 5*time.Second, time.Millisecond, "the object expires")
 	err = m.Ended(alice, id)

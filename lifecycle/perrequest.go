@@ -14,9 +14,9 @@ import (
 //
 // Acquire runs newFn and the instance's Activate, if it is an [Activator],
 // on the call's goroutine with the call's context; their errors go to the
-// caller as a method's errors do. Release, after the call, runs the
+// caller as a method's errors do. Return, after the call, runs the
 // instance's Deactivate, if it is a [Deactivator], on the same goroutine.
-// Release has no context of its own, so Deactivate gets
+// Return has no context of its own, so Deactivate gets
 // context.Background(): bound its work yourself if it can block.
 //
 // The strategy adds nothing to a call but newFn itself, the hooks and one
@@ -59,7 +59,10 @@ func (s *perRequest[T]) Acquire(ctx context.Context) (any, error) {
 	return v, nil
 }
 
-func (s *perRequest[T]) Release(instance any) {
+// Name returns [NamePerRequest].
+func (s *perRequest[T]) Name() string { return NamePerRequest }
+
+func (s *perRequest[T]) Return(instance any) {
 	deactivate(context.Background(), &s.b, instance)
 }
 

@@ -22,11 +22,11 @@ func TestPerRequest(t *testing.T) {
 		assert.False(t, seen[v], "call %d got an instance seen before", i)
 		seen[v] = true
 		assert.EqualValues(t, i+1, tr.activated.Load(), "Activate calls after Acquire %d", i)
-		s.Release(v)
-		assert.EqualValues(t, i+1, tr.deactivated.Load(), "Deactivate calls after Release %d", i)
+		s.Return(v)
+		assert.EqualValues(t, i+1, tr.deactivated.Load(), "Deactivate calls after Return %d", i)
 	}
-	assert.EqualValues(t, 5, counts.Get(greeterInterface, lifecycle.EventActivated))
-	assert.EqualValues(t, 5, counts.Get(greeterInterface, lifecycle.EventDeactivated))
+	assert.EqualValues(t, 5, counts.Get(greeterInterface, remoting.EventActivated))
+	assert.EqualValues(t, 5, counts.Get(greeterInterface, remoting.EventDeactivated))
 
 	require.NoError(t, s.Close(ctxT(t)))
 	_, err := s.Acquire(ctxT(t))
@@ -39,14 +39,14 @@ func TestPerRequestErrors(t *testing.T) {
 	counts := bind(t, s)
 	_, err := s.Acquire(ctxT(t))
 	assert.ErrorIs(t, err, remoting.ErrFailedPrecondition, "Acquire keeps the constructor's code")
-	assert.EqualValues(t, 1, counts.Failed(greeterInterface, lifecycle.EventActivated))
+	assert.EqualValues(t, 1, counts.Failed(greeterInterface, remoting.EventActivated))
 
 	s2 := lifecycle.PerRequest(func(context.Context) (Greeter, error) { return panicky{}, nil })
 	counts = bind(t, s2)
 	v, err := s2.Acquire(ctxT(t))
 	require.NoError(t, err)
-	s2.Release(v) // Deactivate panics: reported, not raised
-	assert.EqualValues(t, 1, counts.Failed(greeterInterface, lifecycle.EventDeactivated))
+	s2.Return(v) // Deactivate panics: reported, not raised
+	assert.EqualValues(t, 1, counts.Failed(greeterInterface, remoting.EventDeactivated))
 }
 
 type panicky struct{}

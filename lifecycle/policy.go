@@ -9,8 +9,9 @@ import (
 	"github.com/remoting-go/remoting/passivation"
 )
 
-// defaultAfter is the default of [PassivationOptions.After].
-const defaultAfter = 5 * time.Minute
+// DefaultPassivateAfter is the default of [PassivationOptions.After]: how
+// long an object sits idle before it is passivated.
+const DefaultPassivateAfter = 5 * time.Minute
 
 // Renewal says what renews the lease of a client-dependent object. The
 // values are explicit so that they stay the same when kinds are added.
@@ -97,12 +98,13 @@ func (p Policy) TTL() time.Duration { return p.ttl }
 // use.
 type PassivationOptions struct {
 	// After is how long an object must sit idle (no call running, none
-	// made) before it is passivated. Default 5 minutes.
+	// made) before it is passivated. Default [DefaultPassivateAfter], 5
+	// minutes.
 	After time.Duration
 
 	// Store keeps the state of passivated objects, with the owner and the
 	// interface of each, so that a server that starts on the same store
-	// (such as a passivation.BoltStore file) brings them back when the
+	// (such as a file of package passivation/bolt) brings them back when the
 	// policy is registered. Several policies may share a store. The server
 	// does not close a store given here: close it after the server.
 	// Default: a passivation.MemoryStore of the policy's own, which saves
@@ -151,7 +153,7 @@ type Passivation struct {
 func Passivate[T any](newFn func(ctx context.Context) (T, error), opts PassivationOptions) *Passivation {
 	p := &Passivation{after: opts.After, store: opts.Store}
 	if p.after <= 0 {
-		p.after = defaultAfter
+		p.after = DefaultPassivateAfter
 	}
 	if newFn == nil {
 		p.err = remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: passivation: nil constructor")

@@ -11,8 +11,8 @@ import (
 	"github.com/remoting-go/remoting/pool"
 )
 
-// defaultDeadlineMargin is the default of [PoolOptions.DeadlineMargin].
-const defaultDeadlineMargin = 5 * time.Millisecond
+// DefaultDeadlineMargin is the default of [PoolOptions.DeadlineMargin].
+const DefaultDeadlineMargin = 5 * time.Millisecond
 
 // PoolOptions configure [Pooled]. The zero value is ready to use.
 type PoolOptions struct {
@@ -20,13 +20,13 @@ type PoolOptions struct {
 	// Instances are created on demand, so fewer may exist. Default 0.
 	Min int
 
-	// Max bounds the instances that exist at once. Default 8, or Min if
-	// that is larger; see [pool.Options].
+	// Max bounds the instances that exist at once. Default
+	// [pool.DefaultMax], or Min if that is larger; see [pool.Options].
 	Max int
 
 	// IdleTimeout is how long an instance above Min may stay idle before
-	// it is deactivated and destroyed. Default one minute; a negative
-	// value keeps idle instances forever.
+	// it is deactivated and destroyed. Default [pool.DefaultIdleTimeout],
+	// one minute; a negative value keeps idle instances forever.
 	IdleTimeout time.Duration
 
 	// DeadlineMargin is how long before the call's deadline a call that
@@ -34,8 +34,9 @@ type PoolOptions struct {
 	// reaches the caller before the caller's own deadline passes (and the
 	// caller learns that the pool was exhausted, rather than only that time
 	// ran out). It is at most half the time the call has left when it
-	// starts waiting. Default 5ms, enough for a loopback or LAN round trip;
-	// a negative value waits until the deadline itself.
+	// starts waiting. Default [DefaultDeadlineMargin], 5ms, enough for a
+	// loopback or LAN round trip; a negative value waits until the
+	// deadline itself.
 	DeadlineMargin time.Duration
 }
 
@@ -49,7 +50,7 @@ type PoolOptions struct {
 // Activate, if it is an [Activator]) on the call's goroutine if fewer than
 // Max exist, or else waits in line. A call whose context ends while it
 // waits (see PoolOptions.DeadlineMargin) fails with a [*remoting.Error]
-// with [remoting.CodeResourceExhausted]. Release gives the instance back:
+// with [remoting.CodeResourceExhausted]. Return gives the instance back:
 // its Reset, if it is a [Resetter], cleans it before it serves again. An
 // instance is deactivated (its Deactivate, if it is a [Deactivator]) when
 // the pool destroys it: after a failed Reset, after idling past
@@ -59,55 +60,95 @@ type PoolOptions struct {
 // goroutine (unless IdleTimeout is negative); Close stops it, after
 // waiting, until its context ends, for borrowed instances to come back.
 //
-// The Strategy that Pooled returns also has the methods
-//
-//	Resize(min, max int) error // change the bounds at run time, as pool.Pool.Resize does
-//	Stats() pool.Stats         // the pool's occupancy and counters
-//
-// for configuration reloads, adaptive sizing ([pool.NewAdaptive]) and
-// introspection; reach them through an interface of your own, such as
-// [pool.Sizer]. Before the first call they change and report the bounds
-// the pool will be made with.
+// The strategy is a [pool.Sizer]: [PooledStrategy.Resize] and
+// [PooledStrategy.Stats] serve configuration reloads
+// (config.Targets.Pools), adaptive sizing ([pool.NewAdaptive]) and
+// introspection (admin.Options.Pools).
 //
 // T may be the remote interface, a concrete type or another interface; see
 // [Lazy] for how it is checked.
-func Pooled[T any](newFn func(ctx context.Context) (T, error), opts PoolOptions) Strategy {
-	return &pooled[T]{newFn: newFn, opts: opts}
+func Pooled[T any](newFn func(ctx context.Context) (T, error), opts PoolOptions) *PooledStrategy[T] {
+	margin := opts.DeadlineMargin
+	if margin == 0 {
+		margin = DefaultDeadlineMargin
+	}
+	return &PooledStrategy[T]{
+		newFn:  newFn,
+		margin: margin,
+		opts:   pool.Options[T]{Min: opts.Min, Max: opts.Max, IdleTimeout: opts.IdleTimeout},
+	}
 }
 
-type pooled[T any] struct {
-	newFn func(context.Context) (T, error)
-	opts  PoolOptions
-	b     Binding
-	check bool
+// PooledStrategy is the [Strategy] that [Pooled] returns: the Pooling
+// pattern over a [pool.Pool] of instances of T, which it makes at the
+// first call. Besides the Strategy's methods it has Resize and Stats, for
+// whatever steers or shows the pool. Its methods are safe for concurrent
+// use.
+type PooledStrategy[T any] struct {
+	newFn  func(context.Context) (T, error)
+	margin time.Duration // DeadlineMargin, with its default
+	b      Binding
+	check  bool
 
 	pool atomic.Pointer[pool.Pool[T]] // nil until the first call
 
-	resize sync.Mutex // orders Resize calls, so that the last one wins in both opts and pool
-	mu     sync.Mutex // guards closed and opts.Min, opts.Max
+	mu     sync.Mutex // guards closed, and opts until the pool exists
 	closed bool
+	// opts is what the pool is made with. Its bounds are the pool's until
+	// the pool exists, and are then neither read nor written: the pool
+	// keeps its bounds itself.
+	opts pool.Options[T]
 }
 
-func (s *pooled[T]) Bind(b Binding) error {
+var (
+	_ Strategy   = (*PooledStrategy[any])(nil)
+	_ pool.Sizer = (*PooledStrategy[any])(nil)
+)
+
+// Bind implements [Strategy.Bind]: it checks the constructor, the bounds
+// and T.
+func (s *PooledStrategy[T]) Bind(b Binding) error {
 	if s.newFn == nil {
 		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: pooled %s: nil constructor", b.Interface)
 	}
-	if o := s.opts; o.Min < 0 || o.Max < 0 || (o.Max > 0 && o.Min > o.Max) {
-		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: pooled %s: bounds min %d, max %d: want 0 <= min <= max", b.Interface, o.Min, o.Max)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := pool.CheckBounds(s.opts.Bounds()); err != nil {
+		return fmt.Errorf("lifecycle: pooled %s: %w", b.Interface, err)
 	}
 	check, err := checkType[T](&b)
 	if err != nil {
 		return err
 	}
 	s.b, s.check = b, check
-	if s.opts.DeadlineMargin == 0 {
-		s.opts.DeadlineMargin = defaultDeadlineMargin
+	bp := &s.b
+	s.opts.Reset = func(v T) error {
+		r, ok := any(v).(Resetter)
+		if !ok {
+			return nil
+		}
+		return guard(bp, "Reset", func() error { return r.Reset(context.Background()) })
+	}
+	s.opts.Destroy = func(v T) { deactivate(context.Background(), bp, v) }
+	if bp.Observe != nil {
+		s.opts.Observe = func(e pool.Event) {
+			switch e.Kind {
+			case pool.EventBorrow:
+				bp.emit(remoting.EventPoolBorrow, e.Wait, nil)
+			case pool.EventReturn:
+				bp.emit(remoting.EventPoolReturn, 0, nil)
+			case pool.EventExhausted:
+				bp.emit(remoting.EventPoolExhausted, e.Wait, nil)
+			}
+			// Creation and destruction are reported by newInstance and
+			// deactivate, as Activated and Deactivated.
+		}
 	}
 	return nil
 }
 
 // start makes the pool, once.
-func (s *pooled[T]) start() (*pool.Pool[T], error) {
+func (s *PooledStrategy[T]) start() (*pool.Pool[T], error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -116,45 +157,19 @@ func (s *pooled[T]) start() (*pool.Pool[T], error) {
 	if p := s.pool.Load(); p != nil {
 		return p, nil
 	}
-	b := &s.b
-	opts := pool.Options[T]{
-		Min:         s.opts.Min,
-		Max:         s.opts.Max,
-		IdleTimeout: s.opts.IdleTimeout,
-		Reset: func(v T) error {
-			r, ok := any(v).(Resetter)
-			if !ok {
-				return nil
-			}
-			return guard(b, "Reset", func() error { return r.Reset(context.Background()) })
-		},
-		Destroy: func(v T) { deactivate(context.Background(), b, v) },
-	}
-	if b.Observe != nil {
-		opts.Observe = func(e pool.Event) {
-			switch e.Kind {
-			case pool.EventBorrow:
-				b.emit(EventPoolBorrow, e.Wait, nil)
-			case pool.EventReturn:
-				b.emit(EventPoolReturn, 0, nil)
-			case pool.EventExhausted:
-				b.emit(EventPoolExhausted, e.Wait, nil)
-			}
-			// Creation and destruction are reported by newInstance and
-			// deactivate, as Activated and Deactivated.
-		}
-	}
 	p, err := pool.New(func(ctx context.Context) (T, error) {
-		return newInstance(ctx, b, s.check, s.newFn)
-	}, opts)
+		return newInstance(ctx, &s.b, s.check, s.newFn)
+	}, s.opts)
 	if err != nil {
-		return nil, fmt.Errorf("lifecycle: pooled %s: %w", b.Interface, err)
+		return nil, fmt.Errorf("lifecycle: pooled %s: %w", s.b.Interface, err)
 	}
 	s.pool.Store(p)
 	return p, nil
 }
 
-func (s *pooled[T]) Acquire(ctx context.Context) (any, error) {
+// Acquire implements [Strategy.Acquire]: it borrows an instance from the
+// pool, making the pool at the first call.
+func (s *PooledStrategy[T]) Acquire(ctx context.Context) (any, error) {
 	p := s.pool.Load()
 	if p == nil {
 		var err error
@@ -162,8 +177,8 @@ func (s *pooled[T]) Acquire(ctx context.Context) (any, error) {
 			return nil, err
 		}
 	}
-	if d, ok := ctx.Deadline(); ok && s.opts.DeadlineMargin > 0 {
-		margin := min(s.opts.DeadlineMargin, time.Until(d)/2)
+	if d, ok := ctx.Deadline(); ok && s.margin > 0 {
+		margin := min(s.margin, time.Until(d)/2)
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, d.Add(-margin))
 		defer cancel()
@@ -175,27 +190,32 @@ func (s *pooled[T]) Acquire(ctx context.Context) (any, error) {
 	return v, nil
 }
 
-func (s *pooled[T]) Release(instance any) {
+// Name returns [NamePooled].
+func (s *PooledStrategy[T]) Name() string { return NamePooled }
+
+// Return implements [Strategy.Return]: it gives the instance back to the
+// pool, which resets it.
+func (s *PooledStrategy[T]) Return(instance any) {
 	s.pool.Load().Return(instance.(T))
 }
 
 // Resize changes the pool's bounds: at once if the pool exists (see
-// pool.Pool.Resize), otherwise for the pool the first call makes. It
-// fails with an error matching remoting.ErrInvalidArgument for invalid
-// bounds, and with ErrClosed after Close.
-func (s *pooled[T]) Resize(min, max int) error {
-	if min < 0 || max < 1 || min > max {
-		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: pooled %s: resize to min %d, max %d: want 0 <= min <= max and max >= 1", s.b.Interface, min, max)
+// [pool.Pool.Resize]), otherwise for the pool the first call makes. It
+// fails with an error matching [remoting.ErrInvalidArgument] for invalid
+// bounds (see [pool.CheckBounds]), and with [ErrClosed] after Close.
+func (s *PooledStrategy[T]) Resize(min, max int) error {
+	if err := pool.CheckBounds(min, max); err != nil {
+		return fmt.Errorf("lifecycle: pooled %s: resize: %w", s.b.Interface, err)
 	}
-	s.resize.Lock()
-	defer s.resize.Unlock()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	s.opts.Min, s.opts.Max = min, max
 	p := s.pool.Load()
+	if p == nil {
+		s.opts.Min, s.opts.Max = min, max
+	}
 	s.mu.Unlock()
 	if p == nil {
 		return nil
@@ -208,7 +228,7 @@ func (s *pooled[T]) Resize(min, max int) error {
 
 // Stats returns the pool's occupancy and counters; before the first call,
 // only the bounds the pool will be made with.
-func (s *pooled[T]) Stats() pool.Stats {
+func (s *PooledStrategy[T]) Stats() pool.Stats {
 	if p := s.pool.Load(); p != nil {
 		return p.Stats()
 	}
@@ -217,14 +237,14 @@ func (s *pooled[T]) Stats() pool.Stats {
 	if p := s.pool.Load(); p != nil {
 		return p.Stats()
 	}
-	mx := s.opts.Max
-	if mx == 0 {
-		mx = max(8, s.opts.Min) // pool.Options' default
-	}
-	return pool.Stats{Min: s.opts.Min, Max: mx}
+	min, max := s.opts.Bounds()
+	return pool.Stats{Min: min, Max: max}
 }
 
-func (s *pooled[T]) Close(ctx context.Context) error {
+// Close implements [Strategy.Close]: it shuts the pool down, waiting
+// until ctx ends for borrowed instances to come back, and deactivates the
+// instances.
+func (s *PooledStrategy[T]) Close(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -15,7 +15,7 @@ import (
 var ErrClosed error = &remoting.Error{Code: remoting.CodeUnavailable, Message: "lifecycle: object closed"}
 
 // Strategy decides which instance serves each invocation of one registered
-// object. Implementations are safe for concurrent use: Acquire and Release
+// object. Implementations are safe for concurrent use: Acquire and Return
 // are called from many invocations at once.
 type Strategy interface {
 	// Bind is called once, when the object is registered. It may refuse
@@ -26,14 +26,27 @@ type Strategy interface {
 	// Its error goes to the caller; use a *remoting.Error to choose the
 	// code.
 	Acquire(ctx context.Context) (any, error)
-	// Release gives back an instance that Acquire returned, when the
-	// invocation has ended.
-	Release(instance any)
+	// Return gives back an instance that Acquire returned, when the
+	// invocation has ended; it is the strategy's to keep, reuse or end.
+	// (Ending an object for good is another verb: Manager.Release.)
+	Return(instance any)
 	// Close ends the strategy's instances; the server calls it at shutdown
 	// and when the object is unregistered. Close is idempotent, and
 	// Acquire fails with ErrClosed after it.
 	Close(ctx context.Context) error
 }
+
+// The names of the strategies of this package, as their Name methods
+// return them. Introspection (invoker.Server.Objects, and through it the
+// admin endpoint's /debug/remoting) shows a strategy by its Name() string
+// method, if it has one; every strategy of this package has.
+const (
+	NameStatic          = "static"
+	NameLazy            = "lazy"
+	NamePerRequest      = "perrequest"
+	NamePooled          = "pooled"
+	NameClientDependent = "clientdependent" // also with a lease or passivation
+)
 
 // Binding describes the registered object a Strategy serves.
 type Binding struct {
@@ -47,10 +60,10 @@ type Binding struct {
 	// Implements reports whether a value implements the interface.
 	Implements func(instance any) bool
 	// Observe, if set, is told of the object's lifecycle events (see
-	// [EventKind]), on the goroutine that caused each. The server sets it
-	// from its observers with [Fanout]; it must be safe for concurrent use
-	// and fast.
-	Observe func(Event)
+	// [remoting.EventKind]), on the goroutine that caused each. The server
+	// sets it from its observers with [Fanout]; it must be safe for
+	// concurrent use and fast.
+	Observe func(remoting.Event)
 }
 
 // Check returns an InvalidArgument error if instance does not implement
@@ -67,9 +80,9 @@ func (b Binding) Check(instance any) error {
 // safe for concurrent use.
 //
 // Static creates nothing, so it calls no Activate: impl is ready when it
-// is registered. It reports an [EventActivated] when it is bound. At Close
-// it calls impl's Deactivate, if impl is a [Deactivator], and then impl's
-// Close(context.Context) error, if it has one.
+// is registered. It reports a [remoting.EventActivated] when it is bound.
+// At Close it calls impl's Deactivate, if impl is a [Deactivator], and then
+// impl's Close(context.Context) error, if it has one.
 func Static(impl any) Strategy { return &static{impl: impl} }
 
 type static struct {
@@ -86,7 +99,7 @@ func (s *static) Bind(b Binding) error {
 		return err
 	}
 	s.b = b
-	s.b.emit(EventActivated, 0, nil)
+	s.b.emit(remoting.EventActivated, 0, nil)
 	return nil
 }
 
@@ -97,7 +110,10 @@ func (s *static) Acquire(context.Context) (any, error) {
 	return s.impl, nil
 }
 
-func (s *static) Release(any) {}
+func (s *static) Return(any) {}
+
+// Name returns [NameStatic].
+func (s *static) Name() string { return NameStatic }
 
 func (s *static) Close(ctx context.Context) error {
 	if s.closed.Swap(true) {

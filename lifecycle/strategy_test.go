@@ -3,8 +3,10 @@ package lifecycle_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/lifecycle"
@@ -62,5 +64,28 @@ func TestWrongInstanceFromInterfaceConstructor(t *testing.T) {
 			_, err := tc.s.Acquire(ctxT(t))
 			assert.ErrorIs(t, err, remoting.ErrInternal, "Acquire")
 		})
+	}
+}
+
+// Every strategy of the package names itself, for introspection; the
+// names are the documented ones, not derived from Go types.
+func TestName(t *testing.T) {
+	m, tb := newManager(t, time.Minute)
+	id, err := export(t, m, tb, remoting.NewObjectID(), &greeter{tr: new(tracker)})
+	require.NoError(t, err, "Export")
+	tr := new(tracker)
+	for _, tc := range []struct {
+		s    lifecycle.Strategy
+		want string
+	}{
+		{lifecycle.Static(&greeter{tr: tr}), "static"},
+		{lifecycle.Lazy(tr.newGreeter), "lazy"},
+		{lifecycle.PerRequest(tr.newGreeter), "perrequest"},
+		{lifecycle.Pooled(tr.newGreeter, lifecycle.PoolOptions{}), "pooled"},
+		{tb.get(id), "clientdependent"},
+	} {
+		n, ok := tc.s.(interface{ Name() string })
+		require.True(t, ok, "%T has no Name method", tc.s)
+		assert.Equal(t, tc.want, n.Name(), "Name() of %T", tc.s)
 	}
 }

@@ -12,9 +12,15 @@
 // store cannot silently overwrite each other. [Store.List] walks every
 // record, to reactivate or clean up objects after a restart.
 //
-// Two stores come with the package: [MemoryStore] for tests and
-// single-process use, and [BoltStore], a crash-safe file on go.etcd.io/bbolt
-// that needs no server. Other backends (a cluster store) implement [Store].
+// The package holds [MemoryStore], for tests and single-process use. The
+// stores that need a dependency live in packages of their own, so that
+// only the programs that use one link it: passivation/bolt is a
+// crash-safe file on go.etcd.io/bbolt that needs no server. Other backends
+// (a cluster store) implement [Store], use [Conflict] for the error of a
+// version mismatch, and check themselves with passivation/storetest.
+//
+// For users: [Store], [Record], [MemoryStore], the sentinels, and
+// [Encode] and [Decode]. [Conflict] is for implementations of Store.
 //
 // [Encode] and [Decode] wrap an object's state in a small CBOR envelope
 // that carries a schema number chosen by the object's type, so that state

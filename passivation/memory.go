@@ -54,7 +54,7 @@ func (s *MemoryStore) Save(ctx context.Context, id remoting.ObjectID, data []byt
 		return 0, fmt.Errorf("passivation: save %v: %w", id, ErrClosed)
 	}
 	if cur := s.records[id].Version; cur != expected {
-		return 0, conflict("save", id, expected, cur)
+		return 0, Conflict("save", id, expected, cur)
 	}
 	s.last++
 	s.records[id] = Record{Data: data, Version: s.last}
@@ -72,7 +72,7 @@ func (s *MemoryStore) Delete(ctx context.Context, id remoting.ObjectID, expected
 		return fmt.Errorf("passivation: delete %v: %w", id, ErrClosed)
 	}
 	if cur := s.records[id].Version; expected != 0 && cur != expected {
-		return conflict("delete", id, expected, cur)
+		return Conflict("delete", id, expected, cur)
 	}
 	delete(s.records, id)
 	return nil
@@ -112,17 +112,4 @@ func (s *MemoryStore) Close() error {
 	s.closed = true
 	s.records = nil
 	return nil
-}
-
-// conflict returns the error of a write that expected another version.
-func conflict(op string, id remoting.ObjectID, expected, cur uint64) error {
-	found := "no record"
-	if cur != 0 {
-		found = fmt.Sprintf("version %d", cur)
-	}
-	want := "no record"
-	if expected != 0 {
-		want = fmt.Sprintf("version %d", expected)
-	}
-	return fmt.Errorf("passivation: %s %v: expected %s, found %s: %w", op, id, want, found, ErrConflict)
 }

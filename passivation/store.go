@@ -2,7 +2,7 @@ package passivation
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
 	"github.com/remoting-go/remoting"
 )
@@ -33,7 +33,8 @@ type Store interface {
 	// of zero means that id must have no record yet. If the version does
 	// not match, Save changes nothing and returns an error that matches
 	// [ErrConflict]. Once Save returns nil the record is durable to the
-	// degree the store promises (for [BoltStore]: on disk).
+	// degree the store promises (for the store of package
+	// passivation/bolt: on disk).
 	Save(ctx context.Context, id remoting.ObjectID, data []byte, expected uint64) (uint64, error)
 
 	// Delete removes id's record if its current version is expected, and
@@ -69,8 +70,20 @@ var (
 	// ErrClosed is returned by a store's methods after Close. Its code is
 	// [remoting.CodeUnavailable].
 	ErrClosed error = &remoting.Error{Code: remoting.CodeUnavailable, Message: "passivation store closed"}
-
-	// ErrLocked is returned by [OpenBolt] when another process, or another
-	// BoltStore in this one, holds the file.
-	ErrLocked = errors.New("passivation: store file is locked by another process")
 )
+
+// Conflict returns the error of a store's Save or Delete (op, "save" or
+// "delete") of id that expected the version expected and found found (zero
+// for no record): it wraps [ErrConflict] and names both versions. It is
+// for implementations of [Store], so that every store words a conflict
+// alike.
+func Conflict(op string, id remoting.ObjectID, expected, found uint64) error {
+	return fmt.Errorf("passivation: %s %v: expected %s, found %s: %w", op, id, versionText(expected), versionText(found), ErrConflict)
+}
+
+func versionText(v uint64) string {
+	if v == 0 {
+		return "no record"
+	}
+	return fmt.Sprintf("version %d", v)
+}

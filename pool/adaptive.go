@@ -11,15 +11,6 @@ import (
 	"github.com/remoting-go/remoting"
 )
 
-// Sizer is what an [Adaptive] controller steers: a [Pool], or the
-// Strategy that lifecycle.Pooled returns.
-type Sizer interface {
-	Resize(min, max int) error
-	Stats() Stats
-}
-
-var _ Sizer = (*Pool[int])(nil)
-
 // AdaptiveOptions configure [NewAdaptive]. The zero value works.
 type AdaptiveOptions struct {
 	// Min and Max bound the size (the pool's Max) that the controller
@@ -237,7 +228,7 @@ func NewAdaptive(target Sizer, opts AdaptiveOptions) (*Adaptive, error) {
 // Observe takes a pool event: the waits of EventBorrow and EventExhausted
 // are what the controller measures. It fits [Options.Observe] (chain it
 // with another observer if there is one); for a lifecycle.Pooled
-// strategy, pass the Wait of the lifecycle.EventPoolBorrow and
+// strategy, pass the Wait of the remoting.EventPoolBorrow and
 // EventPoolExhausted events to ObserveWait instead.
 func (a *Adaptive) Observe(e Event) {
 	if e.Kind == EventBorrow || e.Kind == EventExhausted {

@@ -12,6 +12,15 @@
 // Idle instances above [Options.Min] are destroyed after
 // [Options.IdleTimeout], and [Pool.Resize] changes the bounds at run time.
 //
+// [Sizer] is the one interface of a pool that can be resized and read: a
+// [*Pool] is one, and so is the strategy that lifecycle.Pooled returns.
+// [Adaptive] steers a Sizer by the waits it measures; config resizes
+// Sizers on a reload, and admin shows their [Stats].
+//
+// For users: all of it. [CheckBounds] and [Options.Bounds] are for those
+// who hold bounds for a pool they have not made yet, as lifecycle.Pooled
+// does before its first call.
+//
 // # Goroutines
 //
 // [New] starts one goroutine, the reaper, which destroys instances that

@@ -1,9 +1,8 @@
 package pool
 
-import (
-	"strconv"
-	"time"
-)
+import "time"
+
+//go:generate go tool stringer -type=EventKind -trimprefix=Event
 
 // EventKind says what happened in a pool. The values are explicit so that
 // they stay the same when kinds are added.
@@ -17,22 +16,6 @@ const (
 	EventCreate    EventKind = 4 // the factory was called
 	EventDestroy   EventKind = 5 // an instance was destroyed
 )
-
-var eventNames = [...]string{
-	EventBorrow:    "Borrow",
-	EventReturn:    "Return",
-	EventExhausted: "Exhausted",
-	EventCreate:    "Create",
-	EventDestroy:   "Destroy",
-}
-
-// String returns the kind's name, such as "Borrow".
-func (k EventKind) String() string {
-	if int(k) < len(eventNames) && eventNames[k] != "" {
-		return eventNames[k]
-	}
-	return "EventKind(" + strconv.Itoa(int(k)) + ")"
-}
 
 // Event is what [Options.Observe] is told.
 type Event struct {

@@ -12,8 +12,12 @@ import (
 
 // Defaults of [Options].
 const (
-	defaultMax         = 8
-	defaultIdleTimeout = time.Minute
+	// DefaultMax is the default of [Options.Max] (unless Min is larger): a
+	// fixed number rather than one derived from the machine, so that a
+	// service behaves alike on every machine.
+	DefaultMax = 8
+	// DefaultIdleTimeout is the default of [Options.IdleTimeout].
+	DefaultIdleTimeout = time.Minute
 )
 
 // ErrClosed is returned by [Pool.Borrow], [Pool.Fill] and [Pool.Resize]
@@ -30,15 +34,14 @@ type Options[T any] struct {
 	Min int
 
 	// Max bounds the instances that exist at once, counting those being
-	// created and destroyed. Default 8: a fixed number rather than one
-	// derived from the machine, so that a service behaves alike on every
-	// machine; size it to what one instance costs.
+	// created and destroyed. Default [DefaultMax], or Min if that is
+	// larger; size it to what one instance costs.
 	Max int
 
 	// IdleTimeout is how long an instance may stay idle before the pool
-	// destroys it, as long as more than Min instances exist. Default one
-	// minute; a negative value keeps idle instances forever and starts no
-	// reaper goroutine.
+	// destroys it, as long as more than Min instances exist. Default
+	// [DefaultIdleTimeout], one minute; a negative value keeps idle
+	// instances forever and starts no reaper goroutine.
 	IdleTimeout time.Duration
 
 	// Reset, if set, cleans an instance that was returned before the pool
@@ -72,6 +75,20 @@ type Stats struct {
 	Created   uint64 // instances the factory created
 	Destroyed uint64 // instances destroyed
 }
+
+// Sizer is a pool whose bounds can change at run time and whose occupancy
+// can be read: a [*Pool], or the *lifecycle.PooledStrategy that
+// lifecycle.Pooled returns. It is the one interface of that capability:
+// an [Adaptive] controller steers a Sizer, config.Targets resizes Sizers
+// on a reload, and admin.Options shows their Stats.
+type Sizer interface {
+	// Resize changes the bounds, as [Pool.Resize] does.
+	Resize(min, max int) error
+	// Stats returns the bounds, occupancy and counters.
+	Stats() Stats
+}
+
+var _ Sizer = (*Pool[int])(nil)
 
 // Pool is a bounded pool of instances of T. Its methods are safe for
 // concurrent use.
@@ -123,14 +140,12 @@ func New[T any](factory func(ctx context.Context) (T, error), opts Options[T]) (
 	if factory == nil {
 		return nil, remoting.Errorf(remoting.CodeInvalidArgument, "pool: nil factory")
 	}
-	if opts.Max == 0 {
-		opts.Max = max(defaultMax, opts.Min)
-	}
-	if err := checkBounds(opts.Min, opts.Max); err != nil {
+	opts.Min, opts.Max = opts.Bounds()
+	if err := CheckBounds(opts.Min, opts.Max); err != nil {
 		return nil, err
 	}
 	if opts.IdleTimeout == 0 {
-		opts.IdleTimeout = defaultIdleTimeout
+		opts.IdleTimeout = DefaultIdleTimeout
 	}
 	p := &Pool[T]{
 		factory:     factory,
@@ -152,7 +167,21 @@ func New[T any](factory func(ctx context.Context) (T, error), opts Options[T]) (
 	return p, nil
 }
 
-func checkBounds(min, max int) error {
+// Bounds returns the bounds a pool made with o starts with: Min, and Max
+// or, if Max is zero, its default ([DefaultMax], or Min if that is
+// larger). It does not check them; see [CheckBounds].
+func (o Options[T]) Bounds() (int, int) {
+	if o.Max == 0 {
+		return o.Min, max(DefaultMax, o.Min)
+	}
+	return o.Min, o.Max
+}
+
+// CheckBounds returns the error that [New] and [Pool.Resize] return for
+// the bounds min and max, one that matches [remoting.ErrInvalidArgument],
+// or nil if a pool can have them: 0 <= min <= max and max >= 1. It is for
+// those who hold bounds for a pool they have not made yet.
+func CheckBounds(min, max int) error {
 	if min < 0 || max < 1 || min > max {
 		return remoting.Errorf(remoting.CodeInvalidArgument, "pool: bounds min %d, max %d: want 0 <= min <= max and max >= 1", min, max)
 	}
@@ -454,7 +483,7 @@ func (p *Pool[T]) Fill(ctx context.Context) error {
 // invalid bounds (max must be at least 1), and with [ErrClosed] once the
 // pool is closed.
 func (p *Pool[T]) Resize(min, max int) error {
-	if err := checkBounds(min, max); err != nil {
+	if err := CheckBounds(min, max); err != nil {
 		return err
 	}
 	p.mu.Lock()

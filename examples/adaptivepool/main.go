@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/pool"
@@ -69,14 +70,14 @@ func run() error {
 	// The controller learns each borrower's wait from the server's
 	// lifecycle events.
 	var ctl atomic.Pointer[pool.Adaptive]
-	waits := lifecycle.ObserverFunc(func(e lifecycle.Event) {
-		if e.Kind == lifecycle.EventPoolBorrow || e.Kind == lifecycle.EventPoolExhausted {
+	waits := remoting.ObserverFunc(func(e remoting.Event) {
+		if e.Kind == remoting.EventPoolBorrow || e.Kind == remoting.EventPoolExhausted {
 			if a := ctl.Load(); a != nil {
 				a.ObserveWait(e.Wait)
 			}
 		}
 	})
-	srv := invoker.NewServer(invoker.Options{Observers: []lifecycle.Observer{waits}})
+	srv := invoker.NewServer(invoker.Options{Observers: []remoting.Observer{waits}})
 	encoders := lifecycle.Pooled(func(context.Context) (encoder, error) { return encoder{}, nil },
 		lifecycle.PoolOptions{Max: 1, IdleTimeout: -1})
 	if _, err := srv.Register("encoder", EncoderInvoker(), encoders); err != nil {
@@ -84,7 +85,7 @@ func run() error {
 	}
 	var mu sync.Mutex
 	var sizes []int
-	a, err := pool.NewAdaptive(encoders.(pool.Sizer), pool.AdaptiveOptions{
+	a, err := pool.NewAdaptive(encoders, pool.AdaptiveOptions{
 		Min: minMax, Max: maxMax, TargetWait: time.Millisecond, Period: period, ShrinkAfter: 2,
 		OnDecision: func(d pool.Decision) {
 			if d.Err != nil {

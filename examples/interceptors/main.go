@@ -92,7 +92,7 @@ func run() error {
 		return a
 	}}))
 	metrics := interceptor.NewMetrics(interceptor.MetricsOptions{})
-	counts := &lifecycle.Counts{}
+	counts := &remoting.EventCounts{}
 	srv := invoker.NewServer(invoker.Options{
 		Interceptors: []remoting.Interceptor{
 			interceptor.Logging(logger, interceptor.LoggingOptions{Side: interceptor.Server}),
@@ -107,7 +107,7 @@ func run() error {
 				return identity == "alice" || method == "Ledger.Balance"
 			}),
 		},
-		Observers: []lifecycle.Observer{metrics, counts},
+		Observers: []remoting.Observer{metrics, counts},
 	})
 	// Lazy: the ledger is created by the first call that reaches it.
 	newLedger := func(context.Context) (*ledger, error) {
@@ -156,7 +156,7 @@ func run() error {
 		return fmt.Errorf("anonymous Balance: want PermissionDenied, got %v", err)
 	}
 	say("client(anonymous): Balance refused: %v", err)
-	if n := counts.Get(LedgerInterface, lifecycle.EventActivated); n != 0 {
+	if n := counts.Get(LedgerInterface, remoting.EventActivated); n != 0 {
 		return fmt.Errorf("the ledger was created %d times for refused calls", n)
 	}
 	say("client(anonymous): the ledger was not created for the refused call")

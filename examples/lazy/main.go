@@ -110,8 +110,8 @@ func run() error {
 	}
 
 	// Server: register the catalog lazily; nothing is loaded yet.
-	counts := new(lifecycle.Counts)
-	srv := invoker.NewServer(invoker.Options{Observers: []lifecycle.Observer{counts}})
+	counts := new(remoting.EventCounts)
+	srv := invoker.NewServer(invoker.Options{Observers: []remoting.Observer{counts}})
 	ld := &loader{say: say}
 	if _, err := srv.Register("catalog", CatalogInvoker(), lifecycle.Lazy(ld.load)); err != nil {
 		return err
@@ -184,8 +184,8 @@ func run() error {
 	<-served
 	iface := CatalogInterface
 	say("server: shut down; events: Activated %d (failed %d), Deactivated %d",
-		counts.Get(iface, lifecycle.EventActivated), counts.Failed(iface, lifecycle.EventActivated), counts.Get(iface, lifecycle.EventDeactivated))
-	if counts.Get(iface, lifecycle.EventActivated) != 1 || counts.Failed(iface, lifecycle.EventActivated) != 1 || counts.Get(iface, lifecycle.EventDeactivated) != 1 {
+		counts.Get(iface, remoting.EventActivated), counts.Failed(iface, remoting.EventActivated), counts.Get(iface, remoting.EventDeactivated))
+	if counts.Get(iface, remoting.EventActivated) != 1 || counts.Failed(iface, remoting.EventActivated) != 1 || counts.Get(iface, remoting.EventDeactivated) != 1 {
 		return fmt.Errorf("want 1 activation, 1 failed activation and 1 deactivation, got %+v", counts.Snapshot())
 	}
 	return nil

@@ -107,18 +107,18 @@ type watcher struct {
 	say      func(string, ...any)
 	renewals atomic.Int64
 	mu       sync.Mutex
-	seen     map[remoting.ObjectID][]lifecycle.EventKind
+	seen     map[remoting.ObjectID][]remoting.EventKind
 	changed  chan struct{}
 }
 
-func (w *watcher) Observe(e lifecycle.Event) {
+func (w *watcher) Observe(e remoting.Event) {
 	if e.Interface != CartInterface {
 		return
 	}
 	switch e.Kind {
-	case lifecycle.EventLeaseRenewed:
+	case remoting.EventLeaseRenewed:
 		w.renewals.Add(1)
-	case lifecycle.EventLeaseExpired:
+	case remoting.EventLeaseExpired:
 		w.say("server: the lease of cart %s expired", short(e.ObjectID))
 	}
 	w.mu.Lock()
@@ -131,7 +131,7 @@ func (w *watcher) Observe(e lifecycle.Event) {
 }
 
 // wait waits until cart id had an event of kind, or 5 seconds pass.
-func (w *watcher) wait(id remoting.ObjectID, kind lifecycle.EventKind) error {
+func (w *watcher) wait(id remoting.ObjectID, kind remoting.EventKind) error {
 	deadline := time.After(5 * time.Second)
 	for {
 		w.mu.Lock()
@@ -151,7 +151,7 @@ func (w *watcher) wait(id remoting.ObjectID, kind lifecycle.EventKind) error {
 	}
 }
 
-func (w *watcher) has(id remoting.ObjectID, kind lifecycle.EventKind) bool {
+func (w *watcher) has(id remoting.ObjectID, kind remoting.EventKind) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, k := range w.seen[id] {
@@ -175,8 +175,8 @@ func run() error {
 	}
 
 	// Server: carts live by a client-dependent policy with a lease.
-	w := &watcher{say: say, seen: map[remoting.ObjectID][]lifecycle.EventKind{}, changed: make(chan struct{}, 1)}
-	srv := invoker.NewServer(invoker.Options{OwnerGrace: grace, Observers: []lifecycle.Observer{w}})
+	w := &watcher{say: say, seen: map[remoting.ObjectID][]remoting.EventKind{}, changed: make(chan struct{}, 1)}
+	srv := invoker.NewServer(invoker.Options{OwnerGrace: grace, Observers: []remoting.Observer{w}})
 	if err := srv.Policy(CartInvoker(), lifecycle.ClientDependent(lifecycle.ClientDependentOptions{TTL: ttl})); err != nil {
 		return err
 	}
@@ -254,7 +254,7 @@ func run() error {
 		return err
 	}
 	say("alice: released her cart; her client holds %d objects now", alice.Held())
-	if !w.has(aliceCart.ID, lifecycle.EventDeactivated) {
+	if !w.has(aliceCart.ID, remoting.EventDeactivated) {
 		return fmt.Errorf("alice's cart was not deactivated when Release returned")
 	}
 	_, err = ac.Items(ctx)
@@ -287,7 +287,7 @@ func run() error {
 		time.Sleep(10 * time.Millisecond)
 	}
 	say("carol: the proxy was garbage collected; her client holds %d objects and stopped renewing", carol.Held())
-	if err := w.wait(carolCart.ID, lifecycle.EventDeactivated); err != nil {
+	if err := w.wait(carolCart.ID, remoting.EventDeactivated); err != nil {
 		return err
 	}
 	say("server: carol's cart ended %v after she dropped it (the TTL is %v)", time.Since(dropped).Round(time.Millisecond), ttl)
@@ -316,7 +316,7 @@ func run() error {
 	dave.Close()
 	gone := time.Now()
 	say("dave: made cart %s, added bread, and disconnected", short(daveCart.ID))
-	if err := w.wait(daveCart.ID, lifecycle.EventDeactivated); err != nil {
+	if err := w.wait(daveCart.ID, remoting.EventDeactivated); err != nil {
 		return err
 	}
 	after := time.Since(gone)

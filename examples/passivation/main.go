@@ -29,6 +29,7 @@ import (
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/passivation"
+	"github.com/remoting-go/remoting/passivation/bolt"
 	"github.com/remoting-go/remoting/requestor"
 )
 
@@ -138,27 +139,27 @@ func main() {
 // server is one run of the game server on the store file.
 type server struct {
 	srv    *invoker.Server
-	store  *passivation.BoltStore
+	store  *bolt.Store
 	served chan error
-	events chan lifecycle.Event
+	events chan remoting.Event
 }
 
 // startServer opens the store at path and serves rooms on lis.
 func startServer(path string, lis net.Listener, say func(string, ...any)) (*server, error) {
-	store, err := passivation.OpenBolt(path, passivation.BoltOptions{})
+	store, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
 		return nil, err
 	}
-	s := &server{store: store, served: make(chan error, 1), events: make(chan lifecycle.Event, 64)}
-	watch := lifecycle.ObserverFunc(func(e lifecycle.Event) {
+	s := &server{store: store, served: make(chan error, 1), events: make(chan remoting.Event, 64)}
+	watch := remoting.ObserverFunc(func(e remoting.Event) {
 		switch e.Kind {
-		case lifecycle.EventPassivated:
+		case remoting.EventPassivated:
 			if e.Err != nil {
 				say("server: passivating room %s failed, it stays in memory: %v", short(e.ObjectID), e.Err)
 			} else {
 				say("server: room %s passivated: state saved to %s", short(e.ObjectID), filepath.Base(path))
 			}
-		case lifecycle.EventReactivated:
+		case remoting.EventReactivated:
 			if e.Err != nil {
 				say("server: reactivating room %s failed: %v", short(e.ObjectID), e.Err)
 			} else {
@@ -172,7 +173,7 @@ func startServer(path string, lis net.Listener, say func(string, ...any)) (*serv
 		default:
 		}
 	})
-	s.srv = invoker.NewServer(invoker.Options{Observers: []lifecycle.Observer{watch}})
+	s.srv = invoker.NewServer(invoker.Options{Observers: []remoting.Observer{watch}})
 	policy := lifecycle.ClientDependent(lifecycle.ClientDependentOptions{
 		Passivation: lifecycle.Passivate(newRoom(say), lifecycle.PassivationOptions{After: idle, Store: store}),
 	})
@@ -197,7 +198,7 @@ func (s *server) stop(ctx context.Context) error {
 }
 
 // await waits for an event of kind.
-func (s *server) await(kind lifecycle.EventKind) (lifecycle.Event, error) {
+func (s *server) await(kind remoting.EventKind) (remoting.Event, error) {
 	timeout := time.After(5 * time.Second)
 	for {
 		select {
@@ -206,7 +207,7 @@ func (s *server) await(kind lifecycle.EventKind) (lifecycle.Event, error) {
 				return e, nil
 			}
 		case <-timeout:
-			return lifecycle.Event{}, fmt.Errorf("no %v event", kind)
+			return remoting.Event{}, fmt.Errorf("no %v event", kind)
 		}
 	}
 }
@@ -267,7 +268,7 @@ func run() error {
 	say("client: opened room %s and played three moves; instances in memory: %d", short(id), live.Load())
 
 	// Idle: the room passivates.
-	if _, err := s1.await(lifecycle.EventPassivated); err != nil {
+	if _, err := s1.await(remoting.EventPassivated); err != nil {
 		return err
 	}
 	say("client: the room sat idle for %v; instances in memory now: %d", idle, live.Load())

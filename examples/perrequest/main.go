@@ -102,8 +102,8 @@ func run() error {
 		fmt.Printf("[%6.1fms] %s\n", float64(time.Since(start).Microseconds())/1000, fmt.Sprintf(format, args...))
 	}
 
-	counts := new(lifecycle.Counts)
-	srv := invoker.NewServer(invoker.Options{Observers: []lifecycle.Observer{counts}})
+	counts := new(remoting.EventCounts)
+	srv := invoker.NewServer(invoker.Options{Observers: []remoting.Observer{counts}})
 	var serials atomic.Int64
 	var quiet atomic.Bool
 	newCalculator := func(context.Context) (*calculator, error) {
@@ -183,7 +183,7 @@ func run() error {
 	}
 	<-served
 	iface := CalculatorInterface
-	activated, deactivated := counts.Get(iface, lifecycle.EventActivated), counts.Get(iface, lifecycle.EventDeactivated)
+	activated, deactivated := counts.Get(iface, remoting.EventActivated), counts.Get(iface, remoting.EventDeactivated)
 	say("server: shut down; %d calls, %d calculators created: events Activated %d, Deactivated %d",
 		len(seen)+1, serials.Load(), activated, deactivated)
 	if want := uint64(len(seen) + 1); activated != want || deactivated != want {

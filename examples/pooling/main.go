@@ -112,8 +112,8 @@ func run() error {
 		fmt.Printf("[%6.1fms] %s\n", float64(time.Since(start).Microseconds())/1000, fmt.Sprintf(format, args...))
 	}
 
-	counts := new(lifecycle.Counts)
-	srv := invoker.NewServer(invoker.Options{Observers: []lifecycle.Observer{counts}})
+	counts := new(remoting.EventCounts)
+	srv := invoker.NewServer(invoker.Options{Observers: []remoting.Observer{counts}})
 	var serials atomic.Int64
 	strategy := lifecycle.Pooled(startWorker(&serials, say), lifecycle.PoolOptions{Max: maxWorkers})
 	if _, err := srv.Register("worker", WorkerInvoker(), strategy); err != nil {
@@ -192,11 +192,11 @@ func run() error {
 	<-served
 	iface := WorkerInterface
 	say("server: shut down; events: Activated %d, PoolBorrow %d, PoolReturn %d, PoolExhausted %d, Deactivated %d",
-		counts.Get(iface, lifecycle.EventActivated), counts.Get(iface, lifecycle.EventPoolBorrow),
-		counts.Get(iface, lifecycle.EventPoolReturn), counts.Get(iface, lifecycle.EventPoolExhausted),
-		counts.Get(iface, lifecycle.EventDeactivated))
-	if counts.Get(iface, lifecycle.EventPoolExhausted) != 1 ||
-		counts.Get(iface, lifecycle.EventDeactivated) != counts.Get(iface, lifecycle.EventActivated) {
+		counts.Get(iface, remoting.EventActivated), counts.Get(iface, remoting.EventPoolBorrow),
+		counts.Get(iface, remoting.EventPoolReturn), counts.Get(iface, remoting.EventPoolExhausted),
+		counts.Get(iface, remoting.EventDeactivated))
+	if counts.Get(iface, remoting.EventPoolExhausted) != 1 ||
+		counts.Get(iface, remoting.EventDeactivated) != counts.Get(iface, remoting.EventActivated) {
 		return fmt.Errorf("want 1 exhaustion and every worker deactivated, got %+v", counts.Snapshot())
 	}
 	return nil

@@ -148,7 +148,7 @@ func run() error {
 	targets := &config.Targets{
 		Interceptors: registry,
 		Servers:      []config.ChainSetter{srv},
-		Pools:        map[string]config.Resizer{"render": renderers.(config.Resizer)},
+		Pools:        map[string]pool.Sizer{"render": renderers},
 	}
 	if err := targets.Apply(nil, cfg); err != nil {
 		return err
@@ -175,7 +175,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	poolMax := func() int { return renderers.(pool.Sizer).Stats().Max }
+	poolMax := func() int { return renderers.Stats().Max }
 
 	// burst renders 4 jobs at once and reports how many renderers served
 	// them and how long it took.

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/pool"
@@ -35,21 +36,21 @@ func TestAdaptivePoolOverLoopback(t *testing.T) {
 		settleAt = 9 // "risen" once the size reaches this
 	)
 	var ctl atomic.Pointer[pool.Adaptive]
-	waits := lifecycle.ObserverFunc(func(e lifecycle.Event) {
-		if e.Interface != svc.WorkerInterface || (e.Kind != lifecycle.EventPoolBorrow && e.Kind != lifecycle.EventPoolExhausted) {
+	waits := remoting.ObserverFunc(func(e remoting.Event) {
+		if e.Interface != svc.WorkerInterface || (e.Kind != remoting.EventPoolBorrow && e.Kind != remoting.EventPoolExhausted) {
 			return
 		}
 		if a := ctl.Load(); a != nil {
 			a.ObserveWait(e.Wait)
 		}
 	})
-	srv := startServer(t, invoker.Options{Observers: []lifecycle.Observer{waits}})
+	srv := startServer(t, invoker.Options{Observers: []remoting.Observer{waits}})
 	workers := lifecycle.Pooled(srv.serials.NewWorker, lifecycle.PoolOptions{Max: 1, IdleTimeout: -1})
 	srv.register(t, "worker", svc.WorkerInvoker(), workers)
 
 	var mu sync.Mutex
 	var sizes []int
-	a, err := pool.NewAdaptive(workers.(pool.Sizer), pool.AdaptiveOptions{
+	a, err := pool.NewAdaptive(workers, pool.AdaptiveOptions{
 		Min: lo, Max: hi, TargetWait: time.Millisecond, Period: period, ShrinkAfter: 2,
 		OnDecision: func(d pool.Decision) {
 			mu.Lock()
@@ -106,7 +107,7 @@ func TestAdaptivePoolOverLoopback(t *testing.T) {
 	stop()
 	require.True(t, ok, "under %d callers the size reached %d after %d periods; decisions %v", callers, a.Size(), n, got())
 	t.Logf("rose to %d in %d periods", a.Size(), n)
-	assert.GreaterOrEqual(t, workers.(pool.Sizer).Stats().Max, settleAt, "the strategy's pool follows")
+	assert.GreaterOrEqual(t, workers.Stats().Max, settleAt, "the strategy's pool follows")
 
 	stop = load(1)
 	n, ok = periodsUntil(fallBy, func(size int) bool { return size <= 3 })
@@ -118,5 +119,5 @@ func TestAdaptivePoolOverLoopback(t *testing.T) {
 	for _, s := range got() {
 		assert.True(t, s >= lo && s <= hi, "size %d outside [%d, %d]", s, lo, hi)
 	}
-	assert.Equal(t, a.Size(), workers.(pool.Sizer).Stats().Max)
+	assert.Equal(t, a.Size(), workers.Stats().Max)
 }

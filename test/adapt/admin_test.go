@@ -47,15 +47,15 @@ func TestAdminMatchesServer(t *testing.T) {
 	m := interceptor.NewMetrics(interceptor.MetricsOptions{})
 	srv := startServer(t, invoker.Options{
 		Interceptors: []remoting.Interceptor{m.Server()},
-		Observers:    []lifecycle.Observer{m},
+		Observers:    []remoting.Observer{m},
 	})
 	workers := lifecycle.Pooled(srv.serials.NewWorker, lifecycle.PoolOptions{Max: 3, IdleTimeout: -1})
 	srv.register(t, "worker", svc.WorkerInvoker(), workers)
 	srv.register(t, "probe", svc.ProbeInvoker(), lifecycle.Static(&svc.ProbeImpl{}))
 	objects := func() []admin.ObjectInfo {
 		return []admin.ObjectInfo{
-			{ID: remoting.NameID("probe").String(), Name: "probe", Interface: svc.ProbeInterface, Strategy: "Static"},
-			{ID: remoting.NameID("worker").String(), Name: "worker", Interface: svc.WorkerInterface, Strategy: "Pooled"},
+			{ID: remoting.NameID("probe").String(), Name: "probe", Interface: svc.ProbeInterface, Strategy: "static"},
+			{ID: remoting.NameID("worker").String(), Name: "worker", Interface: svc.WorkerInterface, Strategy: "pooled"},
 		}
 	}
 	adm, err := admin.Start(admin.Options{
@@ -63,7 +63,7 @@ func TestAdminMatchesServer(t *testing.T) {
 		Server:  srv.Server,
 		Objects: objects,
 		Metrics: m,
-		Pools:   map[string]admin.PoolSource{"worker": workers.(admin.PoolSource)},
+		Pools:   map[string]pool.Sizer{"worker": workers},
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { adm.Close() })
@@ -109,7 +109,7 @@ func TestAdminMatchesServer(t *testing.T) {
 	assert.Equal(t, uint64(3), got.Server.Errors, "error frames: the three Fail calls")
 	assert.Equal(t, objects(), got.Objects)
 
-	ps := workers.(pool.Sizer).Stats()
+	ps := workers.Stats()
 	assert.Equal(t, admin.PoolInfo{Min: ps.Min, Max: ps.Max, Live: ps.Live, Idle: ps.Idle, InUse: ps.InUse, Waiters: ps.Waiters,
 		Borrows: ps.Borrows, Exhausted: ps.Exhausted, Created: ps.Created, Destroyed: ps.Destroyed}, got.Pools["worker"], "pool")
 	assert.Equal(t, 3, got.Pools["worker"].Live)
@@ -138,7 +138,7 @@ func TestAdminMatchesServer(t *testing.T) {
 		events[e.Interface+" "+e.Kind] = e.N
 	}
 	for _, c := range srv.counts.Snapshot() {
-		assert.Equal(t, c.N, events[c.Interface+" "+c.Kind.String()], "%s %s as lifecycle.Counts holds it", c.Interface, c.Kind)
+		assert.Equal(t, c.N, events[c.Interface+" "+c.Kind.String()], "%s %s as remoting.EventCounts holds it", c.Interface, c.Kind)
 	}
 	assert.Equal(t, uint64(3), events[svc.WorkerInterface+" Activated"], "pooled instances created")
 	assert.Equal(t, uint64(4), events[svc.WorkerInterface+" PoolBorrow"])

@@ -29,7 +29,7 @@ func TestAuthRefusalActivatesNothing(t *testing.T) {
 		}),
 	}})
 	srv.register(t, "lazy", svc.ProbeInvoker(), lifecycle.Lazy(srv.serials.NewProbe))
-	activated := func() uint64 { return srv.counts.Get(svc.ProbeInterface, lifecycle.EventActivated) }
+	activated := func() uint64 { return srv.counts.Get(svc.ProbeInterface, remoting.EventActivated) }
 
 	anon := dial(t, srv.endpoint, requestor.Options{})
 	wrong := dial(t, srv.endpoint, requestor.Options{Interceptors: []remoting.Interceptor{interceptor.Credential("guess")}})

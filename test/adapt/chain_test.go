@@ -125,11 +125,11 @@ func TestChainOrder(t *testing.T) {
 	clientTrail.reset()
 	serverTrail.reset()
 	refuse.Store(true)
-	before := srv.counts.Get(svc.ProbeInterface, lifecycle.EventActivated)
+	before := srv.counts.Get(svc.ProbeInterface, remoting.EventActivated)
 	_, err = p.Seen(ctxT(t), "x")
 	require.ErrorIs(t, err, remoting.ErrPermissionDenied)
 	assert.Equal(t, []string{"X>", "Y refuses", "<X"}, serverTrail.get(), "a refusal stops the interceptors after it")
-	assert.Equal(t, before, srv.counts.Get(svc.ProbeInterface, lifecycle.EventActivated), "and activates nothing")
+	assert.Equal(t, before, srv.counts.Get(svc.ProbeInterface, remoting.EventActivated), "and activates nothing")
 	assert.Equal(t, []string{"A>", "B>", "C>", "<C", "<B", "<A"}, clientTrail.get(), "the client chain sees the refusal come back")
 }
 

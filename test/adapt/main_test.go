@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/codegen"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type server struct {
 	*invoker.Server
 	endpoint string
-	counts   *lifecycle.Counts
+	counts   *remoting.EventCounts
 	serials  *svc.Serials
 }
 
@@ -30,7 +31,7 @@ type server struct {
 // observer; the test closes it. Register objects on it before dialing.
 func startServer(tb testing.TB, opts invoker.Options) *server {
 	tb.Helper()
-	counts := &lifecycle.Counts{}
+	counts := &remoting.EventCounts{}
 	opts.Observers = append(opts.Observers, counts)
 	s := &server{Server: invoker.NewServer(opts), counts: counts, serials: &svc.Serials{}}
 	lis, err := invoker.Listen("tcp://127.0.0.1:0", nil)

@@ -40,7 +40,7 @@ type reloadable struct {
 	*server
 	file    string
 	w       *config.Watcher
-	workers lifecycle.Strategy
+	workers *lifecycle.PooledStrategy[*svc.WorkerImpl]
 	metrics *interceptor.Metrics
 	applied chan *config.Config // each snapshot applied
 	reject  chan error
@@ -55,7 +55,7 @@ func (r *reloadable) ttl(typ string) time.Duration {
 	return r.ttls[typ]
 }
 
-func (r *reloadable) poolMax() int { return r.workers.(pool.Sizer).Stats().Max }
+func (r *reloadable) poolMax() int { return r.workers.Stats().Max }
 
 func startReloadable(t *testing.T, content string) *reloadable {
 	t.Helper()
@@ -91,7 +91,7 @@ func startReloadable(t *testing.T, content string) *reloadable {
 	targets := &config.Targets{
 		Interceptors: reg,
 		Servers:      []config.ChainSetter{r.Server},
-		Pools:        map[string]config.Resizer{"worker": r.workers.(config.Resizer)},
+		Pools:        map[string]pool.Sizer{"worker": r.workers},
 		// An application passes the TTL on to Server.SetLeaseTTL for the
 		// type's skeleton (test/lifecycle proves that leases follow it);
 		// this test records what the hook is told.

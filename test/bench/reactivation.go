@@ -10,9 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/passivation"
+	"github.com/remoting-go/remoting/passivation/bolt"
 	"github.com/remoting-go/remoting/test/bench/echosvc"
 )
 
@@ -98,7 +100,7 @@ func MeasureReactivation(objects int, after time.Duration) (ReactivationResult, 
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	store, err := passivation.OpenBolt(filepath.Join(dir, "state.db"), passivation.BoltOptions{})
+	store, err := bolt.Open(filepath.Join(dir, "state.db"), bolt.Options{})
 	if err != nil {
 		return res, err
 	}
@@ -114,8 +116,8 @@ func MeasureReactivation(objects int, after time.Duration) (ReactivationResult, 
 }
 
 func measureReactivation(res *ReactivationResult, store passivation.Store) error {
-	counts := new(lifecycle.Counts)
-	srv := invoker.NewServer(invoker.Options{Observers: []lifecycle.Observer{counts}})
+	counts := new(remoting.EventCounts)
+	srv := invoker.NewServer(invoker.Options{Observers: []remoting.Observer{counts}})
 	err := srv.Policy(echosvc.EchoInvoker(), lifecycle.ClientDependent(lifecycle.ClientDependentOptions{
 		TTL:         time.Minute,
 		Passivation: lifecycle.Passivate(newStatefulEcho, lifecycle.PassivationOptions{After: res.After, Store: store}),
@@ -149,7 +151,7 @@ func measureReactivation(res *ReactivationResult, store passivation.Store) error
 	if st, err := (&statefulEcho{st: echoState{Note: Small.Bytes()}}).SaveState(ctx); err == nil {
 		res.StateBytes = len(st)
 	}
-	passivated := func() uint64 { return counts.Get(echosvc.EchoInterface, lifecycle.EventPassivated) }
+	passivated := func() uint64 { return counts.Get(echosvc.EchoInterface, remoting.EventPassivated) }
 	for passivated() < uint64(res.Objects) {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%d of %d objects passivated", passivated(), res.Objects)
@@ -170,10 +172,10 @@ func measureReactivation(res *ReactivationResult, store passivation.Store) error
 	}
 	slices.Sort(first)
 	slices.Sort(live)
-	if n := counts.Get(echosvc.EchoInterface, lifecycle.EventReactivated); n != uint64(res.Objects) {
+	if n := counts.Get(echosvc.EchoInterface, remoting.EventReactivated); n != uint64(res.Objects) {
 		return fmt.Errorf("%d reactivations for %d objects: the idle time of %v is too short for this machine", n, res.Objects, res.After)
 	}
-	if n := counts.Failed(echosvc.EchoInterface, lifecycle.EventReactivated); n > 0 {
+	if n := counts.Failed(echosvc.EchoInterface, remoting.EventReactivated); n > 0 {
 		return fmt.Errorf("%d reactivations failed", n)
 	}
 	res.FirstP50, res.FirstP99 = Percentile(first, 0.50), Percentile(first, 0.99)

@@ -13,7 +13,7 @@ import (
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
-	"github.com/remoting-go/remoting/passivation"
+	"github.com/remoting-go/remoting/passivation/bolt"
 	"github.com/remoting-go/remoting/test/lifecycle/tally"
 )
 
@@ -130,20 +130,20 @@ func BenchmarkReactivation(b *testing.B) {
 // passivatedObjects makes n Tallies on a server that passivates them to a
 // bbolt file in a temporary directory, and waits until all are
 // passivated.
-func passivatedObjects(b *testing.B, n int) ([]remoting.ObjectID, []tally.Tally, *passivation.BoltStore) {
+func passivatedObjects(b *testing.B, n int) ([]remoting.ObjectID, []tally.Tally, *bolt.Store) {
 	b.Helper()
-	store, err := passivation.OpenBolt(filepath.Join(b.TempDir(), "state.db"), passivation.BoltOptions{})
+	store, err := bolt.Open(filepath.Join(b.TempDir(), "state.db"), bolt.Options{})
 	require.NoError(b, err)
 	tr := &tally.Tracker{Note: string(make([]byte, 1024))}
-	counts := new(lifecycle.Counts)
-	srv := depServer(b, tr, passivating(tr, 2*time.Second, store, 0), invoker.Options{Observers: []lifecycle.Observer{counts}})
+	counts := new(remoting.EventCounts)
+	srv := depServer(b, tr, passivating(tr, 2*time.Second, store, 0), invoker.Options{Observers: []remoting.Observer{counts}})
 	c := srv.dial(b)
 	m := maker(b, unheld{c}, c.Endpoint())
 	ids, tls := make([]remoting.ObjectID, n), make([]tally.Tally, n)
 	for i := range n {
 		tls[i], ids[i] = newTally(b, m, int64(i))
 	}
-	require.Eventually(b, func() bool { return counts.Get(tally.TallyInterface, lifecycle.EventPassivated) >= uint64(n) },
+	require.Eventually(b, func() bool { return counts.Get(tally.TallyInterface, remoting.EventPassivated) >= uint64(n) },
 		time.Minute, time.Millisecond, "%d objects passivated", n)
 	return ids, tls, store
 }

@@ -24,10 +24,10 @@ import (
 // events records lifecycle events, for waiting on them.
 type events struct {
 	mu  sync.Mutex
-	all []lifecycle.Event
+	all []remoting.Event
 }
 
-func (e *events) Observe(ev lifecycle.Event) {
+func (e *events) Observe(ev remoting.Event) {
 	e.mu.Lock()
 	e.all = append(e.all, ev)
 	e.mu.Unlock()
@@ -35,7 +35,7 @@ func (e *events) Observe(ev lifecycle.Event) {
 
 // count returns how many events of kind the object id had (any object if
 // id is zero), counting those with an error apart.
-func (e *events) count(kind lifecycle.EventKind, id remoting.ObjectID) (ok, failed int) {
+func (e *events) count(kind remoting.EventKind, id remoting.ObjectID) (ok, failed int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, ev := range e.all {
@@ -51,7 +51,7 @@ func (e *events) count(kind lifecycle.EventKind, id remoting.ObjectID) (ok, fail
 }
 
 // wait waits until the object id had n events of kind without an error.
-func (e *events) wait(t *testing.T, kind lifecycle.EventKind, id remoting.ObjectID, n int) {
+func (e *events) wait(t *testing.T, kind remoting.EventKind, id remoting.ObjectID, n int) {
 	t.Helper()
 	require.Eventually(t, func() bool { ok, _ := e.count(kind, id); return ok >= n }, 10*time.Second, time.Millisecond,
 		"%d %v events of %v", n, kind, id)
@@ -94,7 +94,7 @@ func TestLeaseRenewedByCalls(t *testing.T) {
 	tr := new(tally.Tracker)
 	const ttl = 300 * time.Millisecond
 	srv := depServer(t, tr, lifecycle.ClientDependent(lifecycle.ClientDependentOptions{TTL: ttl}),
-		invoker.Options{Observers: []lifecycle.Observer{ev}})
+		invoker.Options{Observers: []remoting.Observer{ev}})
 	c := srv.dial(t)
 	tl, id := newTally(t, maker(t, unheld{c}, c.Endpoint()), 0)
 
@@ -106,9 +106,9 @@ func TestLeaseRenewedByCalls(t *testing.T) {
 		assert.EqualValues(t, i, n, "Add")
 		time.Sleep(ttl / 4)
 	}
-	renewed, _ := ev.count(lifecycle.EventLeaseRenewed, id)
+	renewed, _ := ev.count(remoting.EventLeaseRenewed, id)
 	assert.Positive(t, renewed, "LeaseRenewed events")
-	expired, _ := ev.count(lifecycle.EventLeaseExpired, id)
+	expired, _ := ev.count(remoting.EventLeaseExpired, id)
 	assert.Zero(t, expired, "LeaseExpired events")
 	assert.Zero(t, c.Held(), "objects the client holds through an unheld caller")
 }
@@ -118,15 +118,15 @@ func TestLeaseIdleObjectExpires(t *testing.T) {
 	tr := new(tally.Tracker)
 	const ttl = 200 * time.Millisecond
 	srv := depServer(t, tr, lifecycle.ClientDependent(lifecycle.ClientDependentOptions{TTL: ttl}),
-		invoker.Options{Observers: []lifecycle.Observer{ev}})
+		invoker.Options{Observers: []remoting.Observer{ev}})
 	c := srv.dial(t)
 	tl, id := newTally(t, maker(t, unheld{c}, c.Endpoint()), 7)
 	objects := srv.Stats().Objects
 
 	start := time.Now()
-	ev.wait(t, lifecycle.EventLeaseExpired, id, 1)
+	ev.wait(t, remoting.EventLeaseExpired, id, 1)
 	assert.GreaterOrEqual(t, time.Since(start), ttl*3/4, "time to expiry")
-	ev.wait(t, lifecycle.EventDeactivated, id, 1)
+	ev.wait(t, remoting.EventDeactivated, id, 1)
 	assert.EqualValues(t, 1, tr.Deactivated.Load(), "Deactivate calls")
 	assert.EqualValues(t, 1, tr.Closed.Load(), "Close calls")
 	assert.Equal(t, objects-1, srv.Stats().Objects, "objects registered after the expiry")
@@ -143,17 +143,17 @@ func TestLeaseReleaseEndsAtOnce(t *testing.T) {
 	ev := new(events)
 	tr := new(tally.Tracker)
 	srv := depServer(t, tr, lifecycle.ClientDependent(lifecycle.ClientDependentOptions{TTL: time.Minute}),
-		invoker.Options{Observers: []lifecycle.Observer{ev}})
+		invoker.Options{Observers: []remoting.Observer{ev}})
 	c := srv.dial(t)
 	tl, id := newTally(t, maker(t, c, c.Endpoint()), 1)
 	assert.Equal(t, 1, c.Held(), "objects the client holds")
 
 	require.NoError(t, c.Release(ctxT(t), tl.(*tally.TallyProxy).Ref()), "Release")
 	assert.EqualValues(t, 1, tr.Deactivated.Load(), "Deactivate calls when Release returns")
-	ok, _ := ev.count(lifecycle.EventDeactivated, id)
+	ok, _ := ev.count(remoting.EventDeactivated, id)
 	assert.Equal(t, 1, ok, "Deactivated events when Release returns")
 	assert.Zero(t, c.Held(), "objects the client holds after Release")
-	expired, _ := ev.count(lifecycle.EventLeaseExpired, id)
+	expired, _ := ev.count(remoting.EventLeaseExpired, id)
 	assert.Zero(t, expired, "LeaseExpired events")
 
 	_, err := tl.Get(ctxT(t))
@@ -166,7 +166,7 @@ func TestRenewerKeepsHeldObjectAlive(t *testing.T) {
 	tr := new(tally.Tracker)
 	const ttl = 300 * time.Millisecond
 	srv := depServer(t, tr, lifecycle.ClientDependent(lifecycle.ClientDependentOptions{TTL: ttl, Renewal: lifecycle.RenewByClient}),
-		invoker.Options{Observers: []lifecycle.Observer{ev}})
+		invoker.Options{Observers: []remoting.Observer{ev}})
 	c := srv.dial(t)
 	tl, id := newTally(t, maker(t, c, c.Endpoint()), 3)
 
@@ -174,14 +174,14 @@ func TestRenewerKeepsHeldObjectAlive(t *testing.T) {
 	n, err := tl.Get(ctxT(t))
 	require.NoError(t, err, "Get after four times the TTL without a call")
 	assert.EqualValues(t, 3, n, "Get")
-	renewed, _ := ev.count(lifecycle.EventLeaseRenewed, id)
+	renewed, _ := ev.count(remoting.EventLeaseRenewed, id)
 	assert.GreaterOrEqual(t, renewed, 6, "LeaseRenewed events: about three per TTL")
 
 	require.NoError(t, c.Release(ctxT(t), tl.(*tally.TallyProxy).Ref()), "Release")
 	assert.Zero(t, c.Held(), "objects the client holds after Release")
-	all, _ := ev.count(lifecycle.EventLeaseRenewed, remoting.ObjectID{})
+	all, _ := ev.count(remoting.EventLeaseRenewed, remoting.ObjectID{})
 	time.Sleep(ttl)
-	after, _ := ev.count(lifecycle.EventLeaseRenewed, remoting.ObjectID{})
+	after, _ := ev.count(remoting.EventLeaseRenewed, remoting.ObjectID{})
 	assert.Equal(t, all, after, "LeaseRenewed events after Release")
 }
 
@@ -190,7 +190,7 @@ func TestRenewerStopsWhenProxyCollected(t *testing.T) {
 	tr := new(tally.Tracker)
 	const ttl = 300 * time.Millisecond
 	srv := depServer(t, tr, lifecycle.ClientDependent(lifecycle.ClientDependentOptions{TTL: ttl}),
-		invoker.Options{Observers: []lifecycle.Observer{ev}})
+		invoker.Options{Observers: []remoting.Observer{ev}})
 	c := srv.dial(t)
 	m := maker(t, c, c.Endpoint())
 	kept, keptID := newTally(t, m, 1)
@@ -202,8 +202,8 @@ func TestRenewerStopsWhenProxyCollected(t *testing.T) {
 
 	require.Eventually(t, func() bool { runtime.GC(); return c.Held() == 1 }, 10*time.Second, 10*time.Millisecond,
 		"the collected proxy's object is no longer held")
-	ev.wait(t, lifecycle.EventLeaseExpired, id, 1)
-	expired, _ := ev.count(lifecycle.EventLeaseExpired, keptID)
+	ev.wait(t, remoting.EventLeaseExpired, id, 1)
+	expired, _ := ev.count(remoting.EventLeaseExpired, keptID)
 	assert.Zero(t, expired, "LeaseExpired events of the object whose proxy is kept")
 	_, err := kept.Get(ctxT(t))
 	assert.NoError(t, err, "Get on the kept proxy")
@@ -215,7 +215,7 @@ func TestOtherClientRefused(t *testing.T) {
 	tr := new(tally.Tracker)
 	const ttl = 200 * time.Millisecond
 	srv := depServer(t, tr, lifecycle.ClientDependent(lifecycle.ClientDependentOptions{TTL: ttl}),
-		invoker.Options{Observers: []lifecycle.Observer{ev}})
+		invoker.Options{Observers: []remoting.Observer{ev}})
 	a, b := srv.dial(t), srv.dial(t)
 	tl, id := newTally(t, maker(t, unheld{a}, a.Endpoint()), 5)
 	ctx := ctxT(t)
@@ -240,7 +240,7 @@ func TestOtherClientRefused(t *testing.T) {
 
 	// After the expiry the owner hears why; the other client still
 	// learns nothing.
-	ev.wait(t, lifecycle.EventLeaseExpired, id, 1)
+	ev.wait(t, remoting.EventLeaseExpired, id, 1)
 	_, err = tl.Get(ctx)
 	assert.ErrorIs(t, err, remoting.ErrFailedPrecondition, "Get by the owner after the expiry")
 	_, errStolen = stolen.Get(ctx)
@@ -254,7 +254,7 @@ func TestDisconnectedClientObjectsEndAfterGrace(t *testing.T) {
 	const grace = 300 * time.Millisecond
 	// No lease: only the grace period ends the objects.
 	srv := depServer(t, tr, lifecycle.ClientDependent(lifecycle.ClientDependentOptions{}),
-		invoker.Options{Observers: []lifecycle.Observer{ev}, OwnerGrace: grace})
+		invoker.Options{Observers: []remoting.Observer{ev}, OwnerGrace: grace})
 	r := newRelay(t, srv.endpoint)
 	ctx := ctxT(t)
 	c, err := requestor.Dial(ctx, r.endpoint(), requestor.Options{RedialBackoff: 10 * time.Millisecond})
@@ -276,9 +276,9 @@ func TestDisconnectedClientObjectsEndAfterGrace(t *testing.T) {
 	// Gone for good: the object ends after the grace period.
 	gone := time.Now()
 	require.NoError(t, c.Close(), "Close")
-	ev.wait(t, lifecycle.EventLeaseExpired, id, 1)
+	ev.wait(t, remoting.EventLeaseExpired, id, 1)
 	assert.GreaterOrEqual(t, time.Since(gone), grace*3/4, "time to the end")
-	ev.wait(t, lifecycle.EventDeactivated, id, 1)
+	ev.wait(t, remoting.EventDeactivated, id, 1)
 	assert.EqualValues(t, 1, tr.Deactivated.Load(), "Deactivate calls")
 }
 

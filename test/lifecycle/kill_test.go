@@ -21,6 +21,7 @@ import (
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/passivation"
+	"github.com/remoting-go/remoting/passivation/bolt"
 	"github.com/remoting-go/remoting/requestor"
 	"github.com/remoting-go/remoting/test/lifecycle/tally"
 )
@@ -149,7 +150,7 @@ func TestKilledWhilePassivating(t *testing.T) {
 	t.Logf("the child passivated %d times before it was killed", total)
 
 	// The file opens, and every record in it is whole.
-	store, err := passivation.OpenBolt(path, passivation.BoltOptions{})
+	store, err := bolt.Open(path, bolt.Options{})
 	require.NoError(t, err, "open the killed child's store")
 	records := 0
 	err = store.List(ctx, func(id remoting.ObjectID, rec passivation.Record) error {
@@ -188,21 +189,21 @@ func TestKilledWhilePassivating(t *testing.T) {
 // then the id of each object it passivates, and serves until it is
 // killed.
 func serveUntilKilled(path string) {
-	store, err := passivation.OpenBolt(path, passivation.BoltOptions{})
+	store, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)
 	}
 	var mu sync.Mutex
-	say := lifecycle.ObserverFunc(func(e lifecycle.Event) {
-		if e.Kind == lifecycle.EventPassivated && e.Err == nil {
+	say := remoting.ObserverFunc(func(e remoting.Event) {
+		if e.Kind == remoting.EventPassivated && e.Err == nil {
 			mu.Lock()
 			fmt.Printf("passivated %s\n", e.ObjectID)
 			mu.Unlock()
 		}
 	})
 	tr := new(tally.Tracker)
-	srv := invoker.NewServer(invoker.Options{Observers: []lifecycle.Observer{say}})
+	srv := invoker.NewServer(invoker.Options{Observers: []remoting.Observer{say}})
 	if err := srv.Policy(tally.TallyInvoker(), passivating(tr, 5*time.Millisecond, store, 0)); err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)

@@ -42,8 +42,8 @@ func callMany(t *testing.T, srv *server, ref remoting.Ref, conns, n int, fn func
 func who(ctx context.Context, p *svc.ProbeProxy) (int64, error) { return p.Who(ctx) }
 
 func TestLazyThousandFirstCallsActivateOnce(t *testing.T) {
-	counts := new(lifecycle.Counts)
-	srv := startServer(t, invoker.Options{Observers: []lifecycle.Observer{counts}})
+	counts := new(remoting.EventCounts)
+	srv := startServer(t, invoker.Options{Observers: []remoting.Observer{counts}})
 	tr := &svc.Tracker{Delay: 50 * time.Millisecond}
 	ref := srv.register(t, "lazy", lifecycle.Lazy(tr.New))
 	assert.Zero(t, tr.News.Load(), "constructor calls before the first call")
@@ -56,16 +56,16 @@ func TestLazyThousandFirstCallsActivateOnce(t *testing.T) {
 	assert.EqualValues(t, 1, tr.News.Load(), "constructor calls")
 	assert.EqualValues(t, 1, tr.Activated.Load(), "Activate calls")
 	assert.EqualValues(t, 1000, tr.Calls.Load(), "calls served")
-	assert.EqualValues(t, 1, counts.Get(svc.ProbeInterface, lifecycle.EventActivated), "Activated events")
+	assert.EqualValues(t, 1, counts.Get(svc.ProbeInterface, remoting.EventActivated), "Activated events")
 
 	require.NoError(t, srv.Shutdown(ctxT(t)))
 	assert.EqualValues(t, 1, tr.Deactivated.Load(), "Deactivate calls after Shutdown")
-	assert.EqualValues(t, 1, counts.Get(svc.ProbeInterface, lifecycle.EventDeactivated), "Deactivated events")
+	assert.EqualValues(t, 1, counts.Get(svc.ProbeInterface, remoting.EventDeactivated), "Deactivated events")
 }
 
 func TestLazyFailedConstructorRetries(t *testing.T) {
-	counts := new(lifecycle.Counts)
-	srv := startServer(t, invoker.Options{Observers: []lifecycle.Observer{counts}})
+	counts := new(remoting.EventCounts)
+	srv := startServer(t, invoker.Options{Observers: []remoting.Observer{counts}})
 	tr := &svc.Tracker{Delay: 50 * time.Millisecond}
 	tr.FailNext.Store(1)
 	ref := srv.register(t, "lazy", lifecycle.Lazy(tr.New))
@@ -83,13 +83,13 @@ func TestLazyFailedConstructorRetries(t *testing.T) {
 	require.NoError(t, err, "the call after the failure tries again")
 	assert.EqualValues(t, 1, n)
 	assert.EqualValues(t, 2, tr.News.Load(), "constructor calls")
-	assert.EqualValues(t, 1, counts.Failed(svc.ProbeInterface, lifecycle.EventActivated), "failed Activated events")
-	assert.EqualValues(t, 1, counts.Get(svc.ProbeInterface, lifecycle.EventActivated), "Activated events")
+	assert.EqualValues(t, 1, counts.Failed(svc.ProbeInterface, remoting.EventActivated), "failed Activated events")
+	assert.EqualValues(t, 1, counts.Get(svc.ProbeInterface, remoting.EventActivated), "Activated events")
 }
 
 func TestPooledBoundedUnderLoad(t *testing.T) {
-	counts := new(lifecycle.Counts)
-	srv := startServer(t, invoker.Options{Observers: []lifecycle.Observer{counts}})
+	counts := new(remoting.EventCounts)
+	srv := startServer(t, invoker.Options{Observers: []remoting.Observer{counts}})
 	tr := &svc.Tracker{}
 	ref := srv.register(t, "pooled", lifecycle.Pooled(tr.New, lifecycle.PoolOptions{Max: 4}))
 
@@ -114,8 +114,8 @@ func TestPooledBoundedUnderLoad(t *testing.T) {
 	assert.Zero(t, tr.Unreset.Load(), "calls served by an instance that was not Reset after its last call")
 	require.Eventually(t, func() bool { return tr.Resets.Load() == calls }, 5*time.Second, time.Millisecond,
 		"Reset calls: one per returned instance")
-	assert.EqualValues(t, calls, counts.Get(svc.ProbeInterface, lifecycle.EventPoolBorrow), "PoolBorrow events")
-	assert.EqualValues(t, calls, counts.Get(svc.ProbeInterface, lifecycle.EventPoolReturn), "PoolReturn events")
+	assert.EqualValues(t, calls, counts.Get(svc.ProbeInterface, remoting.EventPoolBorrow), "PoolBorrow events")
+	assert.EqualValues(t, calls, counts.Get(svc.ProbeInterface, remoting.EventPoolReturn), "PoolReturn events")
 
 	require.NoError(t, srv.Shutdown(ctxT(t)))
 	assert.Zero(t, tr.Live.Load(), "instances live after Shutdown")
@@ -123,8 +123,8 @@ func TestPooledBoundedUnderLoad(t *testing.T) {
 }
 
 func TestPooledExhaustedAtDeadline(t *testing.T) {
-	counts := new(lifecycle.Counts)
-	srv := startServer(t, invoker.Options{Observers: []lifecycle.Observer{counts}})
+	counts := new(remoting.EventCounts)
+	srv := startServer(t, invoker.Options{Observers: []remoting.Observer{counts}})
 	tr := &svc.Tracker{}
 	const margin = 25 * time.Millisecond
 	ref := srv.register(t, "pooled", lifecycle.Pooled(tr.New, lifecycle.PoolOptions{Max: 4, DeadlineMargin: margin}))
@@ -149,7 +149,7 @@ func TestPooledExhaustedAtDeadline(t *testing.T) {
 	assert.Equal(t, remoting.CodeResourceExhausted, remoting.CodeOf(err))
 	assert.Less(t, took, deadline, "the reply arrives before the caller's deadline")
 	assert.Greater(t, took, deadline-2*margin, "the call waits until near its deadline")
-	assert.EqualValues(t, 1, counts.Get(svc.ProbeInterface, lifecycle.EventPoolExhausted), "PoolExhausted events")
+	assert.EqualValues(t, 1, counts.Get(svc.ProbeInterface, remoting.EventPoolExhausted), "PoolExhausted events")
 
 	stopHolding()
 	holders.Wait()
@@ -164,8 +164,8 @@ func TestPooledExhaustedAtDeadline(t *testing.T) {
 }
 
 func TestPerRequestFreshInstances(t *testing.T) {
-	counts := new(lifecycle.Counts)
-	srv := startServer(t, invoker.Options{Observers: []lifecycle.Observer{counts}})
+	counts := new(remoting.EventCounts)
+	srv := startServer(t, invoker.Options{Observers: []remoting.Observer{counts}})
 	tr := &svc.Tracker{}
 	ref := srv.register(t, "perrequest", lifecycle.PerRequest(tr.New))
 	p := probe(srv.dial(t), ref)
@@ -193,29 +193,29 @@ func TestPerRequestFreshInstances(t *testing.T) {
 	assert.Zero(t, tr.Live.Load(), "instances live")
 	assert.Zero(t, tr.Overlaps.Load(), "calls that shared an instance")
 	assert.Zero(t, tr.Reused.Load(), "calls served by a reused instance")
-	assert.EqualValues(t, calls, counts.Get(svc.ProbeInterface, lifecycle.EventActivated), "Activated events")
-	assert.EqualValues(t, calls, counts.Get(svc.ProbeInterface, lifecycle.EventDeactivated), "Deactivated events")
+	assert.EqualValues(t, calls, counts.Get(svc.ProbeInterface, remoting.EventActivated), "Activated events")
+	assert.EqualValues(t, calls, counts.Get(svc.ProbeInterface, remoting.EventDeactivated), "Deactivated events")
 }
 
 // recorder keeps the events of each registered name.
 type recorder struct {
 	mu     sync.Mutex
-	byName map[string][]lifecycle.EventKind
+	byName map[string][]remoting.EventKind
 }
 
-func (r *recorder) Observe(e lifecycle.Event) {
+func (r *recorder) Observe(e remoting.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.byName == nil {
-		r.byName = map[string][]lifecycle.EventKind{}
+		r.byName = map[string][]remoting.EventKind{}
 	}
 	r.byName[e.Name] = append(r.byName[e.Name], e.Kind)
 }
 
-func (r *recorder) tally(name string) map[lifecycle.EventKind]int {
+func (r *recorder) tally(name string) map[remoting.EventKind]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := map[lifecycle.EventKind]int{}
+	out := map[remoting.EventKind]int{}
 	for _, k := range r.byName[name] {
 		out[k]++
 	}
@@ -225,8 +225,8 @@ func (r *recorder) tally(name string) map[lifecycle.EventKind]int {
 // Every observer sees the events of every strategy, and Counts tallies
 // them per interface.
 func TestEventsObservedAndCounted(t *testing.T) {
-	rec, counts := new(recorder), new(lifecycle.Counts)
-	srv := startServer(t, invoker.Options{Observers: []lifecycle.Observer{rec, counts}})
+	rec, counts := new(recorder), new(remoting.EventCounts)
+	srv := startServer(t, invoker.Options{Observers: []remoting.Observer{rec, counts}})
 	trs := map[string]*svc.Tracker{"static": {}, "lazy": {}, "perrequest": {}, "pooled": {}}
 	static, err := trs["static"].New(context.Background())
 	require.NoError(t, err)
@@ -247,8 +247,8 @@ func TestEventsObservedAndCounted(t *testing.T) {
 	}
 	require.NoError(t, srv.Shutdown(ctxT(t)))
 
-	A, D, B, R := lifecycle.EventActivated, lifecycle.EventDeactivated, lifecycle.EventPoolBorrow, lifecycle.EventPoolReturn
-	want := map[string]map[lifecycle.EventKind]int{
+	A, D, B, R := remoting.EventActivated, remoting.EventDeactivated, remoting.EventPoolBorrow, remoting.EventPoolReturn
+	want := map[string]map[remoting.EventKind]int{
 		"static":     {A: 1, D: 1},
 		"lazy":       {A: 1, D: 1},
 		"perrequest": {A: calls, D: calls},
@@ -257,7 +257,7 @@ func TestEventsObservedAndCounted(t *testing.T) {
 	for name, w := range want {
 		assert.Equal(t, w, rec.tally(name), "events of %s", name)
 	}
-	assert.Equal(t, []lifecycle.Count{
+	assert.Equal(t, []remoting.EventCount{
 		{Interface: svc.ProbeInterface, Kind: A, N: 1 + 1 + calls + 1},
 		{Interface: svc.ProbeInterface, Kind: D, N: 1 + 1 + calls + 1},
 		{Interface: svc.ProbeInterface, Kind: B, N: calls},

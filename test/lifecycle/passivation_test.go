@@ -16,6 +16,7 @@ import (
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/passivation"
+	"github.com/remoting-go/remoting/passivation/bolt"
 	"github.com/remoting-go/remoting/requestor"
 	"github.com/remoting-go/remoting/test/lifecycle/tally"
 )
@@ -30,10 +31,10 @@ func passivating(tr *tally.Tracker, after time.Duration, store passivation.Store
 }
 
 // openBolt opens a store in path; the test closes it.
-func openBolt(t *testing.T, path string) *passivation.BoltStore {
+func openBolt(t *testing.T, path string) *bolt.Store {
 	t.Helper()
-	s, err := passivation.OpenBolt(path, passivation.BoltOptions{})
-	require.NoError(t, err, "OpenBolt(%s)", path)
+	s, err := bolt.Open(path, bolt.Options{})
+	require.NoError(t, err, "bolt.Open(%s)", path)
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -42,14 +43,14 @@ func TestPassivateIdleThenReactivate(t *testing.T) {
 	ev := new(events)
 	tr := new(tally.Tracker)
 	store := openBolt(t, filepath.Join(t.TempDir(), "state.db"))
-	srv := depServer(t, tr, passivating(tr, 100*time.Millisecond, store, 0), invoker.Options{Observers: []lifecycle.Observer{ev}})
+	srv := depServer(t, tr, passivating(tr, 100*time.Millisecond, store, 0), invoker.Options{Observers: []remoting.Observer{ev}})
 	c := srv.dial(t)
 	tl, id := newTally(t, maker(t, c, c.Endpoint()), 10)
 	ctx := ctxT(t)
 	_, err := tl.Add(ctx, 5)
 	require.NoError(t, err, "Add")
 
-	ev.wait(t, lifecycle.EventPassivated, id, 1)
+	ev.wait(t, remoting.EventPassivated, id, 1)
 	assert.EqualValues(t, 1, tr.Saves.Load(), "SaveState calls")
 	assert.EqualValues(t, 1, tr.Deactivated.Load(), "Deactivate calls: the instance is gone")
 	assert.Zero(t, tr.Closed.Load(), "Close calls: the object lives on")
@@ -64,13 +65,13 @@ func TestPassivateIdleThenReactivate(t *testing.T) {
 	assert.EqualValues(t, 1, tr.News.Load(), "instances made for reactivation")
 	assert.EqualValues(t, 1, tr.Restores.Load(), "RestoreState calls")
 	assert.EqualValues(t, 1, tr.Activated.Load(), "Activate calls")
-	ok, _ := ev.count(lifecycle.EventReactivated, id)
+	ok, _ := ev.count(remoting.EventReactivated, id)
 	assert.Equal(t, 1, ok, "Reactivated events")
 
 	// It passivates again when idle again, over the same record.
 	_, err = tl.Add(ctx, 1)
 	require.NoError(t, err, "Add")
-	ev.wait(t, lifecycle.EventPassivated, id, 2)
+	ev.wait(t, remoting.EventPassivated, id, 2)
 	n, err = tl.Get(ctx)
 	require.NoError(t, err, "Get after the second passivation")
 	assert.EqualValues(t, 16, n, "the state after the second reactivation")
@@ -84,10 +85,10 @@ func TestPassivateIdleThenReactivate(t *testing.T) {
 func TestReactivateOnceUnderThousandCalls(t *testing.T) {
 	ev := new(events)
 	tr := &tally.Tracker{RestoreDelay: 50 * time.Millisecond}
-	srv := depServer(t, tr, passivating(tr, 50*time.Millisecond, nil, 0), invoker.Options{Observers: []lifecycle.Observer{ev}})
+	srv := depServer(t, tr, passivating(tr, 50*time.Millisecond, nil, 0), invoker.Options{Observers: []remoting.Observer{ev}})
 	c := srv.dial(t)
 	tl, id := newTally(t, maker(t, c, c.Endpoint()), 42)
-	ev.wait(t, lifecycle.EventPassivated, id, 1)
+	ev.wait(t, remoting.EventPassivated, id, 1)
 
 	const calls = 1000
 	ctx := ctxT(t)
@@ -108,7 +109,7 @@ func TestReactivateOnceUnderThousandCalls(t *testing.T) {
 	}
 	assert.EqualValues(t, 1, tr.News.Load(), "instances made for reactivation")
 	assert.EqualValues(t, 1, tr.Restores.Load(), "RestoreState calls")
-	ok, failed := ev.count(lifecycle.EventReactivated, id)
+	ok, failed := ev.count(remoting.EventReactivated, id)
 	assert.Equal(t, 1, ok, "Reactivated events")
 	assert.Zero(t, failed, "failed Reactivated events")
 }
@@ -124,7 +125,7 @@ func TestRestartOnSameBoltFile(t *testing.T) {
 	// The first server: one tally passivates when idle, the other is live
 	// when the server shuts down, which passivates it.
 	ev1 := new(events)
-	store1, err := passivation.OpenBolt(path, passivation.BoltOptions{})
+	store1, err := bolt.Open(path, bolt.Options{})
 	require.NoError(t, err)
 	srv1 := newServerOn(t, lis, tr, passivating(tr, after, store1, 0), ev1)
 	ctx := ctxT(t)
@@ -133,12 +134,12 @@ func TestRestartOnSameBoltFile(t *testing.T) {
 	t.Cleanup(func() { c.Close() })
 	m := maker(t, c, c.Endpoint())
 	idle, idleID := newTally(t, m, 100)
-	ev1.wait(t, lifecycle.EventPassivated, idleID, 1)
+	ev1.wait(t, remoting.EventPassivated, idleID, 1)
 	busy, busyID := newTally(t, m, 200)
 	_, err = busy.Add(ctx, 1)
 	require.NoError(t, err)
 	require.NoError(t, srv1.Shutdown(ctx), "Shutdown")
-	ok, _ := ev1.count(lifecycle.EventPassivated, busyID)
+	ok, _ := ev1.count(remoting.EventPassivated, busyID)
 	assert.Equal(t, 1, ok, "Passivated events of the live tally at shutdown")
 	require.NoError(t, store1.Close())
 
@@ -160,7 +161,7 @@ func TestRestartOnSameBoltFile(t *testing.T) {
 		require.Eventually(t, func() bool { n, err = tc.tl.Get(ctx); return err == nil }, 5*time.Second, 10*time.Millisecond,
 			"Get of %v on the new server: %v", tc.id, err)
 		assert.Equal(t, tc.want, n, "Get of %v on the new server", tc.id)
-		ok, _ := ev2.count(lifecycle.EventReactivated, tc.id)
+		ok, _ := ev2.count(remoting.EventReactivated, tc.id)
 		assert.Equal(t, 1, ok, "Reactivated events of %v", tc.id)
 	}
 	assert.EqualValues(t, news+2, tr.News.Load(), "instances made for reactivation by the new server")
@@ -175,7 +176,7 @@ func TestRestartOnSameBoltFile(t *testing.T) {
 // p; the test closes it.
 func newServerOn(t *testing.T, lis net.Listener, tr *tally.Tracker, p lifecycle.Policy, ev *events) *invoker.Server {
 	t.Helper()
-	srv := invoker.NewServer(invoker.Options{Observers: []lifecycle.Observer{ev}})
+	srv := invoker.NewServer(invoker.Options{Observers: []remoting.Observer{ev}})
 	require.NoError(t, srv.Policy(tally.TallyInvoker(), p), "Policy")
 	_, err := srv.Register("maker", tally.MakerInvoker(), lifecycle.Static(tr.Maker()))
 	require.NoError(t, err)
@@ -226,17 +227,17 @@ func TestSaveFailureKeepsInstance(t *testing.T) {
 	tr := new(tally.Tracker)
 	store := &failingStore{Store: passivation.NewMemoryStore(), fail: true}
 	t.Cleanup(func() { store.Close() })
-	srv := depServer(t, tr, passivating(tr, 50*time.Millisecond, store, 0), invoker.Options{Observers: []lifecycle.Observer{ev}})
+	srv := depServer(t, tr, passivating(tr, 50*time.Millisecond, store, 0), invoker.Options{Observers: []remoting.Observer{ev}})
 	c := srv.dial(t)
 	tl, id := newTally(t, maker(t, c, c.Endpoint()), 1)
 	ctx := ctxT(t)
 
 	// Saves fail, twice: the instance stays and serves with its state.
-	require.Eventually(t, func() bool { _, failed := ev.count(lifecycle.EventPassivated, id); return failed >= 2 },
+	require.Eventually(t, func() bool { _, failed := ev.count(remoting.EventPassivated, id); return failed >= 2 },
 		5*time.Second, time.Millisecond, "failed Passivated events")
 	ev.mu.Lock()
 	for _, e := range ev.all {
-		if e.Kind == lifecycle.EventPassivated {
+		if e.Kind == remoting.EventPassivated {
 			assert.ErrorIs(t, e.Err, errDisk, "the Err of a failed Passivated event")
 		}
 	}
@@ -250,8 +251,8 @@ func TestSaveFailureKeepsInstance(t *testing.T) {
 	// SaveState failing is no different.
 	tr.FailSaves.Store(true)
 	store.setFail(false)
-	failed0 := func() int { _, f := ev.count(lifecycle.EventPassivated, id); return f }()
-	require.Eventually(t, func() bool { _, failed := ev.count(lifecycle.EventPassivated, id); return failed > failed0 },
+	failed0 := func() int { _, f := ev.count(remoting.EventPassivated, id); return f }()
+	require.Eventually(t, func() bool { _, failed := ev.count(remoting.EventPassivated, id); return failed > failed0 },
 		5*time.Second, time.Millisecond, "failed Passivated events with SaveState failing")
 	n, err = tl.Get(ctx)
 	require.NoError(t, err, "Get")
@@ -259,7 +260,7 @@ func TestSaveFailureKeepsInstance(t *testing.T) {
 
 	// Once the store works, the object passivates.
 	tr.FailSaves.Store(false)
-	ev.wait(t, lifecycle.EventPassivated, id, 1)
+	ev.wait(t, remoting.EventPassivated, id, 1)
 	n, err = tl.Get(ctx)
 	require.NoError(t, err, "Get after the passivation")
 	assert.EqualValues(t, 2, n, "the state after the passivation")
@@ -271,20 +272,20 @@ func TestLeasedPassivatedExpiresAtTTL(t *testing.T) {
 	store := passivation.NewMemoryStore()
 	t.Cleanup(func() { store.Close() })
 	const after, ttl = 50 * time.Millisecond, 2 * time.Second
-	srv := depServer(t, tr, passivating(tr, after, store, ttl), invoker.Options{Observers: []lifecycle.Observer{ev}})
+	srv := depServer(t, tr, passivating(tr, after, store, ttl), invoker.Options{Observers: []remoting.Observer{ev}})
 	c := srv.dial(t)
 	start := time.Now()
 	tl, id := newTally(t, maker(t, unheld{c}, c.Endpoint()), 8)
 	ctx := ctxT(t)
 
-	ev.wait(t, lifecycle.EventPassivated, id, 1)
+	ev.wait(t, remoting.EventPassivated, id, 1)
 	assert.Less(t, time.Since(start), ttl/2, "time to passivation")
 	_, err := store.Load(ctx, id)
 	require.NoError(t, err, "the stored state before the TTL")
-	expired, _ := ev.count(lifecycle.EventLeaseExpired, id)
+	expired, _ := ev.count(remoting.EventLeaseExpired, id)
 	assert.Zero(t, expired, "LeaseExpired events before the TTL")
 
-	ev.wait(t, lifecycle.EventLeaseExpired, id, 1)
+	ev.wait(t, remoting.EventLeaseExpired, id, 1)
 	assert.GreaterOrEqual(t, time.Since(start), ttl*3/4, "time to expiry")
 	require.Eventually(t, func() bool { _, err := store.Load(ctx, id); return errors.Is(err, passivation.ErrNotFound) },
 		5*time.Second, time.Millisecond, "the stored state is deleted at expiry")

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/passivation"
@@ -19,7 +20,7 @@ func TestSetLeaseTTL(t *testing.T) {
 	ev := new(events)
 	tr := new(tally.Tracker)
 	srv := depServer(t, tr, lifecycle.ClientDependent(lifecycle.ClientDependentOptions{TTL: time.Hour}),
-		invoker.Options{Observers: []lifecycle.Observer{ev}})
+		invoker.Options{Observers: []remoting.Observer{ev}})
 	c := srv.dial(t)
 	m := maker(t, unheld{c}, c.Endpoint())
 	old, oldID := newTally(t, m, 0)
@@ -28,14 +29,14 @@ func TestSetLeaseTTL(t *testing.T) {
 	require.NoError(t, srv.SetLeaseTTL(tally.TallyInvoker(), short), "SetLeaseTTL")
 	_, newID := newTally(t, m, 0)
 	start := time.Now()
-	ev.wait(t, lifecycle.EventLeaseExpired, newID, 1)
+	ev.wait(t, remoting.EventLeaseExpired, newID, 1)
 	assert.Less(t, time.Since(start), 5*time.Second, "a new object lives by the new time to live")
 
 	// The old object's lease was granted for an hour; its next renewal
 	// (a call) moves it to the new time to live.
 	_, err := old.Add(ctxT(t), 1)
 	require.NoError(t, err)
-	ev.wait(t, lifecycle.EventLeaseExpired, oldID, 1)
+	ev.wait(t, remoting.EventLeaseExpired, oldID, 1)
 
 	assert.Error(t, srv.SetLeaseTTL(tally.MakerInvoker(), short), "an interface without a client-dependent policy")
 	assert.Error(t, srv.SetLeaseTTL(tally.TallyInvoker(), -time.Second), "a negative time to live")
@@ -47,13 +48,13 @@ func TestSetPassivateAfter(t *testing.T) {
 	ev := new(events)
 	tr := new(tally.Tracker)
 	store := passivation.NewMemoryStore()
-	srv := depServer(t, tr, passivating(tr, time.Hour, store, 0), invoker.Options{Observers: []lifecycle.Observer{ev}})
+	srv := depServer(t, tr, passivating(tr, time.Hour, store, 0), invoker.Options{Observers: []remoting.Observer{ev}})
 	c := srv.dial(t)
 	_, id := newTally(t, maker(t, c, c.Endpoint()), 1)
 
 	require.NoError(t, srv.SetPassivateAfter(tally.TallyInvoker(), 100*time.Millisecond), "SetPassivateAfter")
 	start := time.Now()
-	ev.wait(t, lifecycle.EventPassivated, id, 1)
+	ev.wait(t, remoting.EventPassivated, id, 1)
 	assert.Less(t, time.Since(start), 5*time.Second, "passivated by the new idle time")
 
 	assert.Error(t, srv.SetPassivateAfter(tally.MakerInvoker(), time.Second), "an interface without a passivating policy")

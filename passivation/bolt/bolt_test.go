@@ -1,8 +1,9 @@
-package passivation_test
+package bolt_test
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,50 +17,81 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	bolt "go.etcd.io/bbolt"
+	bbolt "go.etcd.io/bbolt"
+	"go.uber.org/goleak"
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/passivation"
+	"github.com/remoting-go/remoting/passivation/bolt"
+	"github.com/remoting-go/remoting/passivation/storetest"
 )
 
-func TestOpenBoltLocked(t *testing.T) {
+func TestMain(m *testing.M) {
+	if path := os.Getenv(crashChildEnv); path != "" {
+		os.Exit(crashChild(path))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+var ctx = context.Background()
+
+// TestStore runs the conformance tests against the bolt store, reopening
+// its file for the records that must outlive Close.
+func TestStore(t *testing.T) {
+	storetest.Run(t, storetest.Opener{
+		Open: func(t *testing.T) passivation.Store {
+			s, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
+			require.NoError(t, err, "Open")
+			return s
+		},
+		Reopen: func(t *testing.T, s passivation.Store) passivation.Store {
+			path := s.(*bolt.Store).Path()
+			require.NoError(t, s.Close(), "Close")
+			s, err := bolt.Open(path, bolt.Options{})
+			require.NoError(t, err, "Open(%s) again", path)
+			return s
+		},
+	})
+}
+
+func TestOpenLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := passivation.OpenBolt(path, passivation.BoltOptions{})
-	require.NoError(t, err, "OpenBolt")
+	s, err := bolt.Open(path, bolt.Options{})
+	require.NoError(t, err, "Open")
 	defer s.Close()
 
 	const timeout = 200 * time.Millisecond
 	start := time.Now()
-	_, err = passivation.OpenBolt(path, passivation.BoltOptions{LockTimeout: timeout})
+	_, err = bolt.Open(path, bolt.Options{LockTimeout: timeout})
 	elapsed := time.Since(start)
-	require.ErrorIs(t, err, passivation.ErrLocked, "second OpenBolt(%s)", path)
+	require.ErrorIs(t, err, bolt.ErrLocked, "second Open(%s)", path)
 	assert.Contains(t, err.Error(), path, "the error names the file")
 	assert.Contains(t, err.Error(), "locked by another process", "the error says why")
-	assert.GreaterOrEqual(t, elapsed, timeout-100*time.Millisecond, "OpenBolt gave up well before its timeout")
-	assert.Less(t, elapsed, timeout+time.Second, "OpenBolt gave up long after its timeout")
+	assert.GreaterOrEqual(t, elapsed, timeout-100*time.Millisecond, "Open gave up well before its timeout")
+	assert.Less(t, elapsed, timeout+time.Second, "Open gave up long after its timeout")
 
 	// Once the first store is closed, the file opens.
 	require.NoError(t, s.Close(), "Close")
-	s2, err := passivation.OpenBolt(path, passivation.BoltOptions{LockTimeout: timeout})
-	require.NoError(t, err, "OpenBolt after Close")
+	s2, err := bolt.Open(path, bolt.Options{LockTimeout: timeout})
+	require.NoError(t, err, "Open after Close")
 	require.NoError(t, s2.Close(), "Close")
 }
 
-func TestOpenBoltErrors(t *testing.T) {
+func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
-	_, err := passivation.OpenBolt(filepath.Join(dir, "missing", "state.db"), passivation.BoltOptions{})
-	assert.ErrorIs(t, err, os.ErrNotExist, "OpenBolt in a missing directory")
+	_, err := bolt.Open(filepath.Join(dir, "missing", "state.db"), bolt.Options{})
+	assert.ErrorIs(t, err, os.ErrNotExist, "Open in a missing directory")
 
 	garbage := filepath.Join(dir, "garbage.db")
 	require.NoError(t, os.WriteFile(garbage, bytes.Repeat([]byte("not a database "), 1000), 0o600), "WriteFile")
-	_, err = passivation.OpenBolt(garbage, passivation.BoltOptions{})
-	assert.Error(t, err, "OpenBolt of a file that is no database")
+	_, err = bolt.Open(garbage, bolt.Options{})
+	assert.Error(t, err, "Open of a file that is no database")
 }
 
-func TestBoltFileMode(t *testing.T) {
+func TestFileMode(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := passivation.OpenBolt(path, passivation.BoltOptions{})
-	require.NoError(t, err, "OpenBolt")
+	s, err := bolt.Open(path, bolt.Options{})
+	require.NoError(t, err, "Open")
 	require.NoError(t, s.Close(), "Close")
 	fi, err := os.Stat(path)
 	require.NoError(t, err, "Stat")
@@ -104,7 +136,7 @@ func checkCrashData(i int, data []byte) (uint64, error) {
 // objects in turn, for ever, and prints "i n version" for each save that
 // returned. It returns only on an error.
 func crashChild(path string) int {
-	s, err := passivation.OpenBolt(path, passivation.BoltOptions{})
+	s, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -127,7 +159,7 @@ func crashChild(path string) int {
 	}
 }
 
-func TestBoltCrash(t *testing.T) {
+func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
@@ -199,8 +231,8 @@ read:
 	require.Positive(t, count, "acknowledged saves before the kill; child stderr: %s", stderr.String())
 	t.Logf("the child acknowledged %d saves before it was killed", count)
 
-	s, err := passivation.OpenBolt(path, passivation.BoltOptions{})
-	require.NoError(t, err, "OpenBolt after the crash")
+	s, err := bolt.Open(path, bolt.Options{})
+	require.NoError(t, err, "Open after the crash")
 	for i := range crashObjects {
 		rec, err := s.Load(ctx, crashID(i))
 		if acked[i].version == 0 {
@@ -228,10 +260,10 @@ read:
 	require.NoError(t, s.Close(), "Close")
 
 	// bbolt's own consistency check of the file.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	require.NoError(t, err, "bolt.Open")
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	require.NoError(t, err, "bbolt.Open")
 	defer db.Close()
-	err = db.View(func(tx *bolt.Tx) error {
+	err = db.View(func(tx *bbolt.Tx) error {
 		var errs []error
 		for err := range tx.Check() {
 			errs = append(errs, err)
