@@ -22,8 +22,8 @@ func (o owners) Export(obj dispatch.Object, impl any, insert func(dispatch.Objec
 	})
 }
 
-func (o owners) End(id remoting.ObjectID) error          { return o.s.mgr.Release(id) }
-func (o owners) Gone(caller, id remoting.ObjectID) error { return o.s.mgr.Ended(caller, id) }
+func (o owners) End(id remoting.ObjectID) error          { return o.s.mgr.End(id) }
+func (o owners) Gone(caller, id remoting.ObjectID) error { return o.s.mgr.Gone(caller, id) }
 func (o owners) Close(ctx context.Context) error         { return o.s.mgr.Close(ctx) }
 func (o owners) Renew(caller remoting.ObjectID, ids []remoting.ObjectID) []time.Duration {
 	return o.s.mgr.Renew(caller, ids)

@@ -85,8 +85,8 @@ func (o Options) transport() transport.Options {
 type Server struct {
 	opts    Options
 	reg     *dispatch.Registry
-	mgr     *lifecycle.Manager   // the objects remote factories create for clients
-	observe func(remoting.Event) // the observers, as one function
+	mgr     *lifecycle.Dependents // the objects remote factories create for clients
+	observe func(remoting.Event)  // the observers, as one function
 
 	// ctx is canceled by Close; every connection's context derives from it.
 	ctx    context.Context
@@ -130,7 +130,7 @@ func NewServer(opts Options) *Server {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 	}
-	s.mgr = lifecycle.NewManager(lifecycle.ManagerOptions{Grace: opts.OwnerGrace, OnEnd: func(id remoting.ObjectID) { s.reg.Drop(id) }, Logger: opts.Logger})
+	s.mgr = lifecycle.NewDependents(lifecycle.DependentsOptions{Grace: opts.OwnerGrace, OnEnd: func(id remoting.ObjectID) { s.reg.Drop(id) }, Logger: opts.Logger})
 	s.reg = dispatch.NewRegistry(opts.Logger, owners{s}, ErrServerClosed)
 	s.reg.SetInterceptors(opts.Interceptors...)
 	return s
@@ -246,7 +246,7 @@ func (s *Server) SetLeaseTTL(inv *codegen.Invoker, ttl time.Duration) error {
 	if err := dispatch.Check(inv); err != nil {
 		return err
 	}
-	return s.mgr.SetTTL(inv.Interface, ttl)
+	return s.mgr.SetLeaseTTL(inv.Interface, ttl)
 }
 
 // SetPassivateAfter changes how long the objects that remote factories

@@ -36,7 +36,7 @@ const (
 )
 
 // dependent is the strategy of one client-dependent object: an instance a
-// remote factory made for one client. It is made by a Manager, which keeps
+// remote factory made for one client. It is made by a Dependents, which keeps
 // its lease and its idle deadline.
 //
 // Passivation must never drop an instance that a call is using. A call
@@ -45,7 +45,7 @@ const (
 // either the passivator sees the call and puts the instance back, or the
 // call sees nil and waits, in acquireSlow, for the passivation to end.
 type dependent struct {
-	m     *Manager
+	m     *Dependents
 	pol   *policyState // nil: the default policy
 	b     Binding
 	owner remoting.ObjectID
@@ -76,14 +76,14 @@ func (d *dependent) ttl() time.Duration {
 	return time.Duration(d.pol.ttl.Load())
 }
 
-// Bind is called by the Manager, not by a registry: see Manager.Export.
+// Bind is called by the Dependents, not by a registry: see Dependents.Export.
 func (d *dependent) Bind(b Binding) error {
 	d.b = b
 	return nil
 }
 
 // start makes impl, fresh from a factory, the object's instance; the
-// Manager reports it as activated once the object is registered.
+// Dependents reports it as activated once the object is registered.
 func (d *dependent) start(impl any) error {
 	if impl == nil {
 		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: instance of %s is nil", d.b.Interface)
@@ -359,7 +359,7 @@ func (d *dependent) settle() {
 }
 
 // end ends the object for good: its instance, if it has one, is
-// deactivated and closed, and its stored state deleted. The Manager has
+// deactivated and closed, and its stored state deleted. The Dependents has
 // already dropped it from its table.
 func (d *dependent) end(ctx context.Context, why lease.Reason) error {
 	d.settle()

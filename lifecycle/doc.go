@@ -39,7 +39,7 @@
 // ([Activator], [Deactivator], [Resetter], [StateSaver], [StateRestorer]),
 // the Default* constants and [ErrClosed]. For the server, and for a user
 // who writes a strategy of their own: [Strategy], [Binding] and [Fanout].
-// [Manager] is the server's: invoker.Server makes one and calls it; an
+// [Dependents] is the server's: invoker.Server makes one and calls it; an
 // application reaches it through the server (Server.Policy,
 // Server.SetLeaseTTL, Server.SetPassivateAfter).
 //
@@ -64,7 +64,7 @@
 // server's grace period. With [Passivate], an object that sat idle has its
 // state saved to a passivation.Store and its instance dropped, until its
 // next call (Passivation); a server that starts on the same store brings
-// the passivated objects back. A [Manager], one per server, keeps them.
+// the passivated objects back. A [Dependents], one per server, keeps them.
 //
 // # Lifecycle hooks
 //
@@ -96,7 +96,7 @@
 // caller. Deactivate and Reset run on the goroutine that ends or returns
 // the instance, with Close's context at Close and context.Background()
 // otherwise; a client-dependent instance is deactivated on the goroutine
-// that ends it (Release's, or the Manager's for expiries and
+// that ends it (End's, or the Dependents' for expiries and
 // passivations). A hook that panics is treated as one that returned an
 // Internal error.
 //
@@ -128,7 +128,7 @@
 // Static, Lazy and PerRequest start no goroutines: constructors and hooks
 // run on the callers' goroutines. Pooled makes its [pool.Pool] at the first
 // call, which starts the pool's reaper goroutine; Close stops it. A
-// [Manager] runs two goroutines, each started when first needed: one that
+// [Dependents] runs two goroutines, each started when first needed: one that
 // ends the client-dependent objects whose lease ran out, and one that
-// passivates idle objects; see [Manager].
+// passivates idle objects; see [Dependents].
 package lifecycle

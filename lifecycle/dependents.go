@@ -14,12 +14,12 @@ import (
 	"github.com/remoting-go/remoting/passivation"
 )
 
-// DefaultGrace is the default of [ManagerOptions.Grace], and so of
+// DefaultGrace is the default of [DependentsOptions.Grace], and so of
 // invoker.Options.OwnerGrace.
 const DefaultGrace = 30 * time.Second
 
-// ManagerOptions configure a [Manager]. The zero value is ready to use.
-type ManagerOptions struct {
+// DependentsOptions configure a [Dependents]. The zero value is ready to use.
+type DependentsOptions struct {
 	// Grace is how long the objects of a client outlive the last of its
 	// connections: a client that reconnects within it keeps them, and
 	// their leases start anew. Default [DefaultGrace], 30 seconds.
@@ -28,9 +28,9 @@ type ManagerOptions struct {
 	// OnEnd, if set, is told of every object that ends for good (released,
 	// its lease expired, its client gone), so that the owner of the table
 	// of objects drops it. It runs before the object's instance is
-	// deactivated, on the goroutine that ends the object: Release's, or
+	// deactivated, on the goroutine that ends the object: End's, or
 	// the lease goroutine's for expiries. It must be fast and must not
-	// call the Manager.
+	// call the Dependents.
 	OnEnd func(id remoting.ObjectID)
 
 	// Logger receives what cannot reach a caller: records of a store that
@@ -39,7 +39,7 @@ type ManagerOptions struct {
 	Logger *slog.Logger
 }
 
-// Manager is the part of the Lifecycle Manager that keeps the objects
+// Dependents is the part of the Lifecycle Manager that keeps the objects
 // remote factories create for clients: client-dependent objects. A server
 // has one; it makes each exported object's [Strategy] by the [Policy]
 // registered for its interface, keeps the objects' leases, passivates
@@ -48,7 +48,7 @@ type ManagerOptions struct {
 //
 // # Goroutines
 //
-// A Manager starts its goroutines when first needed, not when it is made:
+// A Dependents starts its goroutines when first needed, not when it is made:
 // the lease goroutine (a [lease.Manager]'s sweeper) at the first Export,
 // which ends the objects whose lease ran out or whose client stayed away
 // past the grace period; and the idle goroutine (a second lease.Manager,
@@ -58,7 +58,7 @@ type ManagerOptions struct {
 // objects, and a call costs no lock: it stamps the time, and the idle
 // goroutine, when an object's old deadline comes up, moves it to its new
 // one. Close stops both and waits for them.
-type Manager struct {
+type Dependents struct {
 	grace  time.Duration
 	onEnd  func(remoting.ObjectID)
 	logger *slog.Logger
@@ -82,9 +82,9 @@ type Manager struct {
 	present  map[remoting.ObjectID]int // connections per client
 }
 
-// policyState is a Policy registered for an interface, as the Manager
+// policyState is a Policy registered for an interface, as the Dependents
 // keeps it. The lease time to live and the passivation idle time, which
-// SetTTL and SetPassivateAfter change, are kept here and nowhere else: the
+// SetLeaseTTL and SetPassivateAfter change, are kept here and nowhere else: the
 // Policy they came from is not kept.
 type policyState struct {
 	renewal   Renewal
@@ -102,9 +102,9 @@ func (ps *policyState) passivates() bool { return ps.newFn != nil }
 // passivated.
 func (ps *policyState) idleAfter() time.Duration { return time.Duration(ps.after.Load()) }
 
-// NewManager returns a Manager. It starts no goroutines until it needs
+// NewDependents returns a Dependents. It starts no goroutines until it needs
 // them; Close stops them.
-func NewManager(opts ManagerOptions) *Manager {
+func NewDependents(opts DependentsOptions) *Dependents {
 	if opts.Grace <= 0 {
 		opts.Grace = DefaultGrace
 	}
@@ -112,7 +112,7 @@ func NewManager(opts ManagerOptions) *Manager {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{
+	return &Dependents{
 		grace:    opts.Grace,
 		onEnd:    opts.OnEnd,
 		logger:   opts.Logger,
@@ -124,22 +124,22 @@ func NewManager(opts ManagerOptions) *Manager {
 	}
 }
 
-// clock returns the time since the Manager was made, on the monotonic
+// clock returns the time since the Dependents was made, on the monotonic
 // clock.
-func (m *Manager) clock() int64 { return int64(time.Since(m.base)) }
+func (m *Dependents) clock() int64 { return int64(time.Since(m.base)) }
 
 // ownerKey is the owner of a lease: the client's peer id.
 func ownerKey(owner remoting.ObjectID) string { return string(owner[:]) }
 
 // leaseManager returns the lease manager, starting it if need be; nil
 // after Close.
-func (m *Manager) leaseManager() *lease.Manager {
+func (m *Dependents) leaseManager() *lease.Manager {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.leaseManagerLocked()
 }
 
-func (m *Manager) leaseManagerLocked() *lease.Manager {
+func (m *Dependents) leaseManagerLocked() *lease.Manager {
 	if m.leases == nil && !m.closed {
 		m.leases = lease.NewManager(lease.Options{OnEnd: m.leaseEnded})
 	}
@@ -158,7 +158,7 @@ func (m *Manager) leaseManagerLocked() *lease.Manager {
 // SetPolicy fails if the interface has a policy already, if an option of
 // p cannot work, if the policy's instance type does not implement the
 // interface, or if the store cannot be listed.
-func (m *Manager) SetPolicy(b Binding, p Policy, add func(id, owner remoting.ObjectID, s Strategy) error) error {
+func (m *Dependents) SetPolicy(b Binding, p Policy, add func(id, owner remoting.ObjectID, s Strategy) error) error {
 	if p.err != nil {
 		return p.err
 	}
@@ -200,7 +200,7 @@ func (m *Manager) SetPolicy(b Binding, p Policy, add func(id, owner remoting.Obj
 }
 
 // recover brings back the objects of ps's interface that its store keeps.
-func (m *Manager) recover(b Binding, ps *policyState, leases *lease.Manager, add func(id, owner remoting.ObjectID, s Strategy) error) error {
+func (m *Dependents) recover(b Binding, ps *policyState, leases *lease.Manager, add func(id, owner remoting.ObjectID, s Strategy) error) error {
 	err := ps.store.List(m.ctx, func(id remoting.ObjectID, rec passivation.Record) error {
 		var r record
 		schema, err := passivation.Decode(rec.Data, &r)
@@ -240,7 +240,7 @@ func (m *Manager) recover(b Binding, ps *policyState, leases *lease.Manager, add
 }
 
 // grant gives d its lease: the policy's time to live, or Forever.
-func (m *Manager) grant(leases *lease.Manager, d *dependent) error {
+func (m *Dependents) grant(leases *lease.Manager, d *dependent) error {
 	ttl := d.ttl()
 	if ttl == 0 {
 		ttl = lease.Forever
@@ -263,7 +263,7 @@ func (m *Manager) grant(leases *lease.Manager, d *dependent) error {
 // enter the object into the caller's table, before the object's lease
 // starts. If the client has no connection (it went away during the
 // factory's call), the object's grace period starts at once.
-func (m *Manager) Export(owner remoting.ObjectID, b Binding, impl any, add func(s Strategy) error) error {
+func (m *Dependents) Export(owner remoting.ObjectID, b Binding, impl any, add func(s Strategy) error) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -299,7 +299,7 @@ func (m *Manager) Export(owner remoting.ObjectID, b Binding, impl any, add func(
 }
 
 // scheduleIdle has the idle goroutine look at d after d's policy's After.
-func (m *Manager) scheduleIdle(d *dependent, after time.Duration) {
+func (m *Dependents) scheduleIdle(d *dependent, after time.Duration) {
 	m.mu.Lock()
 	idle := m.idle
 	m.mu.Unlock()
@@ -310,7 +310,7 @@ func (m *Manager) scheduleIdle(d *dependent, after time.Duration) {
 
 // idleEnded is the idle goroutine's OnEnd: an object's idle deadline is
 // due.
-func (m *Manager) idleEnded(id remoting.ObjectID, reason lease.Reason) {
+func (m *Dependents) idleEnded(id remoting.ObjectID, reason lease.Reason) {
 	if reason == lease.ReasonReleased {
 		return // the object ended
 	}
@@ -326,7 +326,7 @@ func (m *Manager) idleEnded(id remoting.ObjectID, reason lease.Reason) {
 
 // leaseEnded is the lease manager's OnEnd: an object is released, or its
 // lease ran out.
-func (m *Manager) leaseEnded(id remoting.ObjectID, reason lease.Reason) {
+func (m *Dependents) leaseEnded(id remoting.ObjectID, reason lease.Reason) {
 	v, ok := m.objects.LoadAndDelete(id)
 	if !ok {
 		return
@@ -350,11 +350,11 @@ func (m *Manager) leaseEnded(id remoting.ObjectID, reason lease.Reason) {
 	}
 }
 
-// Release ends the object id at once, as its client asked: its instance
+// End ends the object id at once, as its client asked: its instance
 // is deactivated and its stored state deleted before Release returns. It
-// returns an error matching [remoting.ErrNotFound] if the Manager has no
+// returns an error matching [remoting.ErrNotFound] if the Dependents has no
 // such object.
-func (m *Manager) Release(id remoting.ObjectID) error {
+func (m *Dependents) End(id remoting.ObjectID) error {
 	if _, ok := m.objects.Load(id); !ok {
 		return remoting.Errorf(remoting.CodeNotFound, "object %s not found", id)
 	}
@@ -372,7 +372,7 @@ func (m *Manager) Release(id remoting.ObjectID) error {
 // for each, the time to live it was renewed for: zero for an object that
 // has no lease, and a negative duration for an id that owner has no
 // object under (unknown, ended, or another client's).
-func (m *Manager) Renew(owner remoting.ObjectID, ids []remoting.ObjectID) []time.Duration {
+func (m *Dependents) Renew(owner remoting.ObjectID, ids []remoting.ObjectID) []time.Duration {
 	out := make([]time.Duration, len(ids))
 	for i, id := range ids {
 		v, ok := m.objects.Load(id)
@@ -390,12 +390,12 @@ func (m *Manager) Renew(owner remoting.ObjectID, ids []remoting.ObjectID) []time
 	return out
 }
 
-// SetTTL changes the lease time to live of the objects of iface: objects
+// SetLeaseTTL changes the lease time to live of the objects of iface: objects
 // created from now on get it, and live ones move to it at their next
 // renewal (by a call or by their client's renewer, whose interval follows
 // the time to live the renewal reports). Zero means no lease. It fails
 // for an interface without a client-dependent policy, or a negative ttl.
-func (m *Manager) SetTTL(iface string, ttl time.Duration) error {
+func (m *Dependents) SetLeaseTTL(iface string, ttl time.Duration) error {
 	if ttl < 0 {
 		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: negative TTL %v", ttl)
 	}
@@ -413,7 +413,7 @@ func (m *Manager) SetTTL(iface string, ttl time.Duration) error {
 // before they are passivated; each live object takes it at its next idle
 // check. It fails for an interface without a passivating policy, or a
 // time that is not positive.
-func (m *Manager) SetPassivateAfter(iface string, after time.Duration) error {
+func (m *Dependents) SetPassivateAfter(iface string, after time.Duration) error {
 	if after <= 0 {
 		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: passivation idle time %v is not positive", after)
 	}
@@ -440,11 +440,11 @@ func (m *Manager) SetPassivateAfter(iface string, after time.Duration) error {
 	return nil
 }
 
-// Ended returns the error for a call by caller to the object id that the
-// Manager no longer has: a FailedPrecondition that says "lease expired" if
+// Gone returns the error for a call by caller to the object id that the
+// Dependents no longer has: a FailedPrecondition that says "lease expired" if
 // the object belonged to caller and its lease ran out recently, or nil
 // (the caller answers NotFound, giving no hint that the object existed).
-func (m *Manager) Ended(caller, id remoting.ObjectID) error {
+func (m *Dependents) Gone(caller, id remoting.ObjectID) error {
 	t, ok := m.tombs.get(id, m.clock())
 	if !ok || t.owner != caller {
 		return nil
@@ -455,7 +455,7 @@ func (m *Manager) Ended(caller, id remoting.ObjectID) error {
 // Connected records a new connection of the client owner: while it has
 // one, its objects do not end for its absence, and its first connection
 // takes back the objects that were waiting out their grace period.
-func (m *Manager) Connected(owner remoting.ObjectID) {
+func (m *Dependents) Connected(owner remoting.ObjectID) {
 	m.presence.Lock()
 	defer m.presence.Unlock()
 	m.present[owner]++
@@ -469,7 +469,7 @@ func (m *Manager) Connected(owner remoting.ObjectID) {
 // Disconnected records the end of a connection of the client owner; when
 // it was the last, the client's objects end after the grace period unless
 // it comes back.
-func (m *Manager) Disconnected(owner remoting.ObjectID) {
+func (m *Dependents) Disconnected(owner remoting.ObjectID) {
 	m.presence.Lock()
 	defer m.presence.Unlock()
 	n := m.present[owner] - 1
@@ -484,25 +484,25 @@ func (m *Manager) Disconnected(owner remoting.ObjectID) {
 }
 
 // currentLeases returns the lease manager without starting it.
-func (m *Manager) currentLeases() *lease.Manager {
+func (m *Dependents) currentLeases() *lease.Manager {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.leases
 }
 
 // Len returns the number of client-dependent objects.
-func (m *Manager) Len() int {
+func (m *Dependents) Len() int {
 	n := 0
 	m.objects.Range(func(any, any) bool { n++; return true })
 	return n
 }
 
-// Close stops the Manager's goroutines, then closes every object's
+// Close stops the Dependents's goroutines, then closes every object's
 // strategy with ctx: instances that passivate are passivated (see
 // [Passivate]) and the others deactivated; stored states stay. Then it
 // closes the stores it made. Close is idempotent; Export and SetPolicy
 // fail with ErrClosed after it.
-func (m *Manager) Close(ctx context.Context) error {
+func (m *Dependents) Close(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -543,7 +543,7 @@ type tomb struct {
 	iface string
 	why   lease.Reason
 	ttl   time.Duration
-	at    int64 // on the Manager's clock
+	at    int64 // on the Dependents's clock
 }
 
 // tombstones remembers the objects whose lease ran out, for tombstoneAge

@@ -26,7 +26,7 @@ func (g *savingGreeter) RestoreState(_ context.Context, data []byte) error {
 	return err
 }
 
-// table stands in for a registry: the objects a Manager exported.
+// table stands in for a registry: the objects a Dependents exported.
 type table struct {
 	mu sync.Mutex
 	m  map[remoting.ObjectID]lifecycle.Strategy
@@ -54,12 +54,12 @@ func (tb *table) get(id remoting.ObjectID) lifecycle.Strategy {
 	return tb.m[id]
 }
 
-// newManager returns a Manager whose objects go to a table; the test
+// newManager returns a Dependents whose objects go to a table; the test
 // closes it.
-func newManager(t *testing.T, grace time.Duration) (*lifecycle.Manager, *table) {
+func newManager(t *testing.T, grace time.Duration) (*lifecycle.Dependents, *table) {
 	t.Helper()
 	tb := new(table)
-	m := lifecycle.NewManager(lifecycle.ManagerOptions{Grace: grace, OnEnd: tb.drop})
+	m := lifecycle.NewDependents(lifecycle.DependentsOptions{Grace: grace, OnEnd: tb.drop})
 	t.Cleanup(func() { m.Close(context.Background()) })
 	return m, tb
 }
@@ -71,7 +71,7 @@ func ifaceBinding(obs ...remoting.Observer) lifecycle.Binding {
 }
 
 // export exports impl for owner and returns its id.
-func export(t *testing.T, m *lifecycle.Manager, tb *table, owner remoting.ObjectID, impl any) (remoting.ObjectID, error) {
+func export(t *testing.T, m *lifecycle.Dependents, tb *table, owner remoting.ObjectID, impl any) (remoting.ObjectID, error) {
 	t.Helper()
 	b := ifaceBinding()
 	b.ID = remoting.NewObjectID()
@@ -142,11 +142,11 @@ func TestManagerRenewAndEnded(t *testing.T) {
 	tb.get(id).Return(v)
 
 	require.Eventually(t, func() bool { return tb.get(id) == nil }, 5*time.Second, time.Millisecond, "the object expires")
-	err = m.Ended(alice, id)
+	err = m.Gone(alice, id)
 	assert.ErrorIs(t, err, remoting.ErrFailedPrecondition, "Ended for the owner")
 	assert.ErrorContains(t, err, "lease expired")
-	assert.NoError(t, m.Ended(bob, id), "Ended for another client: no hint")
-	assert.NoError(t, m.Ended(alice, unknown), "Ended of an unknown id")
+	assert.NoError(t, m.Gone(bob, id), "Ended for another client: no hint")
+	assert.NoError(t, m.Gone(alice, unknown), "Ended of an unknown id")
 	assert.Equal(t, []time.Duration{-1}, m.Renew(alice, []remoting.ObjectID{id}), "Renew after the expiry")
 	assert.Zero(t, m.Len(), "Len()")
 }
@@ -171,15 +171,15 @@ func TestManagerDefaultPolicy(t *testing.T) {
 	m.Disconnected(owner)
 	require.Eventually(t, func() bool { return tb.get(id) == nil }, 5*time.Second, time.Millisecond, "the object ends")
 	require.Eventually(t, func() bool { return tr.deactivated.Load() == 1 }, 5*time.Second, time.Millisecond, "Deactivate calls")
-	assert.ErrorContains(t, m.Ended(owner, id), "grace period", "Ended")
+	assert.ErrorContains(t, m.Gone(owner, id), "grace period", "Ended")
 
 	// Release ends at once.
 	m.Connected(owner)
 	id, err = export(t, m, tb, owner, &greeter{tr: tr})
 	require.NoError(t, err, "Export")
-	require.NoError(t, m.Release(id), "Release")
+	require.NoError(t, m.End(id), "Release")
 	assert.Nil(t, tb.get(id), "the object after Release")
 	assert.EqualValues(t, 2, tr.deactivated.Load(), "Deactivate calls after Release")
-	assert.ErrorIs(t, m.Release(id), remoting.ErrNotFound, "second Release")
-	assert.NoError(t, m.Ended(owner, id), "Ended of a released object: it did not expire")
+	assert.ErrorIs(t, m.End(id), remoting.ErrNotFound, "second Release")
+	assert.NoError(t, m.Gone(owner, id), "Ended of a released object: it did not expire")
 }
