@@ -25,7 +25,7 @@ type Releaser interface {
 func Release(ctx context.Context, p Proxy) error {
 	r, ok := p.Caller().(Releaser)
 	if !ok {
-		return Errorf(CodeUnimplemented, "remoting: %T cannot release objects", p.Caller())
+		return Errorf(CodeUnimplemented, "%T cannot release objects", p.Caller())
 	}
 	return r.Release(ctx, p.Ref())
 }

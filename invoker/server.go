@@ -197,7 +197,7 @@ func (s *Server) Register(name string, inv *codegen.Invoker, strategy lifecycle.
 // store). See Register.
 func (s *Server) RegisterID(id remoting.ObjectID, inv *codegen.Invoker, strategy lifecycle.Strategy) (remoting.Ref, error) {
 	if id.IsZero() {
-		return remoting.Ref{}, remoting.Errorf(remoting.CodeInvalidArgument, "invoker: register: the zero ObjectID is reserved for the naming service")
+		return remoting.Ref{}, remoting.Errorf(remoting.CodeInvalidArgument, "register: the zero ObjectID is reserved for the naming service")
 	}
 	return s.register(id, "", inv, strategy)
 }

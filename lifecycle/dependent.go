@@ -86,7 +86,7 @@ func (d *dependent) Bind(b Binding) error {
 // Dependents reports it as activated once the object is registered.
 func (d *dependent) start(impl any) error {
 	if impl == nil {
-		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: instance of %s is nil", d.b.Interface)
+		return remoting.Errorf(remoting.CodeInvalidArgument, "instance of %s is nil", d.b.Interface)
 	}
 	if err := d.b.Check(impl); err != nil {
 		return err
@@ -246,11 +246,11 @@ func (d *dependent) restore(ctx context.Context) (any, error) {
 	p := d.pol
 	rec, err := p.store.Load(ctx, d.b.ID)
 	if err != nil {
-		return nil, remoting.Errorf(remoting.CodeUnavailable, "lifecycle: reactivate %s %v: %w", d.b.Interface, d.b.ID, err)
+		return nil, remoting.Errorf(remoting.CodeUnavailable, "reactivate %s %v: %w", d.b.Interface, d.b.ID, err)
 	}
 	var r record
 	if _, err := passivation.Decode(rec.Data, &r); err != nil {
-		return nil, remoting.Errorf(remoting.CodeInternal, "lifecycle: reactivate %s %v: %w", d.b.Interface, d.b.ID, err)
+		return nil, remoting.Errorf(remoting.CodeInternal, "reactivate %s %v: %w", d.b.Interface, d.b.ID, err)
 	}
 	var v any
 	err = guard(&d.b, "constructor", func() (err error) {
@@ -262,7 +262,7 @@ func (d *dependent) restore(ctx context.Context) (any, error) {
 	}
 	if p.checkEach {
 		if err := d.b.Check(v); err != nil {
-			return nil, remoting.Errorf(remoting.CodeInternal, "lifecycle: the constructor of %s returned an instance of the wrong type: %w", d.b.Interface, err)
+			return nil, remoting.Errorf(remoting.CodeInternal, "the constructor of %s returned an instance of the wrong type: %w", d.b.Interface, err)
 		}
 		if err := canPassivate(&d.b, v); err != nil {
 			return nil, err

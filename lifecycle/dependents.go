@@ -179,7 +179,7 @@ func (m *Dependents) SetPolicy(b Binding, p Policy, add func(id, owner remoting.
 	}
 	if _, dup := m.policies[b.Interface]; dup {
 		m.mu.Unlock()
-		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: %s has a policy already", b.Interface)
+		return remoting.Errorf(remoting.CodeInvalidArgument, "%s has a policy already", b.Interface)
 	}
 	if p.pass != nil {
 		if ps.store == nil {
@@ -397,13 +397,13 @@ func (m *Dependents) Renew(owner remoting.ObjectID, ids []remoting.ObjectID) []t
 // for an interface without a client-dependent policy, or a negative ttl.
 func (m *Dependents) SetLeaseTTL(iface string, ttl time.Duration) error {
 	if ttl < 0 {
-		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: negative TTL %v", ttl)
+		return remoting.Errorf(remoting.CodeInvalidArgument, "negative TTL %v", ttl)
 	}
 	m.mu.Lock()
 	ps := m.policies[iface]
 	m.mu.Unlock()
 	if ps == nil {
-		return remoting.Errorf(remoting.CodeNotFound, "lifecycle: %s has no client-dependent policy", iface)
+		return remoting.Errorf(remoting.CodeNotFound, "%s has no client-dependent policy", iface)
 	}
 	ps.ttl.Store(int64(ttl))
 	return nil
@@ -415,13 +415,13 @@ func (m *Dependents) SetLeaseTTL(iface string, ttl time.Duration) error {
 // time that is not positive.
 func (m *Dependents) SetPassivateAfter(iface string, after time.Duration) error {
 	if after <= 0 {
-		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: passivation idle time %v is not positive", after)
+		return remoting.Errorf(remoting.CodeInvalidArgument, "passivation idle time %v is not positive", after)
 	}
 	m.mu.Lock()
 	ps := m.policies[iface]
 	m.mu.Unlock()
 	if ps == nil || !ps.passivates() {
-		return remoting.Errorf(remoting.CodeNotFound, "lifecycle: %s has no passivating policy", iface)
+		return remoting.Errorf(remoting.CodeNotFound, "%s has no passivating policy", iface)
 	}
 	ps.after.Store(int64(after))
 	// Look at the live objects again after the new time, rather than at

@@ -66,7 +66,7 @@ type StateRestorer interface {
 func guard(b *Binding, hook string, fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = remoting.Errorf(remoting.CodeInternal, "lifecycle: panic in %s of %s: %v", hook, b.Interface, p)
+			err = remoting.Errorf(remoting.CodeInternal, "panic in %s of %s: %v", hook, b.Interface, p)
 		}
 	}()
 	return fn()
@@ -86,7 +86,7 @@ func newInstance[T any](ctx context.Context, b *Binding, check bool, newFn func(
 	}
 	if check {
 		if err := b.Check(v); err != nil {
-			return v, remoting.Errorf(remoting.CodeInternal, "lifecycle: the constructor of %s returned an instance of the wrong type: %w", b.Interface, err)
+			return v, remoting.Errorf(remoting.CodeInternal, "the constructor of %s returned an instance of the wrong type: %w", b.Interface, err)
 		}
 	}
 	if a, ok := any(v).(Activator); ok {
@@ -124,7 +124,7 @@ func checkType[T any](b *Binding) (checkEach bool, err error) {
 	}
 	var zero T
 	if b.Implements != nil && !b.Implements(zero) {
-		return false, remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: %v does not implement %s", t, b.Interface)
+		return false, remoting.Errorf(remoting.CodeInvalidArgument, "%v does not implement %s", t, b.Interface)
 	}
 	return false, nil
 }

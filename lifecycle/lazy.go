@@ -63,7 +63,7 @@ type attempt struct {
 
 func (l *lazy[T]) Bind(b Binding) error {
 	if l.newFn == nil {
-		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: lazy %s: nil constructor", b.Interface)
+		return remoting.Errorf(remoting.CodeInvalidArgument, "lazy %s: nil constructor", b.Interface)
 	}
 	check, err := checkType[T](&b)
 	if err != nil {

@@ -38,7 +38,7 @@ type perRequest[T any] struct {
 
 func (s *perRequest[T]) Bind(b Binding) error {
 	if s.newFn == nil {
-		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: per-request %s: nil constructor", b.Interface)
+		return remoting.Errorf(remoting.CodeInvalidArgument, "per-request %s: nil constructor", b.Interface)
 	}
 	check, err := checkType[T](&b)
 	if err != nil {

@@ -82,9 +82,9 @@ func ClientDependent(opts ClientDependentOptions) Policy {
 	p := Policy{ttl: opts.TTL, renewal: opts.Renewal, pass: opts.Passivation}
 	switch {
 	case opts.TTL < 0:
-		p.err = remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: client-dependent: negative TTL %v", opts.TTL)
+		p.err = remoting.Errorf(remoting.CodeInvalidArgument, "client-dependent: negative TTL %v", opts.TTL)
 	case opts.Renewal > RenewByClient:
-		p.err = remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: client-dependent: unknown Renewal %d", opts.Renewal)
+		p.err = remoting.Errorf(remoting.CodeInvalidArgument, "client-dependent: unknown Renewal %d", opts.Renewal)
 	case opts.Passivation != nil && opts.Passivation.err != nil:
 		p.err = opts.Passivation.err
 	}
@@ -156,7 +156,7 @@ func Passivate[T any](newFn func(ctx context.Context) (T, error), opts Passivati
 		p.after = DefaultPassivateAfter
 	}
 	if newFn == nil {
-		p.err = remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: passivation: nil constructor")
+		p.err = remoting.Errorf(remoting.CodeInvalidArgument, "passivation: nil constructor")
 		return p
 	}
 	p.newFn = func(ctx context.Context) (any, error) { return newFn(ctx) }
@@ -164,7 +164,7 @@ func Passivate[T any](newFn func(ctx context.Context) (T, error), opts Passivati
 	if t.Kind() != reflect.Interface {
 		for _, hook := range []reflect.Type{reflect.TypeFor[StateSaver](), reflect.TypeFor[StateRestorer]()} {
 			if !t.Implements(hook) {
-				p.err = remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: passivation: %v does not implement %v", t, hook)
+				p.err = remoting.Errorf(remoting.CodeInvalidArgument, "passivation: %v does not implement %v", t, hook)
 				return p
 			}
 		}
@@ -176,10 +176,10 @@ func Passivate[T any](newFn func(ctx context.Context) (T, error), opts Passivati
 // canPassivate returns an error if v lacks the hooks of passivation.
 func canPassivate(b *Binding, v any) error {
 	if _, ok := v.(StateSaver); !ok {
-		return remoting.Errorf(remoting.CodeInternal, "lifecycle: %T, an instance of %s, cannot be passivated: it does not implement lifecycle.StateSaver", v, b.Interface)
+		return remoting.Errorf(remoting.CodeInternal, "%T, an instance of %s, cannot be passivated: it does not implement lifecycle.StateSaver", v, b.Interface)
 	}
 	if _, ok := v.(StateRestorer); !ok {
-		return remoting.Errorf(remoting.CodeInternal, "lifecycle: %T, an instance of %s, cannot be passivated: it does not implement lifecycle.StateRestorer", v, b.Interface)
+		return remoting.Errorf(remoting.CodeInternal, "%T, an instance of %s, cannot be passivated: it does not implement lifecycle.StateRestorer", v, b.Interface)
 	}
 	return nil
 }

@@ -109,7 +109,7 @@ var (
 // and T.
 func (s *PooledStrategy[T]) Bind(b Binding) error {
 	if s.newFn == nil {
-		return remoting.Errorf(remoting.CodeInvalidArgument, "lifecycle: pooled %s: nil constructor", b.Interface)
+		return remoting.Errorf(remoting.CodeInvalidArgument, "pooled %s: nil constructor", b.Interface)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -12,7 +12,7 @@ import (
 // ErrClosed is returned by Acquire once a strategy is closed. It is a
 // [*remoting.Error] with [remoting.CodeUnavailable], so it also matches
 // [remoting.ErrUnavailable].
-var ErrClosed error = &remoting.Error{Code: remoting.CodeUnavailable, Message: "lifecycle: object closed"}
+var ErrClosed error = &remoting.Error{Code: remoting.CodeUnavailable, Message: "object closed"}
 
 // Strategy decides which instance serves each invocation of one registered
 // object. Implementations are safe for concurrent use: Acquire and Return

@@ -138,7 +138,7 @@ type idleInstance[T any] struct {
 // is nil or the bounds are invalid (negative, or Min above Max).
 func New[T any](factory func(ctx context.Context) (T, error), opts Options[T]) (*Pool[T], error) {
 	if factory == nil {
-		return nil, remoting.Errorf(remoting.CodeInvalidArgument, "pool: nil factory")
+		return nil, remoting.Errorf(remoting.CodeInvalidArgument, "nil factory")
 	}
 	opts.Min, opts.Max = opts.Bounds()
 	if err := CheckBounds(opts.Min, opts.Max); err != nil {
@@ -183,7 +183,7 @@ func (o Options[T]) Bounds() (int, int) {
 // those who hold bounds for a pool they have not made yet.
 func CheckBounds(min, max int) error {
 	if min < 0 || max < 1 || min > max {
-		return remoting.Errorf(remoting.CodeInvalidArgument, "pool: bounds min %d, max %d: want 0 <= min <= max and max >= 1", min, max)
+		return remoting.Errorf(remoting.CodeInvalidArgument, "bounds min %d, max %d: want 0 <= min <= max and max >= 1", min, max)
 	}
 	return nil
 }
