@@ -26,6 +26,13 @@
 // and the client's renewer renews the object's lease on the server
 // meanwhile, in batches. [Client.Release] ends the object at once.
 //
+// For users: [Dial], [Options] and the [Client]'s Lookup, Release,
+// SetInterceptors, Close and its counts (Exported, Held, OnewayFailures);
+// Invoke is what proxies call. Export and Hold are for generated code,
+// which reaches them through package codegen (codegen.ExportTo for a
+// callback object passed as an argument, codegen.Hold for an object a
+// remote factory returned).
+//
 // Goroutines: per connection, a Client runs one reader goroutine per call
 // stream, the transport's writer and control goroutines, one waiter per
 // async call in flight (reused while calls keep coming) and, for callback
