@@ -47,8 +47,7 @@
 // A server method's calls to an object its client exported (a callback)
 // run no interceptor chain on either end, so they are not spans of their
 // own: they show as time inside the server span of the call that made
-// them. The method's ctx carries that span, so a callback instrumented by
-// hand (trace.SpanFromContext on the server) stays in the trace.
+// them, in the caller's trace.
 //
 // Every invocation mode is a span. A Sync call's span ends with the reply;
 // a one-way (Fire and Forget) call's span ends when the request is queued,
