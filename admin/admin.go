@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/interceptor"
 	"github.com/remoting-go/remoting/invoker"
@@ -58,8 +60,25 @@ type Options struct {
 	// controllers by name.
 	Adaptive map[string]*pool.Adaptive
 	// Draining, if set, reports whether the server is draining, in
-	// addition to [Handler.SetDraining].
+	// addition to [Handler.SetDraining]. Default: the Server's own
+	// Draining when Server is an *invoker.Server, which reports true from
+	// the start of Shutdown on.
 	Draining func() bool
+	// Fenced, if set, reports whether this node is fenced: alive but not
+	// to be sent calls, as a cluster layer decides. It adds to
+	// [Handler.SetFenced].
+	Fenced func() bool
+	// PublicHealth serves /livez, /readyz and /healthz without the Token,
+	// for orchestrator probes that carry no credentials; the other routes
+	// still need it. Default false: every route needs the Token, if one
+	// is set.
+	PublicHealth bool
+	// Gatherer, if set, gives more metric families for /metrics, served
+	// after the endpoint's own: prometheus.DefaultGatherer (the Go
+	// runtime and process metrics), or the registry an OpenTelemetry
+	// Prometheus exporter writes to. Its names must not clash with the
+	// endpoint's remoting_* families.
+	Gatherer prometheus.Gatherer
 	// Logger receives the endpoint's errors. Default: discard.
 	Logger *slog.Logger
 }
@@ -82,15 +101,20 @@ type ObjectInfo struct {
 
 // Handler serves the admin endpoint's routes:
 //
-//	GET /healthz          {"status":"ready"} with 200, or {"status":"draining"} with 503
+//	GET /livez            {"status":"live"} with 200 while the process serves HTTP at all
+//	GET /readyz           {"status":"ready"} with 200, or 503 with {"status":"draining"}
+//	                      (Shutdown has begun) or {"status":"fenced"} (see Options.Fenced)
+//	GET /healthz          the same as /readyz
 //	GET /debug/remoting   a [Snapshot] as JSON
-//	GET /metrics          the metrics in the Prometheus text format
+//	GET /metrics          the metrics in the Prometheus text format, by the Prometheus
+//	                      client library's handler
 //
 // It is safe for concurrent use.
 type Handler struct {
 	opts     Options
 	mux      *http.ServeMux
 	draining atomic.Bool
+	fenced   atomic.Bool
 	started  time.Time
 }
 
@@ -120,15 +144,19 @@ func NewHandler(opts Options) *Handler {
 		opts.Draining = srv.Draining
 	}
 	h := &Handler{opts: opts, mux: http.NewServeMux(), started: time.Now()}
-	h.mux.HandleFunc("GET /healthz", h.healthz)
+	h.mux.HandleFunc("GET /livez", h.livez)
+	h.mux.HandleFunc("GET /readyz", h.readyz)
+	h.mux.HandleFunc("GET /healthz", h.readyz)
 	h.mux.HandleFunc("GET /debug/remoting", h.debug)
-	h.mux.HandleFunc("GET /metrics", h.metrics)
+	h.mux.Handle("GET /metrics", h.metricsHandler())
 	return h
 }
 
-// SetDraining marks the server as draining (or ready again): /healthz
+// SetDraining marks the server as draining (or ready again): /readyz
 // then answers 503, so that a load balancer stops sending new clients.
-// Call it before invoker.Server.Shutdown.
+// An *invoker.Server given as Options.Server reports its draining itself
+// from the start of Shutdown; call SetDraining to stop taking new clients
+// before that, for the time a load balancer takes to notice.
 func (h *Handler) SetDraining(draining bool) { h.draining.Store(draining) }
 
 // Draining reports whether the server is draining.
@@ -136,9 +164,31 @@ func (h *Handler) Draining() bool {
 	return h.draining.Load() || (h.opts.Draining != nil && h.opts.Draining())
 }
 
+// SetFenced marks this node as fenced (or not): /readyz then answers 503
+// while /livez still answers 200, so that an orchestrator sends it no
+// calls but does not restart it. It is the hook of a cluster layer.
+func (h *Handler) SetFenced(fenced bool) { h.fenced.Store(fenced) }
+
+// Fenced reports whether this node is fenced.
+func (h *Handler) Fenced() bool {
+	return h.fenced.Load() || (h.opts.Fenced != nil && h.opts.Fenced())
+}
+
+// Status returns "ready" when the server accepts calls, else "draining"
+// (which wins) or "fenced": what /readyz answers.
+func (h *Handler) Status() string {
+	switch {
+	case h.Draining():
+		return "draining"
+	case h.Fenced():
+		return "fenced"
+	}
+	return "ready"
+}
+
 // ServeHTTP checks the token, then serves the route.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.opts.Token != "" && !h.authorized(r) {
+	if h.opts.Token != "" && !(h.opts.PublicHealth && isHealth(r.URL.Path)) && !h.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="remoting admin"`)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
@@ -151,54 +201,24 @@ func (h *Handler) authorized(r *http.Request) bool {
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(h.opts.Token)) == 1
 }
 
-func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) {
-	status, code := "ready", http.StatusOK
-	if h.Draining() {
-		status, code = "draining", http.StatusServiceUnavailable
+func isHealth(path string) bool {
+	return path == "/livez" || path == "/readyz" || path == "/healthz"
+}
+
+func (h *Handler) livez(w http.ResponseWriter, _ *http.Request) {
+	h.writeJSON(w, http.StatusOK, map[string]string{"status": "live"})
+}
+
+func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
+	status, code := h.Status(), http.StatusOK
+	if status != "ready" {
+		code = http.StatusServiceUnavailable
 	}
 	h.writeJSON(w, code, map[string]string{"status": status})
 }
 
 func (h *Handler) debug(w http.ResponseWriter, _ *http.Request) {
 	h.writeJSON(w, http.StatusOK, h.Snapshot())
-}
-
-func (h *Handler) metrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", interceptor.PrometheusContentType)
-	if m := h.opts.Metrics; m != nil {
-		if err := m.WritePrometheus(w); err != nil {
-			h.opts.Logger.Debug("admin: write metrics", "err", err)
-			return
-		}
-	}
-	s := h.Snapshot()
-	line := func(name string, v float64, kv ...string) { interceptor.WritePrometheusLine(w, name, v, kv...) }
-	if s.Server != nil {
-		fmt.Fprint(w, "# TYPE remoting_server_connections gauge\n")
-		line("remoting_server_connections", float64(s.Server.Connections))
-		fmt.Fprint(w, "# TYPE remoting_server_objects gauge\n")
-		line("remoting_server_objects", float64(s.Server.Objects))
-		fmt.Fprint(w, "# TYPE remoting_server_running_calls gauge\n")
-		line("remoting_server_running_calls", float64(s.Server.Running))
-	}
-	if len(s.Pools) > 0 {
-		fmt.Fprint(w, "# TYPE remoting_pool_instances gauge\n")
-		for _, name := range slices.Sorted(maps.Keys(s.Pools)) {
-			p := s.Pools[name]
-			for _, st := range []struct {
-				state string
-				n     int
-			}{{"max", p.Max}, {"live", p.Live}, {"idle", p.Idle}, {"in_use", p.InUse}, {"waiting", p.Waiters}} {
-				line("remoting_pool_instances", float64(st.n), "pool", name, "state", st.state)
-			}
-		}
-	}
-	ready := 1.0
-	if h.Draining() {
-		ready = 0
-	}
-	fmt.Fprint(w, "# TYPE remoting_ready gauge\n")
-	line("remoting_ready", ready)
 }
 
 func (h *Handler) writeJSON(w http.ResponseWriter, code int, v any) {
@@ -215,7 +235,7 @@ func (h *Handler) writeJSON(w http.ResponseWriter, code int, v any) {
 // Snapshot is what /debug/remoting shows: the state of the server, as
 // far as the Options give it. Sections without a source are omitted.
 type Snapshot struct {
-	Status string    `json:"status"` // "ready" or "draining"
+	Status string    `json:"status"` // "ready", "draining" or "fenced"
 	Time   time.Time `json:"time"`
 	Uptime string    `json:"uptime"` // since the handler was made
 
@@ -314,10 +334,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // Snapshot gathers the state /debug/remoting shows.
 func (h *Handler) Snapshot() Snapshot {
 	o := &h.opts
-	s := Snapshot{Status: "ready", Time: time.Now(), Uptime: time.Since(h.started).Round(time.Millisecond).String()}
-	if h.Draining() {
-		s.Status = "draining"
-	}
+	s := Snapshot{Status: h.Status(), Time: time.Now(), Uptime: time.Since(h.started).Round(time.Millisecond).String()}
 	if o.Server != nil {
 		st := o.Server.Stats()
 		s.Server = &ServerStats{Connections: st.Connections, Objects: st.Objects, Running: st.Running,

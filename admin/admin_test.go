@@ -10,12 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/admin"
+	"github.com/remoting-go/remoting/interceptor"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/pool"
 )
@@ -43,26 +46,66 @@ func get(t *testing.T, h http.Handler, path, token string) (int, http.Header, st
 	return rec.Code, rec.Header(), rec.Body.String()
 }
 
-func TestHealthz(t *testing.T) {
-	draining := false
-	h := admin.NewHandler(admin.Options{Draining: func() bool { return draining }})
-	code, hdr, body := get(t, h, "/healthz", "")
-	assert.Equal(t, http.StatusOK, code)
-	assert.Equal(t, "application/json", hdr.Get("Content-Type"))
-	assert.JSONEq(t, `{"status":"ready"}`, body)
+func TestHealth(t *testing.T) {
+	var draining, fenced bool
+	h := admin.NewHandler(admin.Options{Draining: func() bool { return draining }, Fenced: func() bool { return fenced }})
+	for _, tc := range []struct {
+		name   string
+		set    func()
+		ready  int
+		status string
+	}{
+		{"ready", func() {}, http.StatusOK, "ready"},
+		{"SetDraining", func() { h.SetDraining(true) }, http.StatusServiceUnavailable, "draining"},
+		{"SetDraining(false)", func() { h.SetDraining(false) }, http.StatusOK, "ready"},
+		{"Options.Draining", func() { draining = true }, http.StatusServiceUnavailable, "draining"},
+		{"draining and fenced", func() { h.SetFenced(true) }, http.StatusServiceUnavailable, "draining"},
+		{"SetFenced", func() { draining = false }, http.StatusServiceUnavailable, "fenced"},
+		{"Options.Fenced", func() { h.SetFenced(false); fenced = true }, http.StatusServiceUnavailable, "fenced"},
+		{"ready again", func() { fenced = false }, http.StatusOK, "ready"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.set()
+			code, hdr, body := get(t, h, "/livez", "")
+			assert.Equal(t, http.StatusOK, code, "GET /livez")
+			assert.JSONEq(t, `{"status":"live"}`, body, "GET /livez")
+			for _, path := range []string{"/readyz", "/healthz"} {
+				code, hdr, body = get(t, h, path, "")
+				assert.Equal(t, tc.ready, code, "GET %s", path)
+				assert.Equal(t, "application/json", hdr.Get("Content-Type"), "GET %s", path)
+				assert.JSONEq(t, `{"status":"`+tc.status+`"}`, body, "GET %s", path)
+			}
+			assert.Equal(t, tc.status, h.Snapshot().Status, "Snapshot().Status")
+			_, _, text := get(t, h, "/metrics", "")
+			ready := "1"
+			if tc.status != "ready" {
+				ready = "0"
+			}
+			assert.Contains(t, text, "\nremoting_ready "+ready+"\n", "GET /metrics")
+		})
+	}
+}
 
-	h.SetDraining(true)
-	code, _, body = get(t, h, "/healthz", "")
-	assert.Equal(t, http.StatusServiceUnavailable, code)
+// TestDrainingServer checks that an *invoker.Server's Shutdown makes
+// /readyz fail by itself.
+func TestDrainingServer(t *testing.T) {
+	srv := invoker.NewServer(invoker.Options{})
+	h := admin.NewHandler(admin.Options{Server: srv})
+	code, _, _ := get(t, h, "/readyz", "")
+	assert.Equal(t, http.StatusOK, code, "before Shutdown")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, srv.Shutdown(ctx))
+	code, _, body := get(t, h, "/readyz", "")
+	assert.Equal(t, http.StatusServiceUnavailable, code, "after Shutdown")
 	assert.JSONEq(t, `{"status":"draining"}`, body)
-	h.SetDraining(false)
-	draining = true
-	code, _, _ = get(t, h, "/healthz", "")
-	assert.Equal(t, http.StatusServiceUnavailable, code, "Options.Draining")
+	code, _, _ = get(t, h, "/livez", "")
+	assert.Equal(t, http.StatusOK, code, "live after Shutdown")
 }
 
 func TestToken(t *testing.T) {
 	h := admin.NewHandler(admin.Options{Token: "s3cret"})
+	public := admin.NewHandler(admin.Options{Token: "s3cret", PublicHealth: true})
 	for _, tc := range []struct {
 		name, path, token string
 		want              int
@@ -73,8 +116,17 @@ func TestToken(t *testing.T) {
 		{"right token", "/healthz", "s3cret", http.StatusOK},
 		{"right token, debug", "/debug/remoting", "s3cret", http.StatusOK},
 		{"unknown route", "/nope", "s3cret", http.StatusNotFound},
+		{"public health: livez", "/livez", "", http.StatusOK},
+		{"public health: readyz", "/readyz", "", http.StatusOK},
+		{"public health: healthz", "/healthz", "", http.StatusOK},
+		{"public health: debug still needs it", "/debug/remoting", "", http.StatusUnauthorized},
+		{"public health: metrics still need it", "/metrics", "", http.StatusUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			h := h
+			if strings.HasPrefix(tc.name, "public health") {
+				h = public
+			}
 			code, hdr, _ := get(t, h, tc.path, tc.token)
 			assert.Equal(t, tc.want, code, "GET %s", tc.path)
 			if tc.want == http.StatusUnauthorized {
@@ -127,6 +179,44 @@ func TestDebugSnapshot(t *testing.T) {
 	} {
 		assert.Contains(t, text, line)
 	}
+}
+
+// TestMetrics checks that /metrics is the library's exposition of the
+// interceptor metrics and the endpoint's gauges, that it passes the
+// library's lint, and that Options.Gatherer's families follow.
+func TestMetrics(t *testing.T) {
+	m := interceptor.NewMetrics(interceptor.MetricsOptions{})
+	err := m.Server()(context.Background(), &remoting.Invocation{Method: "Cart.Add"}, func(context.Context, *remoting.Invocation) error {
+		return remoting.Errorf(remoting.CodeNotFound, "gone")
+	})
+	require.Error(t, err)
+	m.Observe(remoting.Event{Kind: remoting.EventActivated, Interface: "svc.Cart"})
+	extra := prometheus.NewRegistry()
+	extra.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "app_temperature_celsius", Help: "A gauge of the application's."}, func() float64 { return 21 }))
+	h := admin.NewHandler(admin.Options{
+		Server:   fakeServer{invoker.Stats{Connections: 1}},
+		Metrics:  m,
+		Pools:    map[string]pool.Sizer{"worker": fakePool{pool.Stats{Max: 4}}},
+		Gatherer: extra,
+	})
+	code, hdr, text := get(t, h, "/metrics", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.True(t, strings.HasPrefix(hdr.Get("Content-Type"), "text/plain; version=0.0.4"), "Content-Type %q", hdr.Get("Content-Type"))
+	for _, line := range []string{
+		"# TYPE remoting_calls_total counter\n",
+		`remoting_calls_total{code="NotFound",method="Cart.Add",side="server"} 1` + "\n",
+		`remoting_call_duration_seconds_count{method="Cart.Add",side="server"} 1` + "\n",
+		`remoting_lifecycle_events_total{interface="svc.Cart",kind="Activated",result="ok"} 1` + "\n",
+		"remoting_server_connections 1\n",
+		`remoting_pool_instances{pool="worker",state="max"} 4` + "\n",
+		"remoting_ready 1\n",
+		"app_temperature_celsius 21\n",
+	} {
+		assert.Contains(t, text, line, "GET /metrics")
+	}
+	problems, err := promlint.New(strings.NewReader(text)).Lint()
+	require.NoError(t, err, "Lint")
+	assert.Empty(t, problems, "lint problems of /metrics")
 }
 
 func TestStart(t *testing.T) {

@@ -32,9 +32,10 @@ func ExampleStart() {
 		return
 	}
 	adm, err := admin.Start(admin.Options{
-		Addr:   c.Admin.Addr, // empty: admin.DefaultAddr
-		Token:  c.Admin.Token,
-		Server: srv,
+		Addr:         c.Admin.Addr, // empty: admin.DefaultAddr
+		Token:        c.Admin.Token,
+		PublicHealth: c.Admin.PublicHealth, // probes without the token
+		Server:       srv,
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -41,6 +41,7 @@ import (
 //	  enabled: false
 //	  addr: 127.0.0.1:9090             # unset: package admin's default, loopback
 //	  token: ""
+//	  public_health: false             # true: /livez, /readyz, /healthz need no token
 type Config struct {
 	// Listen is the endpoint the server listens on, as invoker.Listen
 	// takes it. Default "tcp://127.0.0.1:0" (loopback, any free port).
@@ -122,6 +123,10 @@ type Admin struct {
 	Addr string `mapstructure:"addr"`
 	// Token, if set, is the bearer token every request must carry.
 	Token string `mapstructure:"token"`
+	// PublicHealth lets requests without the Token reach the health
+	// routes, for orchestrator probes, as admin.Options.PublicHealth.
+	// Default false.
+	PublicHealth bool `mapstructure:"public_health"`
 }
 
 // Clone returns a deep copy of c, to derive a changed configuration from

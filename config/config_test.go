@@ -43,6 +43,7 @@ interceptors:
 admin:
   enabled: true
   token: s3cret
+  public_health: true
 `
 
 const fullTOML = `
@@ -63,6 +64,7 @@ server = ["logging", "metrics", "auth"]
 [admin]
 enabled = true
 token = "s3cret"
+public_health = true
 `
 
 func wantFull() *config.Config {
@@ -74,7 +76,7 @@ func wantFull() *config.Config {
 			"cart":   {LeaseTTL: 30 * time.Second, PassivateAfter: 5 * time.Minute, StorePath: "/tmp/cart.db"},
 		},
 		Interceptors: config.Interceptors{Client: []string{"logging", "metrics"}, Server: []string{"logging", "metrics", "auth"}},
-		Admin:        config.Admin{Enabled: true, Token: "s3cret"},
+		Admin:        config.Admin{Enabled: true, Token: "s3cret", PublicHealth: true},
 	}
 }
 

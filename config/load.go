@@ -57,6 +57,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("admin.enabled", false)
 	v.SetDefault("admin.addr", "") // package admin's default
 	v.SetDefault("admin.token", "")
+	v.SetDefault("admin.public_health", false)
 }
 
 // RegisterFlags defines the command-line flags that [Load] reads from

@@ -10,9 +10,11 @@
 // it links no lifecycle code it would not link anyway.
 //
 // For users: every constructor and its Options, [Metrics] with its
-// snapshots and [IdentityFrom]. [PrometheusContentType] and
-// [WritePrometheusLine] are for endpoints that serve metrics of their own
-// beside these, as package admin does.
+// snapshots and [IdentityFrom]. Two sub-packages export what the
+// interceptors see to the usual tools, and only the programs that import
+// them link those tools' libraries: interceptor/prom makes a Prometheus
+// collector of a [Metrics] (the client_golang library), and
+// interceptor/otelremoting traces and measures calls with OpenTelemetry.
 //
 // # Sides
 //
@@ -20,7 +22,7 @@
 //	-----------------  ------  ------  ----------------------------------------------------
 //	Logging            yes     yes     one log/slog record per call: method, object, mode, duration, code
 //	Metrics            yes     yes     counts, errors by code and a latency histogram per method;
-//	                                   also a remoting.Observer; Prometheus text via Handler
+//	                                   also a remoting.Observer; Prometheus through interceptor/prom
 //	Credential         yes     -       puts a credential into the invocation context (Meta)
 //	Authenticate       -       yes     checks the credential; PermissionDenied if missing or wrong
 //	Authorize          -       yes     decides per identity, interface and method; PermissionDenied

@@ -34,8 +34,8 @@ type MetricsOptions struct {
 // events per interface and kind. Its Client and Server interceptors
 // record calls on either chain (one Metrics may serve both); as a
 // [remoting.Observer] (invoker.Options.Observers) it counts events. It
-// is read from Go with Snapshot and Events, and in the Prometheus text
-// format with WritePrometheus and Handler.
+// is read from Go with Snapshot and Events; package interceptor/prom
+// exports it to Prometheus, and package admin serves that on /metrics.
 //
 // Metrics is safe for concurrent use. Recording a call takes no lock once
 // its method has been seen: a map load and a few atomic adds.

@@ -1,10 +1,6 @@
 package interceptor_test
 
 import (
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -54,9 +50,22 @@ func TestMetrics(t *testing.T) {
 		sleep, ok := m.Method(side, "Probe.Sleep")
 		require.True(t, ok, "Method(%s, Probe.Sleep)", side)
 		assert.GreaterOrEqual(t, sleep.Sum, 30*time.Millisecond, "%s Sleep sum", side)
-		// 30ms lies in the bucket (25ms, 50ms]: the median interpolates there.
-		assert.Greater(t, sleep.Quantile(0.5), 25*time.Millisecond, "%s Sleep p50", side)
-		assert.LessOrEqual(t, sleep.Quantile(0.5), 50*time.Millisecond, "%s Sleep p50", side)
+		// The one call lies in the bucket (lower, upper] that holds its
+		// time (30ms or, on a loaded machine, more): the median
+		// interpolates there.
+		lower, upper := time.Duration(0), time.Duration(-1)
+		for _, b := range sleep.Buckets {
+			if b.Count > 0 {
+				upper = b.UpperBound
+				break
+			}
+			lower = b.UpperBound
+		}
+		assert.GreaterOrEqual(t, lower, 25*time.Millisecond, "%s Sleep bucket", side)
+		assert.Greater(t, sleep.Quantile(0.5), lower, "%s Sleep p50", side)
+		if upper >= 0 {
+			assert.LessOrEqual(t, sleep.Quantile(0.5), upper, "%s Sleep p50", side)
+		}
 	}
 	_, ok := m.Method(interceptor.Server, "remoting.Lookup")
 	assert.False(t, ok, "the naming service does not pass the server chain")
@@ -84,35 +93,6 @@ func TestMetrics(t *testing.T) {
 		}
 		return deactivated == 7
 	}, 5*time.Second, time.Millisecond, "Deactivated events: %d", deactivated)
-
-	// The Prometheus text format, through the handler.
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	assert.Equal(t, http.StatusOK, rec.Code)
-	assert.Equal(t, interceptor.PrometheusContentType, rec.Header().Get("Content-Type"))
-	body, _ := io.ReadAll(rec.Body)
-	text := string(body)
-	for _, line := range []string{
-		"# TYPE remoting_calls_total counter",
-		`remoting_calls_total{side="client",method="Probe.Echo",code="OK"} 3`,
-		`remoting_calls_total{side="server",method="Probe.Fail",code="NotFound"} 2`,
-		`remoting_calls_total{side="server",method="Probe.Fail",code="ResourceExhausted"} 1`,
-		"# TYPE remoting_call_duration_seconds histogram",
-		`remoting_call_duration_seconds_bucket{side="server",method="Probe.Echo",le="+Inf"} 3`,
-		`remoting_call_duration_seconds_bucket{side="server",method="Probe.Sleep",le="0.025"} 0`,
-		`remoting_call_duration_seconds_bucket{side="server",method="Probe.Sleep",le="0.05"} 1`,
-		`remoting_call_duration_seconds_count{side="client",method="Probe.Fail"} 3`,
-		"# TYPE remoting_lifecycle_events_total counter",
-		`remoting_lifecycle_events_total{interface="` + svc.ProbeInterface + `",kind="Activated",result="ok"} 7`,
-	} {
-		assert.Contains(t, text, line+"\n", "WritePrometheus")
-	}
-	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		assert.Regexp(t, `^remoting_[a-z_]+\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\} [0-9.e+-]+$`, line, "sample line")
-	}
 }
 
 func TestMetricsQuantile(t *testing.T) {
@@ -136,13 +116,4 @@ func TestMetricsQuantile(t *testing.T) {
 			assert.Equal(t, tc.want, tc.s.Quantile(tc.q), "Quantile(%v)", tc.q)
 		})
 	}
-}
-
-func TestPrometheusEscapesLabels(t *testing.T) {
-	var sb strings.Builder
-	require.NoError(t, interceptor.WritePrometheusLine(&sb, "x", 1.5, "a", "q\"b\\c\nd"))
-	assert.Equal(t, `x{a="q\"b\\c\nd"} 1.5`+"\n", sb.String())
-	sb.Reset()
-	require.NoError(t, interceptor.WritePrometheusLine(&sb, "y", 2))
-	assert.Equal(t, "y 2\n", sb.String())
 }

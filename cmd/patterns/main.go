@@ -37,7 +37,7 @@ const examplesPattern = "github.com/remoting-go/remoting/examples/..."
 var order = []string{
 	"static", "lazy", "perrequest", "pooling", "leasing", "passivation",
 	"oneway", "syncwithserver", "pollobject", "resultcallback", "pubsub",
-	"interceptors", "reconfigure", "adaptivepool",
+	"interceptors", "reconfigure", "adaptivepool", "tracing",
 }
 
 func main() {

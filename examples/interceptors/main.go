@@ -16,8 +16,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -25,6 +27,7 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/admin"
 	"github.com/remoting-go/remoting/interceptor"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
@@ -210,13 +213,26 @@ func run() error {
 	if !ok || server.Calls != 4 || server.Codes["PermissionDenied"] != 1 || server.Codes["InvalidArgument"] != 1 {
 		return fmt.Errorf("server metrics of Ledger.Deposit: %+v", server)
 	}
-	var prom strings.Builder
-	if err := metrics.WritePrometheus(&prom); err != nil {
+	// The same counts in the Prometheus text format, as the admin
+	// endpoint's /metrics serves them through the Prometheus client library.
+	adm, err := admin.Start(admin.Options{Server: srv, Metrics: metrics})
+	if err != nil {
 		return err
 	}
-	say("prometheus text format (excerpt):")
-	for _, line := range strings.Split(prom.String(), "\n") {
-		if strings.HasPrefix(line, "remoting_calls_total{side=\"server\"") || strings.HasPrefix(line, "remoting_lifecycle_events_total") {
+	defer adm.Close()
+	resp, err := http.Get(adm.URL() + "/metrics")
+	if err != nil {
+		return err
+	}
+	prom, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	say("prometheus text format from %s/metrics (excerpt):", adm.URL())
+	for _, line := range strings.Split(string(prom), "\n") {
+		if (strings.HasPrefix(line, "remoting_calls_total{") && strings.HasSuffix(strings.Fields(line)[0], `side="server"}`)) ||
+			strings.HasPrefix(line, "remoting_lifecycle_events_total") {
 			say("  %s", line)
 		}
 	}
