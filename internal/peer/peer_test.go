@@ -428,6 +428,7 @@ func TestCloseFailsPendingCalls(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			const calls = 5
+			ignore := goleak.IgnoreCurrent()
 			b := newBlocker(calls + 1)
 			client, server := pair(t, nil, b, peer.Options{}, peer.Options{})
 			ctx := ctxT(t)
@@ -455,6 +456,9 @@ func TestCloseFailsPendingCalls(t *testing.T) {
 			recv(t, server.Done(), "the server's Done")
 			assert.NoError(t, client.Close(), "Close again")
 			assert.NoError(t, server.Close(), "Close again")
+			// Both ends closed: none of their goroutines is left, workers
+			// and waiters included.
+			goleak.VerifyNone(t, ignore)
 		})
 	}
 }
