@@ -204,7 +204,7 @@ func TestShutdownDrainsCallsInFlight(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("Shutdown did not return")
 	}
-	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond, "Shutdown returned before the call in flight ended")
+	assert.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond, "Shutdown returned before the call in flight ended")
 	assert.ErrorIs(t, s.serveReturned(t), invoker.ErrServerClosed, "Serve after Shutdown")
 
 	_, err := requestor.Dial(ctx, s.endpoint, requestor.Options{})

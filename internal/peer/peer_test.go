@@ -308,15 +308,16 @@ func TestCallsOnAClosedPeer(t *testing.T) {
 // blocker is a dispatcher whose requests run until released or until
 // their context ends; it reports what ended each.
 type blocker struct {
-	entered chan *peer.Request
-	release chan struct{}
-	ended   chan error // ctx.Err() when ctx ended, nil when released
-	running atomic.Int64
-	most    atomic.Int64
+	entered   chan *peer.Request
+	deadlines chan time.Time // the deadline of each request's context, if it has one
+	release   chan struct{}
+	ended     chan error // ctx.Err() when ctx ended, nil when released
+	running   atomic.Int64
+	most      atomic.Int64
 }
 
 func newBlocker(n int) *blocker {
-	return &blocker{entered: make(chan *peer.Request, n), release: make(chan struct{}), ended: make(chan error, n)}
+	return &blocker{entered: make(chan *peer.Request, n), deadlines: make(chan time.Time, n), release: make(chan struct{}), ended: make(chan error, n)}
 }
 
 func (b *blocker) Dispatch(ctx context.Context, req *peer.Request) (any, error) {
@@ -328,6 +329,9 @@ func (b *blocker) Dispatch(ctx context.Context, req *peer.Request) (any, error) 
 		if n <= m || b.most.CompareAndSwap(m, n) {
 			break
 		}
+	}
+	if d, ok := ctx.Deadline(); ok {
+		b.deadlines <- d
 	}
 	b.entered <- req
 	select {
@@ -352,21 +356,47 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 }
 
 func TestDeadlineCrossesToTheServer(t *testing.T) {
-	b := newBlocker(1)
-	client, _ := pair(t, nil, b, peer.Options{}, peer.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	deadline, _ := ctx.Deadline()
-	errc := make(chan error, 1)
-	go func() { errc <- client.Invoke(ctx, call("Obj.Do", 1)) }()
+	tests := []struct {
+		name string
+		mode remoting.Mode
+		// wantEnded are the errors the server's context may end with: a
+		// sync caller whose deadline passes sends a cancel, which may
+		// arrive before the server's own deadline passes; a oneway
+		// caller sends nothing more, so only the deadline ends it.
+		wantEnded []error
+	}{
+		{"sync", remoting.ModeSync, []error{context.DeadlineExceeded, context.Canceled}},
+		{"oneway", remoting.ModeOneway, []error{context.DeadlineExceeded}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBlocker(1)
+			client, _ := pair(t, nil, b, peer.Options{}, peer.Options{})
+			const timeout = 300 * time.Millisecond
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			deadline, _ := ctx.Deadline()
+			inv := call("Obj.Do", 1)
+			inv.Mode = tc.mode
+			errc := make(chan error, 1)
+			go func() { errc <- client.Invoke(ctx, inv) }()
 
-	req := recv(t, b.entered, "the request")
-	assert.Greater(t, req.Frame.Deadline, time.Duration(0), "Frame.Deadline")
-	assert.LessOrEqual(t, req.Frame.Deadline, 300*time.Millisecond, "Frame.Deadline")
-	assert.ErrorIs(t, recv(t, b.ended, "the server's context to end"), context.DeadlineExceeded, "server-side ctx.Err()")
-	err := recv(t, errc, "Invoke to return")
-	assert.Equal(t, remoting.CodeDeadlineExceeded, remoting.CodeOf(err), "Invoke past its deadline: %v", err)
-	assert.WithinDuration(t, deadline, time.Now(), time.Second, "Invoke returned long after its deadline")
+			req := recv(t, b.entered, "the request")
+			assert.Greater(t, req.Frame.Deadline, time.Duration(0), "Frame.Deadline")
+			assert.LessOrEqual(t, req.Frame.Deadline, timeout, "Frame.Deadline")
+			serverDeadline := recv(t, b.deadlines, "the server's deadline")
+			assert.WithinDuration(t, deadline, serverDeadline, 100*time.Millisecond, "the server's deadline")
+			ended := recv(t, b.ended, "the server's context to end")
+			assert.Contains(t, tc.wantEnded, ended, "server-side ctx.Err()")
+			err := recv(t, errc, "Invoke to return")
+			if tc.mode == remoting.ModeSync {
+				assert.Equal(t, remoting.CodeDeadlineExceeded, remoting.CodeOf(err), "Invoke past its deadline: %v", err)
+				assert.WithinDuration(t, deadline, time.Now(), time.Second, "Invoke returned long after its deadline")
+			} else {
+				assert.NoError(t, err, "oneway Invoke")
+			}
+		})
+	}
 }
 
 func TestExpiredDeadlineIsNotSent(t *testing.T) {
