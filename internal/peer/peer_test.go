@@ -52,6 +52,12 @@ func double(_ context.Context, req *peer.Request) (any, error) {
 // server accepted it. Both are closed when the test ends.
 func pair(t *testing.T, clientD, serverD peer.Dispatcher, copts, sopts peer.Options) (client, server *peer.Peer) {
 	t.Helper()
+	return pairWith(t, clientD, serverD, copts, sopts, transport.Options{}, transport.Options{})
+}
+
+// pairWith is pair with the sessions' options.
+func pairWith(t *testing.T, clientD, serverD peer.Dispatcher, copts, sopts peer.Options, ctopts, stopts transport.Options) (client, server *peer.Peer) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	a, b := net.Pipe()
@@ -61,10 +67,10 @@ func pair(t *testing.T, clientD, serverD peer.Dispatcher, copts, sopts peer.Opti
 	}
 	accepted := make(chan result, 1)
 	go func() {
-		s, err := transport.Server(ctx, b, transport.Options{})
+		s, err := transport.Server(ctx, b, stopts)
 		accepted <- result{s, err}
 	}()
-	csess, err := transport.Client(ctx, a, transport.Options{})
+	csess, err := transport.Client(ctx, a, ctopts)
 	require.NoError(t, err, "transport.Client")
 	r := <-accepted
 	require.NoError(t, r.err, "transport.Server")
@@ -527,7 +533,7 @@ func TestServerErrorReachesTheCaller(t *testing.T) {
 	require.ErrorAs(t, err, &re, "Invoke")
 	assert.Equal(t, remoting.CodeApplication, re.Code, "code")
 	assert.Equal(t, "out of stock", re.Message, "message")
-	assert.Equal(t, uint64(1), server.Sent(wire.KindError), "error frames sent")
+	assert.Eventually(t, func() bool { return server.Sent(wire.KindError) == 1 }, wait, time.Millisecond, "error frames sent")
 }
 
 func TestTheServingEndCallsBack(t *testing.T) {
@@ -546,4 +552,54 @@ func TestTheServingEndCallsBack(t *testing.T) {
 	require.NoError(t, client.Invoke(ctxT(t), inv), "Invoke")
 	assert.Equal(t, 11, inv.Reply.(*msg).N, "reply built from the call back")
 	assert.Equal(t, uint64(1), server.Sent(wire.KindRequest), "requests the server sent")
+}
+
+func TestFrameSizeLimits(t *testing.T) {
+	// Each end accepts frames up to 64 KiB.
+	const limit = 64 << 10
+	big := dispatcherFunc(func(ctx context.Context, req *peer.Request) (any, error) {
+		var in msg
+		if err := wire.Unmarshal(req.Frame.Body, &in); err != nil {
+			return nil, err
+		}
+		req.Accept()
+		return &msg{S: string(make([]byte, in.N))}, nil
+	})
+	tops := transport.Options{MaxFrameSize: limit}
+	client, server := pairWith(t, nil, big, peer.Options{}, peer.Options{}, tops, tops)
+	ctx := ctxT(t)
+
+	tests := []struct {
+		name     string
+		args     msg
+		wantCode remoting.Code
+	}{
+		{"small request and reply", msg{N: 10}, remoting.CodeOK},
+		{"request over the limit", msg{S: string(make([]byte, 2*limit))}, remoting.CodeResourceExhausted},
+		{"reply over the limit", msg{N: 2 * limit}, remoting.CodeResourceExhausted},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := &remoting.Invocation{Target: remoting.Ref{ID: remoting.NameID("obj")}, Method: "Obj.Big", Args: &tc.args, Reply: &msg{}}
+			err := client.Invoke(ctx, inv)
+			assert.Equal(t, tc.wantCode, remoting.CodeOf(err), "Invoke: %v", err)
+		})
+	}
+	// The connection survives both.
+	assert.True(t, client.Usable(), "client Usable after the refused frames")
+	assert.NoError(t, client.Invoke(ctx, call("Obj.Big", 1)), "Invoke after the refused frames")
+	// Sent counts a frame once it is queued, which may be after the other
+	// end has read it.
+	assert.Eventually(t, func() bool { return server.Sent(wire.KindError) == 1 }, wait, time.Millisecond, "error frames sent")
+}
+
+func TestGoAwayMakesThePeerUnusable(t *testing.T) {
+	client, server := pair(t, nil, dispatcherFunc(double), peer.Options{}, peer.Options{})
+	ctx := ctxT(t)
+	require.True(t, client.Usable(), "Usable before GoAway")
+	require.NoError(t, server.GoAway(), "GoAway")
+	require.Eventually(t, func() bool { return !client.Usable() }, wait, time.Millisecond, "Usable after the other end's GoAway")
+	// GoAway asks for no new calls; it does not refuse them.
+	assert.NoError(t, client.Invoke(ctx, call("Obj.Do", 1)), "Invoke after GoAway")
+	assert.NoError(t, server.Flush(ctx), "Flush")
 }
