@@ -333,6 +333,9 @@ func TestInterceptorsWrapEveryCall(t *testing.T) {
 	c.SetInterceptors(func(context.Context, *remoting.Invocation, remoting.Handler) error {
 		return remoting.Errorf(remoting.CodePermissionDenied, "not now")
 	})
+	// The server counts a reply once it is queued, which may be after
+	// the client has read it.
+	require.Eventually(t, func() bool { return s.Stats().Running == 0 }, wait, time.Millisecond)
 	before := s.Stats().Replies
 	_, err = p.Echo(ctxT(t), "x")
 	assert.Equal(t, remoting.CodePermissionDenied, remoting.CodeOf(err), "Echo refused by the client's chain: %v", err)
