@@ -479,3 +479,73 @@ func TestHoldCountsProxies(t *testing.T) {
 	assert.Equal(t, 0, c.Held(), "Held after Release")
 	runtime.KeepAlive(tl)
 }
+
+func TestConcurrentCallersShareOneDial(t *testing.T) {
+	s := startServer(t, "127.0.0.1:0", nil)
+	c := dial(t, s.endpoint, requestor.Options{RedialBackoff: 5 * time.Millisecond, MaxRedialBackoff: 20 * time.Millisecond})
+	p := lookupEcho(t, c)
+	ctx := ctxT(t)
+	s.stop()
+	require.Eventually(t, func() bool {
+		_, err := p.Echo(ctx, "x")
+		return err != nil
+	}, wait, time.Millisecond, "a call fails once the server is gone")
+
+	back := startServer(t, s.addr, nil)
+	// Wait out the backoff, then let many callers find no connection at
+	// once.
+	time.Sleep(50 * time.Millisecond)
+	const callers = 16
+	start := make(chan struct{})
+	errs := make(chan error, callers)
+	for range callers {
+		go func() {
+			<-start
+			_, err := p.Echo(ctx, "x")
+			errs <- err
+		}()
+	}
+	close(start)
+	for range callers {
+		select {
+		case err := <-errs:
+			assert.NoError(t, err, "Echo after the server came back")
+		case <-time.After(wait):
+			t.Fatal("a call did not return")
+		}
+	}
+	// The server may serve a connection's first calls a moment before it
+	// counts the connection.
+	require.Eventually(t, func() bool { return back.Stats().Connections > 0 }, wait, time.Millisecond, "connections the callers opened")
+	assert.Equal(t, 1, back.Stats().Connections, "connections the callers opened")
+}
+
+func TestUnixEndpointAndStreams(t *testing.T) {
+	path := t.TempDir() + "/echo.sock"
+	srv := invoker.NewServer(invoker.Options{})
+	_, err := srv.Register("echo", testservice.EchoInvoker(), lifecycle.Static(&testservice.Impl{}))
+	require.NoError(t, err)
+	lis, err := invoker.Listen("unix://"+path, nil)
+	require.NoError(t, err, "Listen(unix)")
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	t.Cleanup(func() {
+		srv.Close()
+		<-served
+	})
+
+	c := dial(t, "unix://"+path, requestor.Options{Streams: 3})
+	assert.Equal(t, "unix://"+path, c.Endpoint(), "Endpoint")
+	p := lookupEcho(t, c)
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			want := fmt.Sprint(i)
+			got, err := p.Echo(ctx, want)
+			assert.NoError(t, err, "Echo(%q)", want)
+			assert.Equal(t, want, got, "Echo(%q)", want)
+		})
+	}
+	wg.Wait()
+}
