@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,7 +186,8 @@ func TestShutdownDrainsCallsInFlight(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("Sleep never started")
 	}
-	assert.Equal(t, int64(1), s.Stats().Running, "Running with one call in flight")
+	// The lookup's worker may give back its place a moment after its reply.
+	require.Eventually(t, func() bool { return s.Stats().Running == 1 }, wait, time.Millisecond, "Running with one call in flight")
 
 	shut := make(chan error, 1)
 	start := time.Now()
@@ -419,4 +421,67 @@ func TestPanicIsInternalAndTheServerGoesOn(t *testing.T) {
 	got, err := p.Echo(ctx, "after")
 	require.NoError(t, err, "Echo after a panic")
 	assert.Equal(t, "after", got, "Echo after a panic")
+}
+
+func TestRefusedCallActivatesNothing(t *testing.T) {
+	var made atomic.Int64
+	counts := &lifecycle.Counts{}
+	s := serve(t, invoker.Options{Observers: []lifecycle.Observer{counts}})
+	_, err := s.Register("lazy", testservice.EchoInvoker(), lifecycle.Lazy(func(context.Context) (*testservice.Impl, error) {
+		made.Add(1)
+		return &testservice.Impl{}, nil
+	}))
+	require.NoError(t, err)
+	s.SetInterceptors(func(ctx context.Context, inv *remoting.Invocation, next remoting.Handler) error {
+		if inv.Method == "Echo.Count" {
+			return remoting.Errorf(remoting.CodePermissionDenied, "counting is not allowed")
+		}
+		return next(ctx, inv)
+	})
+	c := dial(t, s.endpoint)
+	p, err := testservice.LookupEcho(ctxT(t), c, "lazy")
+	require.NoError(t, err)
+	ctx := ctxT(t)
+	// The static "echo" of serve was activated when it was registered.
+	activations := func() uint64 { return counts.Get(testservice.EchoInterface, lifecycle.EventActivated) - 1 }
+
+	_, err = p.Count(ctx)
+	assert.Equal(t, remoting.CodePermissionDenied, remoting.CodeOf(err), "Count refused by the server's chain: %v", err)
+	assert.Zero(t, made.Load(), "instances made for a refused call")
+	assert.Zero(t, activations(), "activations for a refused call")
+
+	_, err = p.Echo(ctx, "x")
+	require.NoError(t, err, "Echo let through")
+	assert.Equal(t, int64(1), made.Load(), "instances made once a call is let through")
+	assert.Equal(t, uint64(1), activations(), "activations once a call is let through")
+}
+
+func TestServeSeveralListeners(t *testing.T) {
+	srv := invoker.NewServer(invoker.Options{})
+	_, err := srv.Register("echo", testservice.EchoInvoker(), lifecycle.Static(&testservice.Impl{}))
+	require.NoError(t, err)
+	var endpoints []string
+	serveErrs := make(chan error, 2)
+	for range 2 {
+		lis, err := invoker.Listen("tcp://127.0.0.1:0", nil)
+		require.NoError(t, err)
+		endpoints = append(endpoints, "tcp://"+lis.Addr().String())
+		go func() { serveErrs <- srv.Serve(lis) }()
+	}
+	t.Cleanup(func() { srv.Close() })
+	for _, ep := range endpoints {
+		got, err := echo(t, dial(t, ep)).Echo(ctxT(t), ep)
+		require.NoError(t, err, "Echo through %s", ep)
+		assert.Equal(t, ep, got, "Echo through %s", ep)
+	}
+	assert.Equal(t, 2, srv.Stats().Connections, "Connections")
+	require.NoError(t, srv.Shutdown(ctxT(t)), "Shutdown")
+	for range 2 {
+		select {
+		case err := <-serveErrs:
+			assert.ErrorIs(t, err, invoker.ErrServerClosed, "Serve after Shutdown")
+		case <-time.After(wait):
+			t.Fatal("Serve did not return")
+		}
+	}
 }

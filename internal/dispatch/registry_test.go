@@ -142,6 +142,8 @@ func TestNotFound(t *testing.T) {
 		{"unknown object", unknown, "Echo.Echo", "object " + unknown.String() + " not found"},
 		{"unknown method", remoting.NameID("echo"), "Echo.Nope", `method "Echo.Nope" not found on ` + testservice.EchoInterface},
 		{"unknown naming method", remoting.ObjectID{}, "remoting.Nope", `method "remoting.Nope" not found on the naming service`},
+		// Only a registry with Owners (a server's) renews leases.
+		{"renew without owners", remoting.ObjectID{}, wire.RenewMethod, `method "remoting.Renew" not found on the naming service`},
 		// Owned by another end: the same answer as for an id that never
 		// existed, with no hint that it does.
 		{"owned by another end", owned.ID, "Echo.Echo", "object " + owned.ID.String() + " not found"},
