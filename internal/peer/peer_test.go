@@ -391,7 +391,7 @@ func TestDeadlineCrossesToTheServer(t *testing.T) {
 			assert.Greater(t, req.Frame.Deadline, time.Duration(0), "Frame.Deadline")
 			assert.LessOrEqual(t, req.Frame.Deadline, timeout, "Frame.Deadline")
 			serverDeadline := recv(t, b.deadlines, "the server's deadline")
-			assert.WithinDuration(t, deadline, serverDeadline, 100*time.Millisecond, "the server's deadline")
+			assert.WithinDuration(t, deadline, serverDeadline, 250*time.Millisecond, "the server's deadline")
 			ended := recv(t, b.ended, "the server's context to end")
 			assert.Contains(t, tc.wantEnded, ended, "server-side ctx.Err()")
 			err := recv(t, errc, "Invoke to return")
