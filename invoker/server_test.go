@@ -341,8 +341,6 @@ func TestObjects(t *testing.T) {
 }
 
 func TestObjectsNamesTheClientDependentStrategy(t *testing.T) {
-	t.Skip(`known bug: ObjectInfo.Strategy of an object a remote factory made is "dependent", ` +
-		`not the documented "clientdependent": strategyName derives it from the type *lifecycle.dependent`)
 	s := serve(t, invoker.Options{})
 	_, err := s.Register("maker", tally.MakerInvoker(), lifecycle.Static((&tally.Tracker{}).Maker()))
 	require.NoError(t, err)
@@ -425,8 +423,8 @@ func TestPanicIsInternalAndTheServerGoesOn(t *testing.T) {
 
 func TestRefusedCallActivatesNothing(t *testing.T) {
 	var made atomic.Int64
-	counts := &lifecycle.Counts{}
-	s := serve(t, invoker.Options{Observers: []lifecycle.Observer{counts}})
+	counts := &remoting.EventCounts{}
+	s := serve(t, invoker.Options{Observers: []remoting.Observer{counts}})
 	_, err := s.Register("lazy", testservice.EchoInvoker(), lifecycle.Lazy(func(context.Context) (*testservice.Impl, error) {
 		made.Add(1)
 		return &testservice.Impl{}, nil
@@ -443,7 +441,7 @@ func TestRefusedCallActivatesNothing(t *testing.T) {
 	require.NoError(t, err)
 	ctx := ctxT(t)
 	// The static "echo" of serve was activated when it was registered.
-	activations := func() uint64 { return counts.Get(testservice.EchoInterface, lifecycle.EventActivated) - 1 }
+	activations := func() uint64 { return counts.Get(testservice.EchoInterface, remoting.EventActivated) - 1 }
 
 	_, err = p.Count(ctx)
 	assert.Equal(t, remoting.CodePermissionDenied, remoting.CodeOf(err), "Count refused by the server's chain: %v", err)

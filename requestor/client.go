@@ -221,7 +221,10 @@ func (c *Client) conn(ctx context.Context) (*peer.Peer, error) {
 			if now := time.Now(); now.Before(c.nextDial) {
 				err := c.dialErr
 				c.mu.Unlock()
-				return nil, unavailable(fmt.Errorf("reconnecting to %s in %v: %w", c.endpoint, c.nextDial.Sub(now).Round(time.Millisecond), err))
+				// Not unavailable(...): it would return the dial's own
+				// Unavailable error and drop what this one adds.
+				return nil, &remoting.Error{Code: remoting.CodeUnavailable, Cause: err,
+					Message: fmt.Sprintf("reconnecting to %s in %v: %s", c.endpoint, c.nextDial.Sub(now).Round(time.Millisecond), messageOf(err))}
 			}
 			wait = make(chan struct{})
 			c.dialing = wait
@@ -420,5 +423,15 @@ func (c *Client) Close() error {
 func (c *Client) Closed() <-chan struct{} { return c.life.Done() }
 
 func unavailable(err error) *remoting.Error { return peer.Unavailable(err) }
+
+// messageOf is err's message without the "remoting: <Code>: " that a
+// *remoting.Error's Error adds.
+func messageOf(err error) string {
+	var re *remoting.Error
+	if errors.As(err, &re) {
+		return re.Message
+	}
+	return err.Error()
+}
 
 func contextError(err error) *remoting.Error { return peer.ContextError(err) }

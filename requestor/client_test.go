@@ -213,9 +213,6 @@ func TestBackoffMakesCallsFailFast(t *testing.T) {
 }
 
 func TestBackoffErrorSaysSo(t *testing.T) {
-	t.Skip("known bug: a call during the redial backoff fails with the last dial's error alone; " +
-		"conn wraps it as \"reconnecting to <endpoint> in <wait>: ...\", but unavailable returns an " +
-		"Unavailable *remoting.Error it finds in the chain unchanged, which drops the wrap")
 	s := startServer(t, "127.0.0.1:0", nil)
 	c := dial(t, s.endpoint, requestor.Options{RedialBackoff: time.Minute})
 	p := lookupEcho(t, c)
