@@ -58,6 +58,12 @@ type Options struct {
 	// Interceptors is the server's Invocation Interceptor chain, first
 	// outermost; SetInterceptors replaces it at run time. Default none.
 	Interceptors []remoting.Interceptor
+	// CallbackInterceptors is the chain of the calls this server makes
+	// back to the objects its clients exported (callback objects passed as
+	// arguments): a client-side chain, first outermost, such as a tracing
+	// interceptor's client half; SetCallbackInterceptors replaces it.
+	// Default none.
+	CallbackInterceptors []remoting.Interceptor
 }
 
 func (o Options) withDefaults() Options {
@@ -133,6 +139,7 @@ func NewServer(opts Options) *Server {
 	s.mgr = lifecycle.NewDependents(lifecycle.DependentsOptions{Grace: opts.OwnerGrace, OnEnd: func(id remoting.ObjectID) { s.reg.Drop(id) }, Logger: opts.Logger})
 	s.reg = dispatch.NewRegistry(opts.Logger, owners{s}, ErrServerClosed)
 	s.reg.SetInterceptors(opts.Interceptors...)
+	s.reg.SetCallbackInterceptors(opts.CallbackInterceptors...)
 	return s
 }
 
@@ -220,6 +227,12 @@ func (s *Server) register(id remoting.ObjectID, name string, inv *codegen.Invoke
 		return remoting.Ref{}, fmt.Errorf("invoker: register %q: %w", name, err)
 	}
 	return remoting.Ref{ID: id, Interface: inv.Interface}, nil
+}
+
+// SetCallbackInterceptors replaces the chain of the server's calls to its
+// clients' callback objects atomically, as SetInterceptors does.
+func (s *Server) SetCallbackInterceptors(interceptors ...remoting.Interceptor) {
+	s.reg.SetCallbackInterceptors(interceptors...)
 }
 
 // Unregister removes an object: later calls get NotFound. Calls already

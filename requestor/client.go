@@ -56,6 +56,12 @@ type Options struct {
 	// Interceptors is the client's Invocation Interceptor chain, first
 	// outermost; SetInterceptors replaces it at run time. Default none.
 	Interceptors []remoting.Interceptor
+	// CallbackInterceptors is the chain of the calls the server makes to
+	// the objects this client exported (callback objects passed as
+	// arguments): a server-side chain, first outermost, such as a tracing
+	// interceptor's server half; SetCallbackInterceptors replaces it.
+	// Default none.
+	CallbackInterceptors []remoting.Interceptor
 }
 
 func (o Options) withDefaults() Options {
@@ -142,6 +148,7 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 	c.next = c.invoke
 	c.connect = c.prepare
 	c.SetInterceptors(opts.Interceptors...)
+	c.reg.SetInterceptors(opts.CallbackInterceptors...)
 	cn, err := c.dial(ctx)
 	if err != nil {
 		c.end()
@@ -329,6 +336,12 @@ func (c *Client) SetInterceptors(interceptors ...remoting.Interceptor) {
 		return
 	}
 	c.chain.Store(&ic)
+}
+
+// SetCallbackInterceptors replaces, atomically, the chain of the calls the
+// server makes to the objects this client exported.
+func (c *Client) SetCallbackInterceptors(interceptors ...remoting.Interceptor) {
+	c.reg.SetInterceptors(interceptors...)
 }
 
 // prepare checks inv against the client and returns the connection to

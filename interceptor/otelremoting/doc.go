@@ -45,9 +45,11 @@
 // not a *remoting.Error is Application, as the caller receives it.
 //
 // A server method's calls to an object its client exported (a callback)
-// run no interceptor chain on either end, so they are not spans of their
-// own: they show as time inside the server span of the call that made
-// them, in the caller's trace.
+// run the callback chains: put Client() in invoker.Options
+// .CallbackInterceptors and Server() in requestor.Options
+// .CallbackInterceptors, and each callback is a client span on the server,
+// child of the server span of the call that made it, and a server span on
+// the client, in the caller's trace.
 //
 // Every invocation mode is a span. A Sync call's span ends with the reply;
 // a one-way (Fire and Forget) call's span ends when the request is queued,

@@ -51,8 +51,9 @@ func setup(t *testing.T, impl *shop.Impl) *env {
 	require.NoError(t, err, "New")
 
 	srv := invoker.NewServer(invoker.Options{
-		Interceptors: []remoting.Interceptor{tel.Server()},
-		Observers:    []remoting.Observer{tel},
+		Interceptors:         []remoting.Interceptor{tel.Server()},
+		CallbackInterceptors: []remoting.Interceptor{tel.Client()},
+		Observers:            []remoting.Observer{tel},
 	})
 	_, err = srv.Register("shop", shop.ShopInvoker(), lifecycle.Static(impl))
 	require.NoError(t, err, "Register")
@@ -66,7 +67,10 @@ func setup(t *testing.T, impl *shop.Impl) *env {
 	})
 
 	ctx := ctxT(t)
-	e.client, err = requestor.Dial(ctx, "tcp://"+lis.Addr().String(), requestor.Options{Interceptors: []remoting.Interceptor{tel.Client()}})
+	e.client, err = requestor.Dial(ctx, "tcp://"+lis.Addr().String(), requestor.Options{
+		Interceptors:         []remoting.Interceptor{tel.Client()},
+		CallbackInterceptors: []remoting.Interceptor{tel.Server()},
+	})
 	require.NoError(t, err, "Dial")
 	t.Cleanup(func() { e.client.Close() })
 	e.shop, err = shop.LookupShop(ctx, e.client, "shop")
@@ -245,10 +249,12 @@ func (w *watcher) Notify(ctx context.Context, msg string) error {
 }
 
 // TestCallback passes a callback object, which the server method calls
-// with its ctx: the call that carries it is traced across the wire, and
-// the callback runs inside its server span. No interceptor chain runs on
-// the callback itself, so it is no span of its own (see the package
-// documentation); when one does, the last assertion says to update it.
+// with its ctx: with the tracing halves on the callback chains of both
+// ends (invoker.Options.CallbackInterceptors with the client half,
+// requestor.Options.CallbackInterceptors with the server half), the
+// callback is a client span on the server, child of the server span of
+// the call that made it, and a server span on the client, child of that:
+// one trace across both directions of the connection.
 func TestCallback(t *testing.T) {
 	e := setup(t, &shop.Impl{})
 	w := &watcher{got: make(chan context.Context, 1)}
@@ -256,14 +262,18 @@ func TestCallback(t *testing.T) {
 	require.NoError(t, e.shop.Watch(ctx, "tea", w), "Watch")
 	root.End()
 	cbCtx := <-w.got
-	assert.False(t, trace.SpanContextFromContext(cbCtx).IsValid(),
-		"the callback's ctx carries a span: chains run on callbacks now; document and test the callback span")
+	assert.True(t, trace.SpanContextFromContext(cbCtx).IsValid(), "the callback's ctx carries its server span")
 
 	watch := shop.ShopInterface + "/Watch"
 	client := e.one(t, watch, trace.SpanKindClient)
 	server := e.one(t, watch, trace.SpanKindServer)
 	assertChild(t, client, server, "server span of Watch")
-	assert.Equal(t, root.SpanContext().TraceID(), server.SpanContext().TraceID(), "one trace")
+	notify := shop.WatcherInterface + "/Notify"
+	cbClient := e.one(t, notify, trace.SpanKindClient)
+	cbServer := e.one(t, notify, trace.SpanKindServer)
+	assertChild(t, server, cbClient, "the callback's client span, on the server")
+	assertChild(t, cbClient, cbServer, "the callback's server span, on the client")
+	assert.Equal(t, root.SpanContext().TraceID(), cbServer.SpanContext().TraceID(), "one trace")
 }
 
 // TestMetaNotShared checks that the client interceptor copies a Meta it

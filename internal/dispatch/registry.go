@@ -84,6 +84,9 @@ type Registry struct {
 	closed  error  // returned by registrations after Close
 	objects objectTable
 	chain   atomic.Pointer[remoting.Interceptor] // nil: no interceptors
+	// callbacks is the chain of the calls this end makes back to the
+	// objects the other end exported (Args.Caller); nil: none.
+	callbacks atomic.Pointer[remoting.Interceptor]
 
 	mu       sync.Mutex
 	owned    map[remoting.ObjectID]map[remoting.ObjectID]struct{} // owner -> ids, without owners
@@ -248,6 +251,18 @@ func (r *Registry) SetInterceptors(interceptors ...remoting.Interceptor) {
 		return
 	}
 	r.chain.Store(&ic)
+}
+
+// SetCallbackInterceptors replaces, as SetInterceptors does, the chain of
+// the calls this end makes to objects the other end exported (the Caller
+// of Args.Caller): a client-side chain, first outermost.
+func (r *Registry) SetCallbackInterceptors(interceptors ...remoting.Interceptor) {
+	ic := remoting.Chain(interceptors...)
+	if ic == nil {
+		r.callbacks.Store(nil)
+		return
+	}
+	r.callbacks.Store(&ic)
 }
 
 // Dispatch serves one request: the naming service for the zero object id,
