@@ -389,7 +389,10 @@ func (s *Store) batch(ctx context.Context, sql string, args []any, read func(br 
 	if err == nil {
 		err = read(br)
 	}
-	return errors.Join(err, br.Close())
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // queryRow runs sql, which returns at most one row, and scans the row into
