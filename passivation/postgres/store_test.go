@@ -118,3 +118,15 @@ func TestServerDown(t *testing.T) {
 	_, err = s.Save(t.Context(), remoting.NewObjectID(), []byte("x"), 0)
 	assert.NoError(t, err, "Save once the server is up")
 }
+
+// BenchmarkStore measures Save and Load on a local server (fsync on, the
+// defaults of the Debian package) with a pool of up to 64 connections:
+//
+//	go test -run X -bench . ./passivation/postgres
+func BenchmarkStore(b *testing.B) {
+	pg := testserver.StartPostgres(b)
+	s, err := postgres.Open(pg.ConnString()+"&pool_max_conns=64", postgres.Options{})
+	require.NoError(b, err, "Open")
+	b.Cleanup(func() { s.Close() })
+	storetest.Benchmark(b, s)
+}

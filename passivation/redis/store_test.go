@@ -321,3 +321,20 @@ func TestKillLoss(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkStore measures Save and Load on a local server with an
+// append-only file under appendfsync everysec (the default once it is on)
+// and always, with a pool of up to 64 connections:
+//
+//	go test -run X -bench . ./passivation/redis
+func BenchmarkStore(b *testing.B) {
+	for _, fsync := range []string{"everysec", "always"} {
+		b.Run("appendfsync="+fsync, func(b *testing.B) {
+			srv := testserver.StartRedis(b, testserver.RedisOptions{AppendFsync: fsync})
+			s, err := redis.Open("redis://"+srv.Addr()+"/0?pool_size=64", redis.Options{})
+			require.NoError(b, err, "Open")
+			b.Cleanup(func() { s.Close() })
+			storetest.Benchmark(b, s)
+		})
+	}
+}

@@ -16,3 +16,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestMemoryStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) passivation.Store { return passivation.NewMemoryStore() })
 }
+
+func BenchmarkMemoryStore(b *testing.B) {
+	s := passivation.NewMemoryStore()
+	b.Cleanup(func() { s.Close() })
+	storetest.Benchmark(b, s)
+}
