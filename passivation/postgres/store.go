@@ -462,7 +462,7 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 	switch ctxErr := ctx.Err(); {
 	case errors.Is(ctxErr, context.Canceled):
 		return fmt.Errorf("postgres: %s: %w", op, ctxErr)
-	case ctxErr != nil || (isPg && pgErr.Code == queryCanceled && hasDeadline(ctx)):
+	case ctxErr != nil || pastDeadline(ctx) || (isPg && pgErr.Code == queryCanceled && hasDeadline(ctx)):
 		// Out of time: the statement_timeout or pgx gave up.
 		return fmt.Errorf("postgres: %s: %w", op, &remoting.Error{
 			Code:    remoting.CodeUnavailable,
@@ -521,3 +521,10 @@ func conflict(op string, expected uint64) error {
 }
 
 func uuid(id remoting.ObjectID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
+
+// pastDeadline reports whether ctx has a deadline and it has passed (even
+// if ctx has not noticed yet).
+func pastDeadline(ctx context.Context) bool {
+	deadline, ok := ctx.Deadline()
+	return ok && !time.Now().Before(deadline)
+}

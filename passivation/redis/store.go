@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -348,7 +349,9 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 	switch ctxErr := ctx.Err(); {
 	case errors.Is(ctxErr, context.Canceled):
 		return fmt.Errorf("redis: %s: %w", op, ctxErr)
-	case ctxErr != nil:
+	case ctxErr != nil || pastDeadline(ctx):
+		// Out of time: go-redis's read deadline is the context's, and may
+		// fire a moment before the context notices.
 		return fmt.Errorf("redis: %s: %w", op, &remoting.Error{
 			Code:    remoting.CodeUnavailable,
 			Message: "no answer from Redis within the deadline: " + err.Error(),
@@ -397,4 +400,11 @@ func conflict(op string, expected, cur uint64) error {
 		want = fmt.Sprintf("version %d", expected)
 	}
 	return fmt.Errorf("redis: %s: expected %s, found %s: %w", op, want, found, passivation.ErrConflict)
+}
+
+// pastDeadline reports whether ctx has a deadline and it has passed (even
+// if ctx has not noticed yet).
+func pastDeadline(ctx context.Context) bool {
+	deadline, ok := ctx.Deadline()
+	return ok && !time.Now().Before(deadline)
 }
