@@ -43,8 +43,11 @@
 // [remoting.CodeUnavailable] whose cause is the error of go-redis (and
 // [context.DeadlineExceeded] where the deadline passed). The store
 // recovers by itself: go-redis discards broken connections and dials new
-// ones, so the first calls after the server is back succeed. A call whose
-// context was canceled fails with an error that matches [context.Canceled].
+// ones. Once as many dials in a row have failed as the pool has
+// connections, go-redis fails calls at once with the last dial error and
+// probes the server once a second, so service resumes within about a
+// second of the server coming back. A call whose context was canceled
+// fails with an error that matches [context.Canceled].
 //
 // A Save or Delete that failed with Unavailable may or may not have been
 // applied (the connection can break after Redis ran the script and before
