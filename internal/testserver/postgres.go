@@ -23,8 +23,8 @@ type Postgres struct {
 	proc *process            // the running server, or nil
 }
 
-// StartPostgres initialises a cluster in a new temporary directory and
-// starts a server on it. When the test runs as root, the server runs as
+// StartPostgres makes a new cluster in a new temporary directory (a copy
+// of one that initdb made) and starts a server on it. When the test runs as root, the server runs as
 // the system user postgres (which the Debian package creates), or nobody,
 // because PostgreSQL refuses to run as root. t.Cleanup stops the server
 // and removes the directory.
@@ -58,17 +58,64 @@ func StartPostgres(t testing.TB) *Postgres {
 		}
 	}
 
-	initdb := exec.Command(filepath.Join(bin, "initdb"),
-		"-D", p.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale",
-		"--no-sync", // the cluster is thrown away; its writes need no fsync at creation
-	)
-	initdb.Dir = dir
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
-	if out, err := initdb.CombinedOutput(); err != nil {
-		t.Fatalf("postgres: initdb: %v\n%s", err, out)
+	template, err := p.template()
+	if err != nil {
+		t.Fatalf("postgres: %v", err)
+	}
+	// cp -a keeps the owner and the modes (0700) that postgres insists on.
+	if out, err := exec.Command("cp", "-a", template, p.data()).CombinedOutput(); err != nil {
+		t.Fatalf("postgres: copy the cluster template: %v\n%s", err, out)
 	}
 	p.Start(t)
 	return p
+}
+
+// template returns a freshly initialised cluster to copy, made by initdb
+// once and kept in the temporary directory for later tests and later runs
+// (initdb takes seconds; a copy, a fraction of one). It is one per
+// PostgreSQL version and owner, and made under a temporary name and
+// renamed into place, so that test processes running at once never see
+// half of one.
+func (p *Postgres) template() (string, error) {
+	uid := os.Geteuid()
+	if p.cred != nil {
+		uid = int(p.cred.Uid)
+	}
+	cache := filepath.Join(os.TempDir(), fmt.Sprintf("remoting-testserver-%d", os.Geteuid()))
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return "", err
+	}
+	name := filepath.Join(cache, fmt.Sprintf("postgres-%d-uid%d", version(p.bin), uid))
+	if _, err := os.Stat(filepath.Join(name, "PG_VERSION")); err == nil {
+		return name, nil
+	}
+	tmp, err := os.MkdirTemp(cache, "building-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	if p.cred != nil {
+		if err := os.Chown(tmp, int(p.cred.Uid), int(p.cred.Gid)); err != nil {
+			return "", err
+		}
+	}
+	data := filepath.Join(tmp, "data")
+	initdb := exec.Command(filepath.Join(p.bin, "initdb"),
+		"-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale",
+		"--no-sync", // a test cluster; fsync at creation buys nothing
+	)
+	initdb.Dir = tmp
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	if err := os.Rename(data, name); err != nil {
+		if _, serr := os.Stat(filepath.Join(name, "PG_VERSION")); serr == nil {
+			return name, nil // another process was quicker
+		}
+		return "", err
+	}
+	return name, nil
 }
 
 // postgresBin returns the directory of the newest installed PostgreSQL's

@@ -25,8 +25,9 @@ import (
 const (
 	callTimeout = 300 * time.Millisecond
 	// slack is how far past its deadline a call may return: the time to
-	// notice the deadline and unwind, with the race detector on.
-	slack = 200 * time.Millisecond
+	// notice the deadline and unwind, with the race detector on, on a
+	// machine of 2 busy cores.
+	slack = 350 * time.Millisecond
 	// resumeWithin bounds the time from the server accepting connections
 	// again to the first successful Save.
 	resumeWithin = 2 * time.Second
@@ -40,6 +41,8 @@ func TestOutage(t *testing.T) {
 	pg := testserver.StartPostgres(t)
 	s := open(t, pg.ConnString())
 	ctx := t.Context()
+	_, err := s.Load(ctx, remoting.NewObjectID()) // creates the table
+	require.ErrorIs(t, err, passivation.ErrNotFound, "Load")
 
 	const workers = 16
 	type worker struct {
@@ -69,7 +72,11 @@ func TestOutage(t *testing.T) {
 				break
 			}
 		}
-		if err != nil && remoting.CodeOf(err) != remoting.CodeUnavailable {
+		// A worker is the only writer of its record, so a conflict means
+		// that an earlier Save which failed was committed all the same,
+		// after the Load that looked for it: allowed, and resolved by
+		// another Load.
+		if err != nil && remoting.CodeOf(err) != remoting.CodeUnavailable && !errors.Is(err, passivation.ErrConflict) {
 			mu.Lock()
 			badErrs = append(badErrs, err)
 			mu.Unlock()
@@ -128,6 +135,7 @@ func TestOutage(t *testing.T) {
 	okBefore := oks.Load()
 	pg.Crash(t)
 	crashed := time.Now()
+	okCrashed := oks.Load() // the server has exited
 	time.Sleep(time.Second)
 	failsDown := fails.Load()
 	okDown := oks.Load()
@@ -145,7 +153,7 @@ func TestOutage(t *testing.T) {
 		okBefore, oks.Load(), fails.Load(), back.Sub(crashed).Round(time.Millisecond), resumed.Round(time.Millisecond), time.Duration(slowest.Load()).Round(time.Millisecond))
 	assert.Positive(t, okBefore, "saves before the crash")
 	assert.Greater(t, failsDown, int64(0), "calls that failed while the server was down")
-	assert.LessOrEqual(t, okDown-okBefore, int64(workers), "saves acknowledged while the server was down (at most those in flight at the crash)")
+	assert.LessOrEqual(t, okDown-okCrashed, int64(workers), "saves acknowledged after the server exited (at most those answered just before)")
 	for i, err := range badErrs {
 		if i == 5 {
 			break

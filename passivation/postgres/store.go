@@ -333,7 +333,8 @@ func (s *Store) begin(ctx context.Context, op string) error {
 	case s.create <- struct{}{}:
 		defer func() { <-s.create }()
 	case <-ctx.Done():
-		return fmt.Errorf("postgres: %s: %w", op, ctx.Err())
+		// Out of time waiting for the server to create the table.
+		return s.fail(ctx, op+": create table "+s.table, ctx.Err())
 	}
 	if s.ready.Load() {
 		return nil

@@ -126,7 +126,7 @@ func TestRefusing(t *testing.T) {
 // Bounds of the outage test.
 const (
 	callTimeout  = 300 * time.Millisecond
-	slack        = 200 * time.Millisecond
+	slack        = 350 * time.Millisecond
 	resumeWithin = 2 * time.Second
 )
 
@@ -165,7 +165,10 @@ func (l *load) call(f func(ctx context.Context) error) error {
 	d := int64(time.Since(start))
 	for cur := l.slowest.Load(); d > cur && !l.slowest.CompareAndSwap(cur, d); cur = l.slowest.Load() {
 	}
-	if err != nil && remoting.CodeOf(err) != remoting.CodeUnavailable {
+	// A worker is the only writer of its record, so a conflict means that
+	// an earlier Save which failed was applied all the same, after the
+	// Load that looked for it: allowed, and resolved by another Load.
+	if err != nil && remoting.CodeOf(err) != remoting.CodeUnavailable && !errors.Is(err, passivation.ErrConflict) {
 		l.mu.Lock()
 		l.badErrs = append(l.badErrs, err)
 		l.mu.Unlock()
