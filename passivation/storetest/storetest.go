@@ -403,17 +403,32 @@ func testLargeRecords(t *testing.T, s passivation.Store) {
 	}
 }
 
-// saveMany saves n new records and returns them by id.
+// saveMany saves n new records, from 8 goroutines, and returns them by id.
 func saveMany(t *testing.T, ctx context.Context, s passivation.Store, n int) map[remoting.ObjectID]passivation.Record {
 	t.Helper()
-	want := make(map[remoting.ObjectID]passivation.Record, n)
-	for i := range n {
-		id := remoting.NewObjectID()
-		data := fmt.Appendf(nil, "record %d", i)
-		v, err := s.Save(ctx, id, data, 0)
-		require.NoError(t, err, "Save")
-		want[id] = passivation.Record{Data: data, Version: v}
+	const goroutines = 8
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		want = make(map[remoting.ObjectID]passivation.Record, n)
+	)
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := g; i < n; i += goroutines {
+				id := remoting.NewObjectID()
+				data := fmt.Appendf(nil, "record %d", i)
+				v, err := s.Save(ctx, id, data, 0)
+				if !assert.NoError(t, err, "Save") {
+					return
+				}
+				mu.Lock()
+				want[id] = passivation.Record{Data: data, Version: v}
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
+	require.Len(t, want, n, "records saved")
 	return want
 }
 
