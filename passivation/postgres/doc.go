@@ -44,8 +44,10 @@
 //
 // # Errors
 //
-// A server that is down, refuses connections, is starting up or shutting
-// down, or does not answer before the call's deadline makes the call fail
+// A server that is down, refuses connections (for any reason, a wrong
+// password or too many clients included: the cause says which), is
+// starting up or shutting down, runs out of resources, or does not answer
+// before the call's deadline makes the call fail
 // with a [*remoting.Error] of code [remoting.CodeUnavailable] whose cause
 // is the error of pgx (and [context.DeadlineExceeded] where the deadline
 // passed), so that [remoting.CodeOf] and [errors.Is] with

@@ -460,6 +460,8 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 	}
 	var pgErr *pgconn.PgError
 	isPg := errors.As(err, &pgErr)
+	var connectErr *pgconn.ConnectError
+	refused := errors.As(err, &connectErr) // whatever the server said
 	switch ctxErr := ctx.Err(); {
 	case errors.Is(ctxErr, context.Canceled):
 		return fmt.Errorf("postgres: %s: %w", op, ctxErr)
@@ -470,7 +472,7 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 			Message: "no answer from PostgreSQL within the deadline: " + err.Error(),
 			Cause:   fmt.Errorf("%w: %w", context.DeadlineExceeded, err),
 		})
-	case isPg && !transient(pgErr.Code):
+	case isPg && !refused && !transient(pgErr.Code):
 		return fmt.Errorf("postgres: %s: %w", op, &remoting.Error{
 			Code:    remoting.CodeInternal,
 			Message: "PostgreSQL: " + err.Error(),

@@ -3,10 +3,12 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -129,4 +131,19 @@ func BenchmarkStore(b *testing.B) {
 	require.NoError(b, err, "Open")
 	b.Cleanup(func() { s.Close() })
 	storetest.Benchmark(b, s)
+}
+
+// TestRefused: a server that refuses the connection (here, a database that
+// does not exist) gives Unavailable with the server's error as cause.
+func TestRefused(t *testing.T) {
+	pg := testserver.StartPostgres(t)
+	s, err := postgres.Open(strings.Replace(pg.ConnString(), "/postgres?", "/nosuchdb?", 1), postgres.Options{})
+	require.NoError(t, err, "Open")
+	defer s.Close()
+	_, err = s.Load(t.Context(), remoting.NewObjectID())
+	assert.Equal(t, remoting.CodeUnavailable, remoting.CodeOf(err), "CodeOf(Load from a refusing server): %v", err)
+	var pgErr *pgconn.PgError
+	if assert.ErrorAs(t, err, &pgErr, "Load from a refusing server") {
+		assert.Equal(t, "3D000", pgErr.Code, "SQLSTATE of a missing database")
+	}
 }
