@@ -18,7 +18,5 @@ var ctx = context.Background()
 
 // TestStore runs the conformance tests against the memory store.
 func TestStore(t *testing.T) {
-	storetest.Run(t, storetest.Opener{
-		Open: func(*testing.T) passivation.Store { return passivation.NewMemoryStore() },
-	})
+	storetest.Run(t, func(*testing.T) passivation.Store { return passivation.NewMemoryStore() })
 }

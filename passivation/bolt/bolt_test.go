@@ -38,19 +38,18 @@ var ctx = context.Background()
 // TestStore runs the conformance tests against the bolt store, reopening
 // its file for the records that must outlive Close.
 func TestStore(t *testing.T) {
-	storetest.Run(t, storetest.Opener{
-		Open: func(t *testing.T) passivation.Store {
-			s, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
-			require.NoError(t, err, "Open")
-			return s
-		},
-		Reopen: func(t *testing.T, s passivation.Store) passivation.Store {
-			path := s.(*bolt.Store).Path()
-			require.NoError(t, s.Close(), "Close")
-			s, err := bolt.Open(path, bolt.Options{})
-			require.NoError(t, err, "Open(%s) again", path)
-			return s
-		},
+	open := func(t *testing.T) passivation.Store {
+		s, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
+		require.NoError(t, err, "Open")
+		return s
+	}
+	storetest.Run(t, open)
+	storetest.RunReopen(t, open, func(t *testing.T, s passivation.Store) passivation.Store {
+		path := s.(*bolt.Store).Path()
+		require.NoError(t, s.Close(), "Close")
+		s, err := bolt.Open(path, bolt.Options{})
+		require.NoError(t, err, "Open(%s) again", path)
+		return s
 	})
 }
 
