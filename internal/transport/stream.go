@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -24,6 +25,17 @@ type Stream struct {
 	ys *yamux.Stream
 	r  *wire.Reader
 	w  *writer
+
+	onClose   func() // if set, called once when the stream is closed or aborted
+	closeOnce sync.Once
+}
+
+func (s *Stream) closed() {
+	s.closeOnce.Do(func() {
+		if s.onClose != nil {
+			s.onClose()
+		}
+	})
 }
 
 // newStream wraps ys; frames larger than sendMax (the peer's limit) are
@@ -69,6 +81,7 @@ func (s *Stream) Close() error {
 	err := s.ys.Close()
 	s.w.fail(errWriterClosed)
 	<-s.w.done
+	s.closed()
 	return err
 }
 
@@ -77,6 +90,7 @@ func (s *Stream) Abort() {
 	s.w.fail(errWriterClosed)
 	s.ys.Close()
 	<-s.w.done
+	s.closed()
 }
 
 // RemoteAddr is the peer's address.

@@ -1,0 +1,5 @@
+package hostile
+
+const childEnv = "HOSTILE_CHILD"
+
+func runChild() int { return 0 }
