@@ -261,9 +261,16 @@ func (s *Server) Draining() bool { return s.shuttingDown() }
 // Registry returns the server's object table.
 func (s *Server) Registry() *Registry { return s.reg }
 
-// Serve accepts connections on lis and serves them until lis fails or the
-// server is shut down; then it returns ErrServerClosed (or the listener's
-// error). Serve may be called for several listeners at once.
+// Serve accepts connections on lis and serves them until lis is closed or
+// the server is shut down; then it returns ErrServerClosed (or, for a
+// listener closed by someone else, an error wrapping net.ErrClosed). Serve
+// may be called for several listeners at once.
+//
+// Any other accept error, such as running out of file descriptors
+// (EMFILE, ENFILE) or a connection aborted before it was accepted, is
+// taken as temporary: Serve logs it and tries again after a backoff that
+// starts at 5 ms and doubles up to 1 s, and serves again as soon as
+// accepting works.
 func (s *Server) Serve(lis net.Listener) error {
 	s.mu.Lock()
 	if s.closed || s.draining {
@@ -286,15 +293,18 @@ func (s *Server) Serve(lis net.Listener) error {
 			if s.shuttingDown() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Temporary condition such as too many open files: wait and retry.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.opts.Logger.Warn("remoting: accept failed; retrying", "err", err, "in", backoff)
-				time.Sleep(backoff)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("invoker: accept: %w", err)
 			}
-			return fmt.Errorf("invoker: accept: %w", err)
+			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
+			s.opts.Logger.Warn("remoting: accept failed; retrying", "err", err, "in", backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+			}
+			continue
 		}
 		backoff = 0
 		if !s.startConn(nc) {
@@ -303,6 +313,13 @@ func (s *Server) Serve(lis net.Listener) error {
 		}
 	}
 }
+
+// The backoff after a failed accept: it starts at minAcceptBackoff and
+// doubles per failure up to maxAcceptBackoff, as net/http's does.
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = time.Second
+)
 
 func (s *Server) shuttingDown() bool {
 	s.mu.Lock()
