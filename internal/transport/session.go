@@ -51,6 +51,14 @@ type Options struct {
 	// once, and a peer that has had MaxStreams streams refused is
 	// disconnected. Default DefaultMaxStreams.
 	MaxStreams int
+	// MaxBuffered bounds the bytes the session holds in frames being read
+	// (which grow as their bytes arrive) and frames queued to be written.
+	// A read that would pass it closes the session. Default
+	// DefaultMaxBuffered.
+	MaxBuffered int
+	// Budget, if set, also counts the session's buffered bytes, with those
+	// of the other sessions that share it. Default none.
+	Budget *Budget
 	// Logger receives yamux's own diagnostics (at debug level) and
 	// session-level events. Default: discard.
 	Logger *slog.Logger
@@ -80,6 +88,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxStreams <= 0 {
 		o.MaxStreams = DefaultMaxStreams
+	}
+	if o.MaxBuffered <= 0 {
+		o.MaxBuffered = DefaultMaxBuffered
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -132,6 +143,7 @@ type Session struct {
 	peerMax int               // the largest frame the peer accepts
 	peerID  remoting.ObjectID // the peer's id from the handshake
 	guard   *guard
+	meter   meter
 
 	streams atomic.Int32 // streams of the peer's that Accept returned and that are open
 	refused atomic.Int32 // streams of the peer's refused for being over MaxStreams
@@ -198,6 +210,9 @@ func server(ctx context.Context, conn net.Conn, opts Options, refusal error) (*S
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
 	}
 	s := newSession(mux, conn, g, opts)
+	// Reading the hello does not watch ctx; closing the session ends it.
+	stop := context.AfterFunc(ctx, func() { mux.Close() })
+	defer stop()
 	if refused, err := s.serverHandshake(ctx, deadline, refusal); err != nil {
 		if refused {
 			// Leave the connection open until the peer, having read the
@@ -214,7 +229,9 @@ func server(ctx context.Context, conn net.Conn, opts Options, refusal error) (*S
 }
 
 func newSession(mux *yamux.Session, conn net.Conn, g *guard, opts Options) *Session {
-	return &Session{mux: mux, conn: conn, guard: g, opts: opts, goAway: make(chan struct{}), ctlDone: make(chan struct{})}
+	s := &Session{mux: mux, conn: conn, guard: g, opts: opts, goAway: make(chan struct{}), ctlDone: make(chan struct{})}
+	s.meter.limit, s.meter.pool = int64(opts.MaxBuffered), opts.Budget
+	return s
 }
 
 func handshakeDeadline(ctx context.Context, opts Options) time.Time {
@@ -290,7 +307,7 @@ func (s *Session) clientHandshake(ctx context.Context, deadline time.Time) error
 	ys.SetDeadline(time.Time{})
 	r.SetMaxFrameSize(s.opts.MaxFrameSize)
 	s.peerMax, s.peerID = int(h.MaxFrameSize), h.PeerID
-	s.control = newStream(ys, r, s.sendMax(), nil)
+	s.control = newStream(ys, r, s.sendMax(), &s.meter, nil)
 	return nil
 }
 
@@ -356,7 +373,7 @@ func (s *Session) serverHandshake(ctx context.Context, deadline time.Time, refus
 	if s.peerID.IsZero() {
 		s.peerID = remoting.NewObjectID() // an anonymous peer owns what it creates for this session only
 	}
-	s.control = newStream(ys, r, s.sendMax(), nil)
+	s.control = newStream(ys, r, s.sendMax(), &s.meter, nil)
 	return false, nil
 }
 
@@ -394,7 +411,7 @@ func (s *Session) Open() (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newStream(ys, wire.NewReader(ys, s.opts.MaxFrameSize), s.sendMax(), []byte{byte(wire.StreamCalls)}), nil
+	return newStream(ys, wire.NewReader(ys, s.opts.MaxFrameSize), s.sendMax(), &s.meter, []byte{byte(wire.StreamCalls)}), nil
 }
 
 // Accept waits for the peer to open a call stream. It returns an error
@@ -432,7 +449,7 @@ func (s *Session) Accept() (*Stream, error) {
 			continue
 		}
 		s.streams.Add(1)
-		st := newStream(ys, wire.NewReader(br, s.opts.MaxFrameSize), s.sendMax(), nil)
+		st := newStream(ys, wire.NewReader(br, s.opts.MaxFrameSize), s.sendMax(), &s.meter, nil)
 		st.onClose = func() { s.streams.Add(-1) }
 		return st, nil
 	}

@@ -40,8 +40,10 @@ func (s *Stream) closed() {
 
 // newStream wraps ys; frames larger than sendMax (the peer's limit) are
 // refused before they are sent.
-func newStream(ys *yamux.Stream, r *wire.Reader, sendMax int, preface []byte) *Stream {
-	return &Stream{ys: ys, r: r, w: newWriter(ys, sendMax, max(maxPending, sendMax), preface)}
+// The bytes of frames being read and of frames queued count against m.
+func newStream(ys *yamux.Stream, r *wire.Reader, sendMax int, m *meter, preface []byte) *Stream {
+	r.SetCharge(m.charge)
+	return &Stream{ys: ys, r: r, w: newWriter(ys, sendMax, max(maxPending, sendMax), m, preface)}
 }
 
 // ReadFrame reads the next frame. Only one goroutine may call it.

@@ -22,6 +22,7 @@ type writer struct {
 	w          io.Writer
 	maxFrame   int
 	maxPending int
+	meter      *meter // counts the queued bytes; nil counts nothing
 
 	mu      sync.Mutex
 	pending []byte
@@ -34,11 +35,12 @@ type writer struct {
 	done    chan struct{} // closed when the goroutine has exited
 }
 
-func newWriter(w io.Writer, maxFrame, maxPending int, preface []byte) *writer {
+func newWriter(w io.Writer, maxFrame, maxPending int, m *meter, preface []byte) *writer {
 	wr := &writer{
 		w:          w,
 		maxFrame:   maxFrame,
 		maxPending: maxPending,
+		meter:      m,
 		pending:    append(make([]byte, 0, 4096), preface...),
 		spare:      make([]byte, 0, 4096),
 		wake:       make(chan struct{}, 1),
@@ -85,6 +87,7 @@ func (w *writer) writeFrame(ctx context.Context, f *wire.Frame) error {
 		return err
 	}
 	first := start == 0
+	w.meter.account(len(w.pending) - start)
 	w.mu.Unlock()
 	if first {
 		w.signal()
@@ -124,7 +127,9 @@ func (w *writer) loop() {
 				w.space = nil
 			}
 			w.mu.Unlock()
-			if _, err := w.w.Write(buf); err != nil {
+			_, err := w.w.Write(buf)
+			w.meter.account(-len(buf))
+			if err != nil {
 				w.fail(err)
 				return
 			}
@@ -157,14 +162,15 @@ func (w *writer) shutdown() {
 	w.signal()
 }
 
-// fail makes every later write return err, drops what is queued, and wakes
-// waiters and the goroutine.
+// fail makes every later write return err, frees what is queued, and
+// wakes waiters and the goroutine.
 func (w *writer) fail(err error) {
 	w.mu.Lock()
 	if w.err == nil {
 		w.err = err
 	}
-	w.pending = w.pending[:0]
+	w.meter.account(-len(w.pending))
+	w.pending, w.spare = nil, nil
 	if w.space != nil {
 		close(w.space)
 		w.space = nil

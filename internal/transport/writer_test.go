@@ -39,7 +39,7 @@ func (g *gate) Write(p []byte) (int, error) {
 
 func TestWriterCoalescesFramesQueuedDuringAWrite(t *testing.T) {
 	g := &gate{release: make(chan struct{}), entered: make(chan struct{})}
-	w := newWriter(g, wire.DefaultMaxFrameSize, 1<<20, nil)
+	w := newWriter(g, wire.DefaultMaxFrameSize, 1<<20, nil, nil)
 	ctx := context.Background()
 	require.NoError(t, w.writeFrame(ctx, &wire.Frame{Kind: wire.KindReply, ID: 0}))
 	<-g.entered
@@ -63,7 +63,7 @@ func TestWriterCoalescesFramesQueuedDuringAWrite(t *testing.T) {
 
 func TestWriterBackPressureHonoursContext(t *testing.T) {
 	g := &gate{release: make(chan struct{}), entered: make(chan struct{})}
-	w := newWriter(g, 1<<20, 1024, nil)
+	w := newWriter(g, 1<<20, 1024, nil, nil)
 	require.NoError(t, w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply}))
 	<-g.entered
 	// Fill the queue past its limit while the first write is stuck.
@@ -81,7 +81,7 @@ func TestWriterBackPressureHonoursContext(t *testing.T) {
 
 func TestWriterRefusesOversizedFrame(t *testing.T) {
 	var buf bytes.Buffer
-	w := newWriter(&buf, 100, 1<<20, nil)
+	w := newWriter(&buf, 100, 1<<20, nil, nil)
 	err := w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply, Body: make([]byte, 200)})
 	assert.ErrorIs(t, err, wire.ErrFrameTooLarge)
 	require.NoError(t, w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply, ID: 3}))
@@ -94,7 +94,7 @@ func TestWriterRefusesOversizedFrame(t *testing.T) {
 
 func TestWriterAfterShutdown(t *testing.T) {
 	var buf bytes.Buffer
-	w := newWriter(&buf, 100, 1<<20, nil)
+	w := newWriter(&buf, 100, 1<<20, nil, nil)
 	w.shutdown()
 	<-w.done
 	assert.ErrorIs(t, w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply}), errWriterClosed)

@@ -316,6 +316,20 @@ func (r *Raw) OpenCalls(id uint32, frames ...[]byte) error {
 	return r.Send(Header(TypeWindow, FlagSYN, id, 0), Data(0, id, body))
 }
 
+// Trickle sends n bytes of data on stream in parts of part bytes, a
+// millisecond apart, so that a server that reads keeps the stream's
+// window open (Raw does not track yamux windows). It stops at the first
+// error and returns it.
+func (r *Raw) Trickle(stream uint32, n, part int) error {
+	for sent := 0; sent < n; sent += part {
+		if err := r.Send(Data(0, stream, make([]byte, min(part, n-sent)))); err != nil {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
 // Discard reads and drops whatever the server sends, in a goroutine of
 // its own, until the connection ends.
 func (r *Raw) Discard() {
