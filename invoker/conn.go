@@ -13,8 +13,9 @@ import (
 // conn is one client connection: the handshake, then a peer that serves
 // the client's requests through the Server's Dispatch.
 type conn struct {
-	srv *Server
-	nc  net.Conn
+	srv  *Server
+	nc   net.Conn
+	host string // the remote host, as Server.perHost counts it
 
 	mu     sync.Mutex
 	peer   *peer.Peer
@@ -23,7 +24,7 @@ type conn struct {
 
 // serve performs the handshake and serves the connection until it ends.
 func (c *conn) serve() {
-	sess, err := transport.Server(c.srv.ctx, c.nc, c.srv.opts.transport())
+	sess, err := transport.Server(c.srv.ctx, c.nc, c.srv.opts.transport(c.srv.budget))
 	if err != nil {
 		c.srv.opts.Logger.Warn("remoting: connection refused", "remote", c.nc.RemoteAddr(), "err", err)
 		return
