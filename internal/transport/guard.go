@@ -27,10 +27,13 @@ const (
 	pingRate  = 4
 	pingBurst = 16
 	// emptyRate and emptyBurst bound the frames that carry no data
-	// (window updates, empty data frames): a reading peer sends a window
-	// update for every half window it reads.
-	emptyRate  = 20000
-	emptyBurst = 20000
+	// (window updates, resets, empty data frames) that a peer may send
+	// beyond those that this end's writes earn it: a reading peer sends a
+	// window update for every half window it reads, so each creditBytes
+	// written allow one more.
+	emptyRate   = 100
+	emptyBurst  = 1000
+	creditBytes = 16 << 10
 	// openRate bounds the streams a peer opens per second; the burst is
 	// twice the session's stream limit.
 	openRate = 16
@@ -79,9 +82,13 @@ type guard struct {
 	pings   bucket
 	empties bucket
 	opens   bucket
+	spent   int64 // credits of written bytes used up
 	rerr    error // an error to return after the bytes already read
 	small   []byte
 	nsmall  int
+
+	// written counts the bytes written, read by the read side.
+	written atomic.Int64
 
 	// Write side.
 	writeTimeout time.Duration
@@ -213,7 +220,10 @@ func (g *guard) inspect(h []byte) error {
 			}
 		} else if h[1] == yamuxTypeWindow || length == 0 {
 			if !g.empties.take(time.Now()) {
-				return errFrameFlood
+				if g.spent >= g.written.Load()/creditBytes {
+					return errFrameFlood
+				}
+				g.spent++
 			}
 		}
 		if h[1] == yamuxTypeData && !g.open.Load() {
@@ -267,7 +277,8 @@ func (g *guard) Write(p []byte) (int, error) {
 		g.arr[0], g.arr[1] = g.hdr[:], p
 		g.bufs = g.arr[:] // WriteTo consumes the slice; the array stays
 		g.setWriteDeadline()
-		_, err := g.bufs.WriteTo(g.Conn)
+		n, err := g.bufs.WriteTo(g.Conn)
+		g.written.Add(n)
 		g.arr[1] = nil
 		if err != nil {
 			return 0, err
@@ -280,7 +291,9 @@ func (g *guard) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	g.setWriteDeadline()
-	return g.Conn.Write(p)
+	n, err := g.Conn.Write(p)
+	g.written.Add(int64(n))
+	return n, err
 }
 
 // setWriteDeadline keeps a write deadline between writeTimeout/2 and

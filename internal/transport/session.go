@@ -532,6 +532,24 @@ func (s *Session) awaitHangUp(ctx context.Context) {
 // yamuxLogger sends yamux's log lines to slog at debug level.
 type yamuxLogger struct{ l *slog.Logger }
 
-func (y yamuxLogger) Print(v ...any)                 { y.l.Debug(fmt.Sprint(v...)) }
-func (y yamuxLogger) Printf(format string, v ...any) { y.l.Debug(fmt.Sprintf(format, v...)) }
-func (y yamuxLogger) Println(v ...any)               { y.l.Debug(fmt.Sprintln(v...)) }
+// Lines are formatted only if debug is enabled: yamux logs a line for
+// every frame of a stream it does not know, which a peer can send at will.
+func (y yamuxLogger) Print(v ...any) {
+	if y.enabled() {
+		y.l.Debug(fmt.Sprint(v...))
+	}
+}
+
+func (y yamuxLogger) Printf(format string, v ...any) {
+	if y.enabled() {
+		y.l.Debug(fmt.Sprintf(format, v...))
+	}
+}
+
+func (y yamuxLogger) Println(v ...any) {
+	if y.enabled() {
+		y.l.Debug(fmt.Sprintln(v...))
+	}
+}
+
+func (y yamuxLogger) enabled() bool { return y.l.Enabled(context.Background(), slog.LevelDebug) }

@@ -330,6 +330,41 @@ func (r *Raw) Trickle(stream uint32, n, part int) error {
 	return nil
 }
 
+// Watch reads the yamux frames the server sends, in a goroutine of its
+// own, and calls fn with each header until the connection ends.
+func (r *Raw) Watch(fn func(hdr []byte)) {
+	r.discard = make(chan struct{})
+	go func() {
+		defer close(r.discard)
+		for {
+			h, _, err := r.ReadYamux()
+			if err != nil {
+				return
+			}
+			fn(h)
+		}
+	}()
+	r.t.Cleanup(func() { r.Close(); <-r.discard })
+}
+
+// Closed is closed when the goroutine of Discard or Watch has seen the
+// connection end.
+func (r *Raw) Closed() <-chan struct{} { return r.discard }
+
+// Peak samples f every millisecond until stop is closed and returns the
+// largest value it saw.
+func Peak(stop <-chan struct{}, f func() int) int {
+	peak := f()
+	for {
+		select {
+		case <-stop:
+			return max(peak, f())
+		case <-time.After(time.Millisecond):
+			peak = max(peak, f())
+		}
+	}
+}
+
 // Discard reads and drops whatever the server sends, in a goroutine of
 // its own, until the connection ends.
 func (r *Raw) Discard() {
