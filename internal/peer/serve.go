@@ -89,6 +89,9 @@ func (p *Peer) serveStream(st *transport.Stream) {
 			}
 			return
 		}
+		if p.ctx.Err() != nil {
+			return // the session has ended; what it had buffered is not served
+		}
 		switch f.Kind {
 		case wire.KindRequest:
 			select {
@@ -140,6 +143,13 @@ func (p *Peer) handle(st *transport.Stream, f *wire.Frame, calls *inflight, req 
 		err = remoting.Errorf(remoting.CodeNotFound, "object %s not found: this end serves no objects", f.Object)
 	} else {
 		reply, err = p.d.Dispatch(ctx, req)
+	}
+	if err == nil && ctx.Err() != nil {
+		// The caller has stopped waiting (its deadline passed, or it
+		// canceled) or the connection is gone: encoding the results would
+		// be wasted, and a large reply would only queue for a peer that
+		// may not read it.
+		err = ctx.Err()
 	}
 	if f.Flags&wire.FlagNoReply != 0 && (req.accepted || f.Flags&wire.FlagAck == 0) {
 		// Fire and forget, or Sync with Server after the ack: no reply.

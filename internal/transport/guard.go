@@ -3,6 +3,7 @@ package transport
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"sync/atomic"
 	"time"
@@ -281,6 +282,7 @@ func (g *guard) Write(p []byte) (int, error) {
 		g.written.Add(n)
 		g.arr[1] = nil
 		if err != nil {
+			g.writeFailed(err)
 			return 0, err
 		}
 		return len(p), nil
@@ -293,7 +295,18 @@ func (g *guard) Write(p []byte) (int, error) {
 	g.setWriteDeadline()
 	n, err := g.Conn.Write(p)
 	g.written.Add(int64(n))
+	if err != nil {
+		g.writeFailed(err)
+	}
 	return n, err
+}
+
+// writeFailed reports a write that timed out: the peer stopped reading,
+// and yamux's send loop, failing, ends the session.
+func (g *guard) writeFailed(err error) {
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		g.log(fmt.Errorf("%w: %v", ErrStalled, err))
+	}
 }
 
 // setWriteDeadline keeps a write deadline between writeTimeout/2 and

@@ -246,7 +246,7 @@ func handshakeDeadline(ctx context.Context, opts Options) time.Time {
 // peer broke before the session ends.
 func guardLog(l *slog.Logger, conn net.Conn) func(error) {
 	return func(err error) {
-		l.Warn("remoting: closing connection: peer over limit", "remote", conn.RemoteAddr(), "err", err)
+		l.Warn("remoting: closing connection", "remote", conn.RemoteAddr(), "err", err)
 	}
 }
 
@@ -307,7 +307,7 @@ func (s *Session) clientHandshake(ctx context.Context, deadline time.Time) error
 	ys.SetDeadline(time.Time{})
 	r.SetMaxFrameSize(s.opts.MaxFrameSize)
 	s.peerMax, s.peerID = int(h.MaxFrameSize), h.PeerID
-	s.control = newStream(ys, r, s.sendMax(), &s.meter, nil)
+	s.control = newStream(s, ys, r, s.sendMax(), nil)
 	return nil
 }
 
@@ -373,7 +373,7 @@ func (s *Session) serverHandshake(ctx context.Context, deadline time.Time, refus
 	if s.peerID.IsZero() {
 		s.peerID = remoting.NewObjectID() // an anonymous peer owns what it creates for this session only
 	}
-	s.control = newStream(ys, r, s.sendMax(), &s.meter, nil)
+	s.control = newStream(s, ys, r, s.sendMax(), nil)
 	return false, nil
 }
 
@@ -411,7 +411,7 @@ func (s *Session) Open() (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newStream(ys, wire.NewReader(ys, s.opts.MaxFrameSize), s.sendMax(), &s.meter, []byte{byte(wire.StreamCalls)}), nil
+	return newStream(s, ys, wire.NewReader(ys, s.opts.MaxFrameSize), s.sendMax(), []byte{byte(wire.StreamCalls)}), nil
 }
 
 // Accept waits for the peer to open a call stream. It returns an error
@@ -449,7 +449,7 @@ func (s *Session) Accept() (*Stream, error) {
 			continue
 		}
 		s.streams.Add(1)
-		st := newStream(ys, wire.NewReader(br, s.opts.MaxFrameSize), s.sendMax(), &s.meter, nil)
+		st := newStream(s, ys, wire.NewReader(br, s.opts.MaxFrameSize), s.sendMax(), nil)
 		st.onClose = func() { s.streams.Add(-1) }
 		return st, nil
 	}
@@ -458,6 +458,21 @@ func (s *Session) Accept() (*Stream, error) {
 // ErrTooManyStreams is returned by Accept when the session was closed
 // because the peer kept opening streams over Options.MaxStreams.
 var ErrTooManyStreams = errors.New("transport: peer opened too many streams")
+
+// streamBroken closes the session because a write on one of its streams
+// failed: the peer stopped reading (err is ErrStalled, or yamux's own
+// write timeout), or the stream ended under a frame. Every stream's queue
+// is freed and every call on the session ends.
+func (s *Session) streamBroken(err error) {
+	if !s.mux.IsClosed() {
+		if errors.Is(err, ErrStalled) || errors.Is(err, yamux.ErrConnectionWriteTimeout) {
+			s.opts.Logger.Warn("remoting: closing connection: peer stopped reading", "remote", s.RemoteAddr(), "err", err, "after", s.opts.WriteTimeout)
+		} else {
+			s.opts.Logger.Debug("remoting: closing connection: write failed", "remote", s.RemoteAddr(), "err", err)
+		}
+	}
+	s.mux.Close()
+}
 
 // GoAway tells the peer to open no new calls on this session.
 func (s *Session) GoAway() error {

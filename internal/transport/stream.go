@@ -40,17 +40,31 @@ func (s *Stream) closed() {
 
 // newStream wraps ys; frames larger than sendMax (the peer's limit) are
 // refused before they are sent.
-// The bytes of frames being read and of frames queued count against m.
-func newStream(ys *yamux.Stream, r *wire.Reader, sendMax int, m *meter, preface []byte) *Stream {
-	r.SetCharge(m.charge)
-	return &Stream{ys: ys, r: r, w: newWriter(ys, sendMax, max(maxPending, sendMax), m, preface)}
+// The bytes of frames being read and of frames queued count against the
+// session's meter, and a write that fails, or stalls for the session's
+// write timeout, closes the session.
+func newStream(s *Session, ys *yamux.Stream, r *wire.Reader, sendMax int, preface []byte) *Stream {
+	r.SetCharge(s.meter.charge)
+	cfg := writerConfig{
+		maxFrame:   sendMax,
+		maxPending: max(maxPending, sendMax),
+		meter:      &s.meter,
+		timeout:    s.opts.WriteTimeout,
+		deadline:   ys.SetWriteDeadline,
+		broken:     s.streamBroken,
+	}
+	return &Stream{ys: ys, r: r, w: newWriter(ys, cfg, preface)}
 }
 
 // ReadFrame reads the next frame. Only one goroutine may call it.
 func (s *Stream) ReadFrame() (wire.Frame, error) { return s.r.ReadFrame() }
 
 // WriteFrame queues f for writing and returns without waiting for the
-// write, unless too much is queued already; then it waits until ctx ends.
+// write, unless too much is queued already; then it waits until ctx ends
+// or, if the peer reads nothing meanwhile, for the session's write
+// timeout, after which it fails with ErrStalled and the session is closed.
+// A queued frame is written within the write timeout of the one before it,
+// or the session is closed and the queue freed.
 // A frame larger than the limit is refused with an error wrapping
 // wire.ErrFrameTooLarge and nothing is sent.
 func (s *Stream) WriteFrame(ctx context.Context, f *wire.Frame) error {
@@ -80,8 +94,8 @@ func (s *Stream) Close() error {
 	case <-t.C:
 	}
 	t.Stop()
+	s.w.fail(errWriterClosed) // first, so that a write cut by the close is not taken for a broken stream
 	err := s.ys.Close()
-	s.w.fail(errWriterClosed)
 	<-s.w.done
 	s.closed()
 	return err

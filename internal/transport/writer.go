@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/remoting-go/remoting/internal/wire"
 )
@@ -13,16 +15,35 @@ import (
 // errWriterClosed is returned by writes after Close.
 var errWriterClosed = errors.New("transport: stream closed")
 
+// ErrStalled is returned by writes to a stream whose peer has read
+// nothing for the write timeout: a wait for queue space that long, or a
+// write that long, fails with it, and the session is closed.
+var ErrStalled = errors.New("transport: peer stopped reading: write timed out")
+
+// writerConfig configures a writer.
+type writerConfig struct {
+	maxFrame   int    // the largest frame the peer accepts
+	maxPending int    // queued bytes beyond which writers wait
+	meter      *meter // counts the queued bytes; nil counts nothing
+	// timeout, if positive, bounds a wait for queue space and each write
+	// of a batch; deadline sets the write deadline for the latter.
+	timeout  time.Duration
+	deadline func(time.Time) error
+	// broken, if set, is called once with the error of the first write
+	// that failed (ErrStalled for one that timed out) or wait that timed
+	// out: the stream can no longer be trusted, as a frame may have been
+	// cut.
+	broken func(error)
+}
+
 // writer coalesces frames: callers append encoded frames to a pending
 // buffer and return; one goroutine writes whatever has accumulated in a
 // single Write, so that under load many frames share one write (and one
 // yamux data frame, and one TCP segment) while a lone frame goes out at
 // once.
 type writer struct {
-	w          io.Writer
-	maxFrame   int
-	maxPending int
-	meter      *meter // counts the queued bytes; nil counts nothing
+	w io.Writer
+	writerConfig
 
 	mu      sync.Mutex
 	pending []byte
@@ -35,16 +56,14 @@ type writer struct {
 	done    chan struct{} // closed when the goroutine has exited
 }
 
-func newWriter(w io.Writer, maxFrame, maxPending int, m *meter, preface []byte) *writer {
+func newWriter(w io.Writer, cfg writerConfig, preface []byte) *writer {
 	wr := &writer{
-		w:          w,
-		maxFrame:   maxFrame,
-		maxPending: maxPending,
-		meter:      m,
-		pending:    append(make([]byte, 0, 4096), preface...),
-		spare:      make([]byte, 0, 4096),
-		wake:       make(chan struct{}, 1),
-		done:       make(chan struct{}),
+		w:            w,
+		writerConfig: cfg,
+		pending:      append(make([]byte, 0, 4096), preface...),
+		spare:        make([]byte, 0, 4096),
+		wake:         make(chan struct{}, 1),
+		done:         make(chan struct{}),
 	}
 	if len(preface) > 0 {
 		wr.signal()
@@ -53,21 +72,31 @@ func newWriter(w io.Writer, maxFrame, maxPending int, m *meter, preface []byte) 
 	return wr
 }
 
-// writeFrame queues f. It waits (until ctx ends) only while more than
-// maxPending bytes are already queued, which happens when the peer reads
-// slower than this end writes.
+// writeFrame queues f. It waits only while more than maxPending bytes are
+// already queued, which happens when the peer reads slower than this end
+// writes, and then only until ctx ends or, if the peer reads nothing
+// meanwhile, for the timeout.
 func (w *writer) writeFrame(ctx context.Context, f *wire.Frame) error {
 	w.mu.Lock()
+	var timeout <-chan time.Time
 	for w.err == nil && len(w.pending) >= w.maxPending {
 		if w.space == nil {
 			w.space = make(chan struct{})
 		}
 		space := w.space
 		w.mu.Unlock()
+		if timeout == nil && w.timeout > 0 {
+			t := time.NewTimer(w.timeout)
+			defer t.Stop()
+			timeout = t.C
+		}
 		select {
 		case <-space:
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-timeout:
+			w.breakWith(ErrStalled)
+			return ErrStalled
 		}
 		w.mu.Lock()
 	}
@@ -127,10 +156,16 @@ func (w *writer) loop() {
 				w.space = nil
 			}
 			w.mu.Unlock()
+			if w.deadline != nil && w.timeout > 0 {
+				w.deadline(time.Now().Add(w.timeout))
+			}
 			_, err := w.w.Write(buf)
 			w.meter.account(-len(buf))
 			if err != nil {
-				w.fail(err)
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					err = ErrStalled
+				}
+				w.breakWith(err)
 				return
 			}
 			w.mu.Lock()
@@ -177,6 +212,18 @@ func (w *writer) fail(err error) {
 	}
 	w.mu.Unlock()
 	w.signal()
+}
+
+// breakWith fails the writer with err and, unless it had failed or been
+// closed already, tells the owner.
+func (w *writer) breakWith(err error) {
+	w.mu.Lock()
+	first := w.err == nil
+	w.mu.Unlock()
+	w.fail(err)
+	if first && w.broken != nil {
+		w.broken(err)
+	}
 }
 
 func (w *writer) signal() {

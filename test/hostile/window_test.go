@@ -1,0 +1,73 @@
+package hostile
+
+import (
+	"encoding/binary"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/remoting-go/remoting/invoker"
+)
+
+// TestZeroWindow: a peer makes 1,024 calls (256 unless HOSTILE_FULL is
+// set) that return 64 KiB each, with
+// a deadline of 1 s, and never reads the replies: it reads the socket but
+// grants no yamux window, or reads nothing at all.
+// No call runs more than WriteTimeout + 100 ms past its deadline, the
+// session is closed, and the memory the replies held is freed.
+func TestZeroWindow(t *testing.T) {
+	const (
+		deadline     = time.Second
+		writeTimeout = 500 * time.Millisecond
+	)
+	calls := uint64(scale(256, 1024))
+	for _, reads := range []bool{true, false} {
+		name := "reads nothing"
+		if reads {
+			name = "reads the socket, grants no window"
+		}
+		t.Run(name, func(t *testing.T) {
+			srv := Serve(t, invoker.Options{WriteTimeout: writeTimeout})
+			good := Behave(t, srv.Endpoint, 2*time.Second)
+			base, baseG := Heap(), Goroutines()
+			r := Connect(t, srv.Addr)
+			require.NoError(t, r.Handshake(5*time.Second))
+			if reads {
+				r.Watch(func(h []byte) {
+					if h[1] == TypePing && binary.BigEndian.Uint16(h[2:])&FlagSYN != 0 {
+						r.Send(Header(TypePing, FlagACK, 0, binary.BigEndian.Uint32(h[8:])))
+					}
+				})
+			}
+			var reqs [][]byte
+			for i := range calls {
+				reqs = append(reqs, Request(i+1, "Echo.Blob", deadline, []any{64 << 10}))
+			}
+			start := time.Now()
+			require.NoError(t, r.OpenCalls(3))
+			for _, b := range reqs {
+				require.NoError(t, r.Send(Data(0, 3, b)))
+			}
+			require.True(t, Eventually(deadline+5*time.Second, func() bool { return srv.Stats().Running == 0 && srv.Stats().Connections == 1 }),
+				"the calls end and the session is closed; running %d", srv.Stats().Running)
+			took := time.Since(start)
+			require.True(t, Eventually(5*time.Second, func() bool { return Goroutines() <= baseG+4 }), "the session's goroutines end")
+			freed := int64(Heap()) - int64(base)
+			t.Logf("calls ended and session closed %v after they were sent; heap afterwards %+.1f MiB", took.Round(time.Millisecond), float64(freed)/(1<<20))
+			assert.Less(t, took, deadline+writeTimeout+100*time.Millisecond, "no call runs more than WriteTimeout + 100 ms past its deadline")
+			assert.Less(t, freed, int64(8<<20), "the replies' memory is freed")
+			assert.True(t, strings.Contains(srv.Log.String(), "peer stopped reading"), "the server logs why it closed the session")
+			if t.Failed() {
+				for _, l := range strings.Split(srv.Log.String(), "\n") {
+					if !strings.Contains(l, "reply not sent") {
+						t.Log(l)
+					}
+				}
+			}
+			good.Check(t)
+		})
+	}
+}
