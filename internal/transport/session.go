@@ -103,8 +103,10 @@ func (o Options) withDefaults() Options {
 
 func (o Options) yamux() *yamux.Config {
 	return &yamux.Config{
-		AcceptBacklog:          min(o.AcceptBacklog, o.MaxStreams),
-		EnableKeepAlive:        true,
+		AcceptBacklog: min(o.AcceptBacklog, o.MaxStreams),
+		// Session.keepalive pings from a timer instead: yamux's keepalive
+		// keeps a goroutine per session waiting between pings.
+		EnableKeepAlive:        false,
 		KeepAliveInterval:      o.KeepAliveInterval,
 		ConnectionWriteTimeout: o.WriteTimeout,
 		MaxStreamWindowSize:    o.StreamWindow,
@@ -152,6 +154,11 @@ type Session struct {
 	goAwayOnce sync.Once
 	closeOnce  sync.Once
 	ctlDone    chan struct{}
+
+	kaMu      sync.Mutex
+	kaTimer   *time.Timer    // fires the next keepalive ping
+	kaStopped bool           // the session has ended: ping no more
+	kaPings   sync.WaitGroup // pings in flight
 }
 
 // Client performs the caller's half of the handshake on conn and returns
@@ -379,10 +386,13 @@ func (s *Session) serverHandshake(ctx context.Context, deadline time.Time, refus
 
 // startControl runs the control-stream reader: it answers pings and notes
 // go-away. It ends when the session closes; a control stream failure
-// closes the session.
+// closes the session. It starts the keepalive pings too, and stops them
+// when it ends.
 func (s *Session) startControl() {
+	s.kaTimer = time.AfterFunc(s.opts.KeepAliveInterval, s.keepalive)
 	go func() {
 		defer close(s.ctlDone)
+		defer s.stopKeepalive()
 		defer s.control.Abort()
 		for {
 			f, err := s.control.ReadFrame()
@@ -403,6 +413,42 @@ func (s *Session) startControl() {
 			}
 		}
 	}()
+}
+
+// keepalive pings the peer, and arms the timer for the next ping once the
+// answer has come. It runs on the timer's own goroutine, so that between
+// pings no goroutine waits. A peer that does not answer within
+// WriteTimeout is taken for gone: the session is closed.
+func (s *Session) keepalive() {
+	s.kaMu.Lock()
+	if s.kaStopped {
+		s.kaMu.Unlock()
+		return
+	}
+	s.kaPings.Add(1)
+	s.kaMu.Unlock()
+	defer s.kaPings.Done()
+	if _, err := s.mux.Ping(); err != nil {
+		if !s.mux.IsClosed() {
+			s.opts.Logger.Warn("remoting: closing connection: keepalive failed", "remote", s.RemoteAddr(), "err", err)
+			s.mux.Close()
+		}
+		return
+	}
+	s.kaMu.Lock()
+	if !s.kaStopped {
+		s.kaTimer.Reset(s.opts.KeepAliveInterval)
+	}
+	s.kaMu.Unlock()
+}
+
+// stopKeepalive stops the pings and waits for one in flight.
+func (s *Session) stopKeepalive() {
+	s.kaMu.Lock()
+	s.kaStopped = true
+	s.kaTimer.Stop()
+	s.kaMu.Unlock()
+	s.kaPings.Wait()
 }
 
 // Open opens a new call stream to the peer.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"runtime"
 	"sync"
 	"time"
@@ -40,7 +39,9 @@ type writerConfig struct {
 // buffer and return; one goroutine writes whatever has accumulated in a
 // single Write, so that under load many frames share one write (and one
 // yamux data frame, and one TCP segment) while a lone frame goes out at
-// once.
+// once. The goroutine runs only while there is something to write: the
+// frame that finds the writer idle starts it, and it exits once the queue
+// is empty, so that an idle stream costs no goroutine.
 type writer struct {
 	w io.Writer
 	writerConfig
@@ -50,25 +51,29 @@ type writer struct {
 	spare   []byte
 	err     error         // sticky: the first write error, or errWriterClosed
 	closing bool          // shutdown was called: refuse new frames, flush the rest
+	running bool          // the goroutine is running
 	writing bool          // a batch is being written
 	space   chan struct{} // closed when pending is taken; nil if nobody waits
-	wake    chan struct{} // capacity 1: pending became non-empty
-	done    chan struct{} // closed when the goroutine has exited
+	done    chan struct{} // closed when the writer has failed or shut down and its goroutine has exited
+	ended   bool          // done is closed
 }
+
+// maxIdleBuffer is the largest buffer a writer keeps while it is idle.
+const maxIdleBuffer = 64 << 10
 
 func newWriter(w io.Writer, cfg writerConfig, preface []byte) *writer {
 	wr := &writer{
 		w:            w,
 		writerConfig: cfg,
-		pending:      append(make([]byte, 0, 4096), preface...),
-		spare:        make([]byte, 0, 4096),
-		wake:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
 	}
 	if len(preface) > 0 {
-		wr.signal()
+		wr.mu.Lock()
+		wr.pending = append(wr.pending, preface...)
+		wr.meter.account(len(preface))
+		wr.startLocked()
+		wr.mu.Unlock()
 	}
-	go wr.loop()
 	return wr
 }
 
@@ -115,66 +120,81 @@ func (w *writer) writeFrame(ctx context.Context, f *wire.Frame) error {
 		w.mu.Unlock()
 		return err
 	}
-	first := start == 0
 	w.meter.account(len(w.pending) - start)
+	w.startLocked()
 	w.mu.Unlock()
-	if first {
-		w.signal()
-	}
 	return nil
 }
 
+// startLocked starts the goroutine unless it runs. The caller holds w.mu.
+func (w *writer) startLocked() {
+	if !w.running {
+		w.running = true
+		go w.loop()
+	}
+}
+
+// endLocked closes done once the writer has failed or shut down and its
+// goroutine is not running. The caller holds w.mu.
+func (w *writer) endLocked() {
+	if !w.ended && !w.running && (w.err != nil || w.closing && len(w.pending) == 0) {
+		if w.err == nil {
+			w.err = errWriterClosed
+		}
+		w.ended = true
+		close(w.done)
+	}
+}
+
 func (w *writer) loop() {
-	defer close(w.done)
-	for range w.wake {
-		// Let the goroutines that are about to queue a frame do so before
-		// the write: under load this turns many small writes (and system
-		// calls) into one; alone, it costs a yield.
-		runtime.Gosched()
-		for {
-			w.mu.Lock()
-			if w.err != nil {
-				w.mu.Unlock()
-				return
+	// Let the goroutines that are about to queue a frame do so before
+	// the write: under load this turns many small writes (and system
+	// calls) into one; alone, it costs a yield.
+	runtime.Gosched()
+	for {
+		w.mu.Lock()
+		if w.err != nil || len(w.pending) == 0 {
+			w.running = false
+			if cap(w.pending) > maxIdleBuffer {
+				w.pending = nil
 			}
-			if len(w.pending) == 0 {
-				closing := w.closing
-				w.mu.Unlock()
-				if closing {
-					w.fail(errWriterClosed)
-					return
-				}
-				break
+			if cap(w.spare) > maxIdleBuffer {
+				w.spare = nil
 			}
-			// Swap buffers: callers append to the spare one while this
-			// one is written. The two never alias.
-			buf := w.pending
-			w.pending, w.spare = w.spare[:0], nil
-			w.writing = true
-			if w.space != nil {
-				close(w.space)
-				w.space = nil
-			}
+			w.endLocked()
 			w.mu.Unlock()
-			if w.deadline != nil && w.timeout > 0 {
-				w.deadline(time.Now().Add(w.timeout))
-			}
-			_, err := w.w.Write(buf)
-			w.meter.account(-len(buf))
-			if err != nil {
-				if ne, ok := err.(net.Error); ok && ne.Timeout() {
-					err = ErrStalled
-				}
-				w.breakWith(err)
-				return
-			}
-			w.mu.Lock()
-			w.writing = false
-			if cap(buf) > 4*w.maxPending {
-				buf = make([]byte, 0, 4096) // do not keep a huge buffer forever
-			}
+			return
+		}
+		// Swap buffers: callers append to the spare one while this
+		// one is written. The two never alias.
+		buf := w.pending
+		w.pending, w.spare = w.spare[:0], nil
+		w.writing = true
+		if w.space != nil {
+			close(w.space)
+			w.space = nil
+		}
+		w.mu.Unlock()
+		if w.deadline != nil && w.timeout > 0 {
+			w.deadline(time.Now().Add(w.timeout))
+		}
+		_, err := w.w.Write(buf)
+		w.meter.account(-len(buf))
+		w.mu.Lock()
+		w.writing = false
+		if cap(buf) > 4*w.maxPending {
+			buf = nil // do not keep a huge buffer
+		}
+		if w.err == nil {
 			w.spare = buf[:0]
-			w.mu.Unlock()
+		}
+		w.mu.Unlock()
+		if err != nil {
+			var te interface{ Timeout() bool }
+			if errors.As(err, &te) && te.Timeout() {
+				err = ErrStalled
+			}
+			w.breakWith(err)
 		}
 	}
 }
@@ -187,18 +207,19 @@ func (w *writer) flushed() bool {
 	return w.err != nil || (len(w.pending) == 0 && !w.writing)
 }
 
-// shutdown refuses new frames and lets the goroutine exit once the frames
-// already queued are written. The caller waits on w.done, and closes the
-// underlying stream if a write blocks for too long.
+// shutdown refuses new frames and lets the writer end (closing done) once
+// the frames already queued are written. The caller waits on w.done, and
+// closes the underlying stream if a write blocks for too long.
 func (w *writer) shutdown() {
 	w.mu.Lock()
 	w.closing = true
+	w.endLocked()
 	w.mu.Unlock()
-	w.signal()
 }
 
 // fail makes every later write return err, frees what is queued, and
-// wakes waiters and the goroutine.
+// wakes waiters; done is closed once the goroutine, if it runs, has
+// exited.
 func (w *writer) fail(err error) {
 	w.mu.Lock()
 	if w.err == nil {
@@ -210,8 +231,8 @@ func (w *writer) fail(err error) {
 		close(w.space)
 		w.space = nil
 	}
+	w.endLocked()
 	w.mu.Unlock()
-	w.signal()
 }
 
 // breakWith fails the writer with err and, unless it had failed or been
@@ -223,12 +244,5 @@ func (w *writer) breakWith(err error) {
 	w.fail(err)
 	if first && w.broken != nil {
 		w.broken(err)
-	}
-}
-
-func (w *writer) signal() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
 	}
 }

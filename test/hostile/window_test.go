@@ -15,8 +15,9 @@ import (
 	"github.com/remoting-go/remoting/invoker"
 )
 
-// TestZeroWindow: a peer makes 1,024 calls (256 unless HOSTILE_FULL is
-// set) that return 64 KiB each, with
+// TestZeroWindow: a peer makes 1,024 calls that return 64 KiB each (unless
+// HOSTILE_FULL is set, 64 calls of 128 KiB: as much to queue, less work
+// for a machine that runs other tests beside), with
 // a deadline of 1 s, and never reads the replies: it reads the socket but
 // grants no yamux window, or reads nothing at all.
 // No call runs more than WriteTimeout + 100 ms past its deadline, the
@@ -26,7 +27,7 @@ func TestZeroWindow(t *testing.T) {
 		deadline     = time.Second
 		writeTimeout = 500 * time.Millisecond
 	)
-	calls := uint64(scale(256, 1024))
+	calls, size := uint64(scale(64, 1024)), scale(128<<10, 64<<10)
 	for _, reads := range []bool{true, false} {
 		name := "reads nothing"
 		if reads {
@@ -62,14 +63,17 @@ func TestZeroWindow(t *testing.T) {
 			}
 			var reqs [][]byte
 			for i := range calls {
-				reqs = append(reqs, Request(i+1, "Echo.Blob", deadline, []any{64 << 10}))
+				reqs = append(reqs, Request(i+1, "Echo.Blob", deadline, []any{size}))
 			}
 			start := time.Now()
 			require.NoError(t, r.OpenCalls(3))
 			for _, b := range reqs {
 				require.NoError(t, r.Send(Data(0, 3, b)))
 			}
-			require.True(t, Eventually(deadline+5*time.Second, func() bool { return srv.Stats().Running == 0 && srv.Stats().Connections == 1 }),
+			started := func() bool { mu.Lock(); defer mu.Unlock(); return !first.IsZero() }
+			require.True(t, Eventually(deadline+5*time.Second, func() bool {
+				return started() && srv.Stats().Running == 0 && srv.Stats().Connections == 1
+			}),
 				"the calls end and the session is closed; running %d", srv.Stats().Running)
 			took := time.Since(start)
 			mu.Lock()
