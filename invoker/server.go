@@ -392,13 +392,14 @@ func (s *Server) startConn(nc net.Conn) bool {
 	c := &conn{srv: s, nc: nc, host: host}
 	s.conns[c] = struct{}{}
 	s.perHost[host]++
-	s.wg.Add(1)
+	s.wg.Add(1) // done by peerGone once served, or below if the handshake fails
 	go func() {
-		defer s.wg.Done()
-		c.serve()
-		s.mu.Lock()
-		s.forget(c)
-		s.mu.Unlock()
+		if !c.serve() {
+			s.mu.Lock()
+			s.forget(c)
+			s.mu.Unlock()
+			s.wg.Done()
+		}
 	}()
 	return true
 }
@@ -541,7 +542,11 @@ func (s *Server) peerCame(id remoting.ObjectID) { s.reg.mgr.Connected(id) }
 // peerGone records the end of a connection of client id; when it was the
 // last, the client's objects end after the grace period unless it comes
 // back (the lifecycle manager's leases keep that time).
+//
+// It runs as the peer's OnClose, once every goroutine of the peer has
+// exited, and ends the connection's count in s.wg.
 func (s *Server) peerGone(id remoting.ObjectID, c *conn) {
+	defer s.wg.Done()
 	s.mu.Lock()
 	s.forget(c)
 	c.addStats(&s.retired)
