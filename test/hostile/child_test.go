@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -25,8 +26,10 @@ const childEnv = "HOSTILE_CHILD_NOFILE"
 
 // runChild lowers the file descriptor limit to the value of childEnv,
 // serves the test service on loopback, writes the address to stdout, and
-// runs until stdin ends. If Serve returns before that, it says so on
-// stdout and exits 1. The server logs to stderr.
+// runs until stdin ends. For each line "stats" on stdin it writes a line
+// "<goroutines> <heap bytes> <connections>", the heap measured after two
+// collections. If Serve returns before stdin ends, it says so on stdout
+// and exits 1. The server logs warnings to stderr.
 func runChild() int {
 	n, err := strconv.ParseUint(os.Getenv(childEnv), 10, 64)
 	if err != nil {
@@ -43,7 +46,7 @@ func runChild() int {
 		fmt.Println("listen:", err)
 		return 2
 	}
-	srv := invoker.NewServer(invoker.Options{HandshakeTimeout: time.Minute, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	srv := invoker.NewServer(invoker.Options{HandshakeTimeout: time.Minute, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if _, err := srv.Register("echo", testservice.EchoInvoker(), lifecycle.Static(&testservice.Impl{})); err != nil {
 		fmt.Println("register:", err)
 		return 2
@@ -52,7 +55,16 @@ func runChild() int {
 	go func() { served <- srv.Serve(lis) }()
 	fmt.Println(lis.Addr())
 	stdin := make(chan struct{})
-	go func() { io.Copy(io.Discard, os.Stdin); close(stdin) }()
+	go func() {
+		defer close(stdin)
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			if sc.Text() == "stats" {
+				h := Heap()
+				fmt.Println(runtime.NumGoroutine(), h, srv.Stats().Connections)
+			}
+		}
+	}()
 	select {
 	case err := <-served:
 		fmt.Println("serve returned:", err)
@@ -94,6 +106,8 @@ func startChild(t *testing.T, nofile int) *child {
 	}
 	t.Cleanup(func() {
 		c.stdin.Close()
+		for range c.lines {
+		}
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
 		select {
@@ -115,4 +129,21 @@ func startChild(t *testing.T, nofile int) *child {
 		}
 	}()
 	return c
+}
+
+// stats asks the child for its goroutines, heap and connections.
+func (c *child) stats(t *testing.T) (goroutines int, heap int64, conns int) {
+	t.Helper()
+	if _, err := io.WriteString(c.stdin, "stats\n"); err != nil {
+		t.Fatalf("asking the server process for stats: %v", err)
+	}
+	select {
+	case line := <-c.lines:
+		if _, err := fmt.Sscan(line, &goroutines, &heap, &conns); err != nil {
+			t.Fatalf("server process said %q: %v", line, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no stats from the server process")
+	}
+	return goroutines, heap, conns
 }
