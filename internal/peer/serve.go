@@ -101,6 +101,7 @@ func (p *Peer) serveStream(st *transport.Stream) {
 			}
 			p.active.Add(1)
 			running.Add(1)
+			p.sess.Account(cap(f.Body)) // held until the call ends
 			t := task{st: st, f: f, calls: calls, running: &running}
 			select {
 			case p.work <- t: // an idle worker takes it
@@ -206,6 +207,7 @@ func (p *Peer) worker(t task) {
 	var req Request
 	for {
 		p.handle(t.st, &t.f, t.calls, &req)
+		p.sess.Account(-cap(t.f.Body))
 		<-p.sem
 		p.active.Add(-1)
 		t.running.Done()

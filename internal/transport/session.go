@@ -543,6 +543,12 @@ func (s *Session) sendMax() int {
 	return s.opts.MaxFrameSize
 }
 
+// Account adds delta bytes to the session's count of buffered bytes, and
+// to its Budget's, without checking the limit: for memory the session's
+// owner holds on the peer's behalf, such as the request of a running call,
+// so that a server that holds too much refuses new connections.
+func (s *Session) Account(delta int) { s.meter.account(delta) }
+
 // PeerID is the id the peer announced in the handshake.
 func (s *Session) PeerID() remoting.ObjectID { return s.peerID }
 
