@@ -56,6 +56,7 @@ type writer struct {
 	space   chan struct{} // closed when pending is taken; nil if nobody waits
 	done    chan struct{} // closed when the writer has failed or shut down and its goroutine has exited
 	ended   bool          // done is closed
+	until   time.Time     // the write deadline set on the stream; the goroutine's
 }
 
 // maxIdleBuffer is the largest buffer a writer keeps while it is idle.
@@ -175,9 +176,7 @@ func (w *writer) loop() {
 			w.space = nil
 		}
 		w.mu.Unlock()
-		if w.deadline != nil && w.timeout > 0 {
-			w.deadline(time.Now().Add(w.timeout))
-		}
+		w.setDeadline()
 		_, err := w.w.Write(buf)
 		w.meter.account(-len(buf))
 		w.mu.Lock()
@@ -196,6 +195,19 @@ func (w *writer) loop() {
 			}
 			w.breakWith(err)
 		}
+	}
+}
+
+// setDeadline keeps the stream's write deadline between timeout/2 and
+// timeout ahead of a batch, moving it only when it comes nearer than that:
+// setting it costs yamux an allocation. Only the goroutine calls it.
+func (w *writer) setDeadline() {
+	if w.deadline == nil || w.timeout <= 0 {
+		return
+	}
+	if now := time.Now(); w.until.Sub(now) < w.timeout/2 {
+		w.until = now.Add(w.timeout)
+		w.deadline(w.until)
 	}
 }
 

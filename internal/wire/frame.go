@@ -117,8 +117,9 @@ type Reader struct {
 const maxInterned = 1024
 
 // minFrameBuffer is the buffer a frame starts with when the bytes of it
-// that have arrived are fewer; it doubles as more arrive.
-const minFrameBuffer = 4 << 10
+// that have arrived are fewer; it doubles as more arrive. Frames up to its
+// size, the common ones, are allocated once at their size.
+const minFrameBuffer = 16 << 10
 
 // NewReader returns a Reader on r that refuses frames larger than max bytes
 // (DefaultMaxFrameSize if max <= 0).
