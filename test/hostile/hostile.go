@@ -234,7 +234,14 @@ type Raw struct {
 	net.Conn
 	t       testing.TB
 	discard chan struct{}
+
+	mu      sync.Mutex
+	windows map[uint32]int64 // send window per stream, as the server granted it
+	grew    chan struct{}    // closed and replaced when a window grows
 }
+
+// initialWindow is the send window of a new yamux stream.
+const initialWindow = 256 << 10
 
 // Connect opens a Raw connection to addr; t.Cleanup closes it.
 func Connect(t testing.TB, addr string) *Raw {
@@ -243,7 +250,7 @@ func Connect(t testing.TB, addr string) *Raw {
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
-	r := &Raw{Conn: nc, t: t}
+	r := &Raw{Conn: nc, t: t, windows: map[uint32]int64{}, grew: make(chan struct{})}
 	t.Cleanup(func() { r.Close() })
 	return r
 }
@@ -313,21 +320,71 @@ func (r *Raw) OpenCalls(id uint32, frames ...[]byte) error {
 	for _, f := range frames {
 		body = append(body, f...)
 	}
+	r.mu.Lock()
+	r.windows[id] = initialWindow - int64(len(body))
+	r.mu.Unlock()
 	return r.Send(Header(TypeWindow, FlagSYN, id, 0), Data(0, id, body))
 }
 
-// Trickle sends n bytes of data on stream in parts of part bytes, a
-// millisecond apart, so that a server that reads keeps the stream's
-// window open (Raw does not track yamux windows). It stops at the first
+// Trickle sends n bytes of data on stream in parts of part bytes, each
+// only once the server has granted the window for it (which Discard or
+// Watch must be reading), for at most 5 s a part. It stops at the first
 // error and returns it.
 func (r *Raw) Trickle(stream uint32, n, part int) error {
 	for sent := 0; sent < n; sent += part {
-		if err := r.Send(Data(0, stream, make([]byte, min(part, n-sent)))); err != nil {
+		k := min(part, n-sent)
+		if err := r.awaitWindow(stream, k, 5*time.Second); err != nil {
 			return err
 		}
-		time.Sleep(time.Millisecond)
+		if err := r.Send(Data(0, stream, make([]byte, k))); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// awaitWindow waits until stream's send window holds k bytes and takes
+// them from it.
+func (r *Raw) awaitWindow(stream uint32, k int, timeout time.Duration) error {
+	deadline := time.After(timeout)
+	for {
+		r.mu.Lock()
+		w, ok := r.windows[stream]
+		if !ok {
+			w = initialWindow
+		}
+		if w >= int64(k) {
+			r.windows[stream] = w - int64(k)
+			r.mu.Unlock()
+			return nil
+		}
+		grew := r.grew
+		r.mu.Unlock()
+		select {
+		case <-grew:
+		case <-r.discard:
+			return errors.New("connection closed")
+		case <-deadline:
+			return fmt.Errorf("no window for %d bytes on stream %d", k, stream)
+		}
+	}
+}
+
+// note records the window a server's header grants.
+func (r *Raw) note(h []byte) {
+	if h[1] != TypeWindow {
+		return
+	}
+	id, delta := binary.BigEndian.Uint32(h[4:]), int64(binary.BigEndian.Uint32(h[8:]))
+	r.mu.Lock()
+	w, ok := r.windows[id]
+	if !ok {
+		w = initialWindow
+	}
+	r.windows[id] = w + delta
+	close(r.grew)
+	r.grew = make(chan struct{})
+	r.mu.Unlock()
 }
 
 // Watch reads the yamux frames the server sends, in a goroutine of its
@@ -341,6 +398,7 @@ func (r *Raw) Watch(fn func(hdr []byte)) {
 			if err != nil {
 				return
 			}
+			r.note(h)
 			fn(h)
 		}
 	}()
@@ -365,16 +423,9 @@ func Peak(stop <-chan struct{}, f func() int) int {
 	}
 }
 
-// Discard reads and drops whatever the server sends, in a goroutine of
-// its own, until the connection ends.
-func (r *Raw) Discard() {
-	r.discard = make(chan struct{})
-	go func() {
-		defer close(r.discard)
-		io.Copy(io.Discard, r.Conn)
-	}()
-	r.t.Cleanup(func() { r.Close(); <-r.discard })
-}
+// Discard reads and drops whatever the server sends (noting the windows
+// it grants), in a goroutine of its own, until the connection ends.
+func (r *Raw) Discard() { r.Watch(func([]byte) {}) }
 
 // WaitClosed reads (and drops) until the server ends the connection or
 // timeout passes; it reports how long that took and whether the server
