@@ -13,37 +13,49 @@ import (
 // conn is one client connection: the handshake, then a peer that serves
 // the client's requests through the Server's Dispatch.
 type conn struct {
-	srv *Server
-	nc  net.Conn
+	srv  *Server
+	nc   net.Conn
+	host string // the remote host, as Server.perHost counts it
 
 	mu     sync.Mutex
 	peer   *peer.Peer
 	closed bool
 }
 
-// serve performs the handshake and serves the connection until it ends.
-func (c *conn) serve() {
-	sess, err := transport.Server(c.srv.ctx, c.nc, c.srv.opts.transport())
+// serve performs the handshake and starts a peer that serves the
+// connection. It reports whether it did: then the peer's OnClose ends the
+// connection's bookkeeping (Server.peerGone), and no goroutine waits for
+// the peer meanwhile.
+func (c *conn) serve() bool {
+	sess, err := transport.Server(c.srv.ctx, c.nc, c.srv.opts.transport(c.srv.budget))
 	if err != nil {
 		c.srv.opts.Logger.Warn("remoting: connection refused", "remote", c.nc.RemoteAddr(), "err", err)
-		return
+		return false
 	}
-	p := peer.New(sess, c.srv.reg, peer.Options{MaxConcurrentCalls: c.srv.opts.MaxConcurrentCalls, Logger: c.srv.opts.Logger})
+	id := sess.PeerID()
+	c.srv.peerCame(id)
+	p := peer.New(sess, c.srv.reg, peer.Options{
+		MaxConcurrentCalls: c.srv.opts.MaxConcurrentCalls,
+		Logger:             c.srv.opts.Logger,
+		OnClose: func(p *peer.Peer) {
+			c.mu.Lock()
+			c.peer = p // if the session ended before serve recorded it
+			c.mu.Unlock()
+			c.srv.peerGone(id, c)
+		},
+	})
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		p.Close()
-		return
+		return true
 	}
 	c.peer = p
 	c.mu.Unlock()
 	if c.srv.shuttingDown() {
 		p.GoAway()
 	}
-	id := sess.PeerID()
-	c.srv.peerCame(id)
-	<-p.Done()
-	c.srv.peerGone(id, c)
+	return true
 }
 
 // addStats adds the connection's counts to st. The caller holds srv.mu.

@@ -29,12 +29,55 @@
 // removes an object registered by either call.
 //
 // Goroutines: Serve runs one accept loop per listener (in the caller's
-// goroutine). Each connection gets one goroutine that owns it and one reader
-// per call stream the client opens; each request runs in a goroutine of its
-// own (workers are reused while requests keep coming, so their stacks stay
-// grown), at most Options.MaxConcurrentCalls at once per connection
-// (further requests wait unread, which pushes back on the client). Shutdown and
-// Close stop all of them; Close waits for them. The hops of one call, with
-// the goroutine each runs on, are drawn in the documentation of the
-// module's internal/peer package.
+// goroutine). Each connection gets one goroutine for its handshake, then
+// the goroutines of its session: yamux's receive and send loops, a reader
+// for the control stream, one that accepts the client's call streams, one
+// that waits for the session to end, and one reader per call stream the
+// client opens. A stream's writer runs only while it has frames queued,
+// and a keepalive ping only while it waits for its answer. Each request
+// runs in a goroutine of its own (workers are reused while requests keep
+// coming, so their stacks stay grown), at most Options.MaxConcurrentCalls
+// at once per connection (further requests wait unread, which pushes back
+// on the client). Shutdown and Close stop all of them; Close waits for
+// them. The hops of one call, with the goroutine each runs on, are drawn
+// in the documentation of the module's internal/peer package.
+//
+// # What a connection costs
+//
+// Whatever a client sends, a connection's goroutines, memory and time are
+// bounded, and so are the server's; the options below set the bounds. An
+// idle connection (the handshake done, one call stream open) measured
+// 6 goroutines and 25.7 KiB of heap over 5,000 connections; a handshake
+// that stalls, 3 goroutines and about 17 KiB until HandshakeTimeout.
+//
+//	what                          idle      at most                                   bounded by
+//	goroutines of the session     5         5                                         -
+//	call stream readers           1         MaxStreams-1 (15)                         MaxStreams
+//	stream writers                0         MaxStreams (16), while frames queue       MaxStreams
+//	request workers               0         MaxConcurrentCalls (1024)                 MaxConcurrentCalls
+//	answers to pings (yamux)      0         16 at once, 4 a second                    fixed
+//	keepalive ping                0         1, for at most WriteTimeout               KeepAliveInterval
+//	frames being read, queued     0         MaxConnBuffered (64 MiB); then closed     MaxConnBuffered
+//	  and requests of running calls
+//	yamux receive buffers         0         MaxStreams x 1 MiB window (16 MiB)        MaxStreams
+//	a frame                       -         MaxFrameSize (4 MiB), grown as it arrives MaxFrameSize
+//	handshake                     -         HandshakeTimeout (10s), on the connection HandshakeTimeout
+//	before the handshake          -         4 KiB frames, 8 KiB of data, 1 stream     fixed
+//	a write to a client           -         WriteTimeout (10s); then closed           WriteTimeout
+//	a vanished client             -         KeepAliveInterval + WriteTimeout          both
+//	streams opened                -         2 x MaxStreams at once, 16 a second;      MaxStreams
+//	                                          MaxStreams refused, then closed
+//	frames without data           -         1,000 at once, 100 a second, and one      fixed
+//	  (window updates, resets)                per 16 KiB the server writes
+//
+// Server-wide, connections are bounded by MaxConnections (and per remote
+// host by MaxConnectionsPerAddress), and the bytes all of them hold by
+// MaxBuffered; a connection past any of these is refused with
+// ResourceExhausted and a message that says which, which the client's dial
+// reports. At most 64 such refusals run at once, each for at most a second
+// and the half second the server waits for the client to hang up; past
+// that a connection is closed without a word. Accept errors (running out
+// of file descriptors, say) are retried with a backoff of 5 ms doubling
+// to 1 s; Serve returns only when its listener is closed or the server
+// shuts down.
 package invoker

@@ -37,8 +37,32 @@ type Options struct {
 	// goes unnoticed (see the transport notes in the README). Defaults 10s.
 	KeepAliveInterval time.Duration
 	WriteTimeout      time.Duration
-	// HandshakeTimeout bounds a new connection's handshake. Default 10s.
+	// HandshakeTimeout bounds a new connection's handshake, from the
+	// first byte to the welcome, whatever the client sends. Default 10s.
 	HandshakeTimeout time.Duration
+	// MaxConnections bounds the client connections open at once, those
+	// still in their handshake included. A connection past it is refused
+	// with ResourceExhausted, which the client's dial reports. Default
+	// DefaultMaxConnections.
+	MaxConnections int
+	// MaxConnectionsPerAddress bounds, in the same way, the connections
+	// from one remote host (IP address). Default MaxConnections.
+	MaxConnectionsPerAddress int
+	// MaxStreams bounds the streams a client may have open on one
+	// connection, its control stream included: a client uses one call
+	// stream (requestor.Options.Streams) and the control stream. A stream
+	// past it is refused, and a client that keeps opening streams past
+	// it is disconnected. Default 16.
+	MaxStreams int
+	// MaxConnBuffered bounds the bytes one connection holds in frames
+	// being read (a frame's buffer grows as its bytes arrive) and frames
+	// queued to be written; a connection that would pass it is closed.
+	// Default 64 MiB.
+	MaxConnBuffered int
+	// MaxBuffered bounds the bytes all connections together hold so; while
+	// they hold it, new connections are refused with ResourceExhausted.
+	// Default DefaultMaxBuffered.
+	MaxBuffered int64
 	// OwnerGrace is how long the objects a client created (through remote
 	// factories) outlive its last connection, so that a client that
 	// reconnects keeps them; then they end. Leases, where the policy of
@@ -66,9 +90,26 @@ type Options struct {
 	CallbackInterceptors []remoting.Interceptor
 }
 
+// Defaults of Options.
+const (
+	// DefaultMaxConnections is the default of Options.MaxConnections.
+	DefaultMaxConnections = 10000
+	// DefaultMaxBuffered is the default of Options.MaxBuffered: 1 GiB.
+	DefaultMaxBuffered = 1 << 30
+)
+
 func (o Options) withDefaults() Options {
 	if o.MaxConcurrentCalls <= 0 {
 		o.MaxConcurrentCalls = peer.DefaultMaxConcurrentCalls
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = DefaultMaxConnections
+	}
+	if o.MaxConnectionsPerAddress <= 0 {
+		o.MaxConnectionsPerAddress = o.MaxConnections
+	}
+	if o.MaxBuffered <= 0 {
+		o.MaxBuffered = DefaultMaxBuffered
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -76,12 +117,15 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-func (o Options) transport() transport.Options {
+func (o Options) transport(budget *transport.Budget) transport.Options {
 	return transport.Options{
 		MaxFrameSize:      o.MaxFrameSize,
 		KeepAliveInterval: o.KeepAliveInterval,
 		WriteTimeout:      o.WriteTimeout,
 		HandshakeTimeout:  o.HandshakeTimeout,
+		MaxStreams:        o.MaxStreams,
+		MaxBuffered:       o.MaxConnBuffered,
+		Budget:            budget,
 		Logger:            o.Logger,
 	}
 }
@@ -98,9 +142,14 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// budget counts the bytes all connections hold buffered.
+	budget *transport.Budget
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	perHost   map[string]int // open connections by remote host
+	refusing  int            // connections being refused now
 	draining  bool
 	closed    bool
 	wg        sync.WaitGroup // connection goroutines
@@ -133,8 +182,10 @@ func NewServer(opts Options) *Server {
 		observe:   lifecycle.Fanout(opts.Observers...),
 		ctx:       ctx,
 		cancel:    cancel,
+		budget:    transport.NewBudget(opts.MaxBuffered),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		perHost:   make(map[string]int),
 	}
 	s.mgr = lifecycle.NewDependents(lifecycle.DependentsOptions{Grace: opts.OwnerGrace, OnEnd: func(id remoting.ObjectID) { s.reg.Drop(id) }, Logger: opts.Logger})
 	s.reg = dispatch.NewRegistry(opts.Logger, owners{s}, ErrServerClosed)
@@ -277,9 +328,16 @@ func (s *Server) SetPassivateAfter(inv *codegen.Invoker, after time.Duration) er
 // a health check should then report the server as not ready.
 func (s *Server) Draining() bool { return s.shuttingDown() }
 
-// Serve accepts connections on lis and serves them until lis fails or the
-// server is shut down; then it returns ErrServerClosed (or the listener's
-// error). Serve may be called for several listeners at once.
+// Serve accepts connections on lis and serves them until lis is closed or
+// the server is shut down; then it returns ErrServerClosed (or, for a
+// listener closed by someone else, an error wrapping net.ErrClosed). Serve
+// may be called for several listeners at once.
+//
+// Any other accept error, such as running out of file descriptors
+// (EMFILE, ENFILE) or a connection aborted before it was accepted, is
+// taken as temporary: Serve logs it and tries again after a backoff that
+// starts at 5 ms and doubles up to 1 s, and serves again as soon as
+// accepting works.
 func (s *Server) Serve(lis net.Listener) error {
 	s.mu.Lock()
 	if s.closed || s.draining {
@@ -302,15 +360,18 @@ func (s *Server) Serve(lis net.Listener) error {
 			if s.shuttingDown() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Temporary condition such as too many open files: wait and retry.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.opts.Logger.Warn("remoting: accept failed; retrying", "err", err, "in", backoff)
-				time.Sleep(backoff)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("invoker: accept: %w", err)
 			}
-			return fmt.Errorf("invoker: accept: %w", err)
+			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
+			s.opts.Logger.Warn("remoting: accept failed; retrying", "err", err, "in", backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+			}
+			continue
 		}
 		backoff = 0
 		if !s.startConn(nc) {
@@ -319,6 +380,13 @@ func (s *Server) Serve(lis net.Listener) error {
 		}
 	}
 }
+
+// The backoff after a failed accept: it starts at minAcceptBackoff and
+// doubles per failure up to maxAcceptBackoff, as net/http's does.
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = time.Second
+)
 
 func (s *Server) shuttingDown() bool {
 	s.mu.Lock()
@@ -332,17 +400,93 @@ func (s *Server) startConn(nc net.Conn) bool {
 	if s.closed || s.draining {
 		return false
 	}
-	c := &conn{srv: s, nc: nc}
+	host := hostOf(nc.RemoteAddr())
+	if refusal := s.overLimit(host); refusal != nil {
+		s.refuse(nc, refusal)
+		return true
+	}
+	c := &conn{srv: s, nc: nc, host: host}
 	s.conns[c] = struct{}{}
+	s.perHost[host]++
+	s.wg.Add(1) // done by peerGone once served, or below if the handshake fails
+	go func() {
+		if !c.serve() {
+			s.mu.Lock()
+			s.forget(c)
+			s.mu.Unlock()
+			s.wg.Done()
+		}
+	}()
+	return true
+}
+
+// maxRefusing bounds the connections being refused at once: each takes a
+// goroutine until the client has read why and hung up. Past it, a
+// connection over a limit is closed without a word.
+const maxRefusing = 64
+
+// refuseTimeout bounds the handshake of a connection that is refused.
+const refuseTimeout = time.Second
+
+// overLimit returns the error a new connection from host is refused with,
+// or nil if it may be served. The caller holds s.mu.
+func (s *Server) overLimit(host string) error {
+	switch {
+	case len(s.conns) >= s.opts.MaxConnections:
+		return remoting.Errorf(remoting.CodeResourceExhausted, "server has %d connections, its limit; try again later", len(s.conns))
+	case s.perHost[host] >= s.opts.MaxConnectionsPerAddress:
+		return remoting.Errorf(remoting.CodeResourceExhausted, "server has %d connections from %s, its limit per address; close some or try again later", s.perHost[host], host)
+	case s.budget.Exhausted():
+		return remoting.Errorf(remoting.CodeResourceExhausted, "server holds %d MiB of frames in flight, its limit; try again later", s.budget.Used()>>20)
+	}
+	return nil
+}
+
+// refuse answers nc's handshake with refusal, in a goroutine of its own,
+// unless too many are being refused already. The caller holds s.mu.
+func (s *Server) refuse(nc net.Conn, refusal error) {
+	s.opts.Logger.Warn("remoting: connection refused", "remote", nc.RemoteAddr(), "err", refusal)
+	if s.refusing >= maxRefusing {
+		nc.Close()
+		return
+	}
+	s.refusing++
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		c.serve()
+		opts := s.opts.transport(nil)
+		opts.HandshakeTimeout = refuseTimeout
+		if t := s.opts.HandshakeTimeout; t > 0 && t < refuseTimeout {
+			opts.HandshakeTimeout = t
+		}
+		transport.Refuse(s.ctx, nc, opts, refusal)
 		s.mu.Lock()
-		delete(s.conns, c)
+		s.refusing--
 		s.mu.Unlock()
 	}()
-	return true
+}
+
+// forget removes c from the open connections. The caller holds s.mu.
+func (s *Server) forget(c *conn) {
+	if _, ok := s.conns[c]; !ok {
+		return
+	}
+	delete(s.conns, c)
+	if s.perHost[c.host]--; s.perHost[c.host] <= 0 {
+		delete(s.perHost, c.host)
+	}
+}
+
+// hostOf returns the host part of a remote address: the IP address of a
+// TCP peer, the whole address of any other.
+func hostOf(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+		return host
+	}
+	return a.String()
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, tells
@@ -414,9 +558,13 @@ func (s *Server) peerCame(id remoting.ObjectID) { s.mgr.Connected(id) }
 // peerGone records the end of a connection of client id; when it was the
 // last, the client's objects end after the grace period unless it comes
 // back (the lifecycle manager's leases keep that time).
+//
+// It runs as the peer's OnClose, once every goroutine of the peer has
+// exited, and ends the connection's count in s.wg.
 func (s *Server) peerGone(id remoting.ObjectID, c *conn) {
+	defer s.wg.Done()
 	s.mu.Lock()
-	delete(s.conns, c)
+	s.forget(c)
 	c.addStats(&s.retired)
 	s.mu.Unlock()
 	s.mgr.Disconnected(id)

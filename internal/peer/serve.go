@@ -89,6 +89,9 @@ func (p *Peer) serveStream(st *transport.Stream) {
 			}
 			return
 		}
+		if p.ctx.Err() != nil {
+			return // the session has ended; what it had buffered is not served
+		}
 		switch f.Kind {
 		case wire.KindRequest:
 			select {
@@ -97,6 +100,7 @@ func (p *Peer) serveStream(st *transport.Stream) {
 				return
 			}
 			running.Add(1)
+			p.sess.Account(cap(f.Body)) // held until the call ends
 			t := task{st: st, f: f, calls: calls, running: &running}
 			select {
 			case p.work <- t: // an idle worker takes it
@@ -139,6 +143,13 @@ func (p *Peer) handle(st *transport.Stream, f *wire.Frame, calls *inflight, req 
 		err = remoting.Errorf(remoting.CodeNotFound, "object %s not found: this end serves no objects", f.Object)
 	} else {
 		reply, err = p.d.Dispatch(ctx, req)
+	}
+	if err == nil && ctx.Err() != nil {
+		// The caller has stopped waiting (its deadline passed, or it
+		// canceled) or the connection is gone: encoding the results would
+		// be wasted, and a large reply would only queue for a peer that
+		// may not read it.
+		err = ctx.Err()
 	}
 	if f.Flags&wire.FlagNoReply != 0 && (req.accepted || f.Flags&wire.FlagAck == 0) {
 		// Fire and forget, or Sync with Server after the ack: no reply.
@@ -195,6 +206,7 @@ func (p *Peer) worker(t task) {
 	var req Request
 	for {
 		p.handle(t.st, &t.f, t.calls, &req)
+		p.sess.Account(-cap(t.f.Body))
 		<-p.sem
 		t.running.Done()
 		idle.Reset(workerIdle)

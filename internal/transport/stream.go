@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -24,19 +25,46 @@ type Stream struct {
 	ys *yamux.Stream
 	r  *wire.Reader
 	w  *writer
+
+	onClose   func() // if set, called once when the stream is closed or aborted
+	closeOnce sync.Once
+}
+
+func (s *Stream) closed() {
+	s.closeOnce.Do(func() {
+		if s.onClose != nil {
+			s.onClose()
+		}
+	})
 }
 
 // newStream wraps ys; frames larger than sendMax (the peer's limit) are
 // refused before they are sent.
-func newStream(ys *yamux.Stream, r *wire.Reader, sendMax int, preface []byte) *Stream {
-	return &Stream{ys: ys, r: r, w: newWriter(ys, sendMax, max(maxPending, sendMax), preface)}
+// The bytes of frames being read and of frames queued count against the
+// session's meter, and a write that fails, or stalls for the session's
+// write timeout, closes the session.
+func newStream(s *Session, ys *yamux.Stream, r *wire.Reader, sendMax int, preface []byte) *Stream {
+	r.SetCharge(s.meter.charge)
+	cfg := writerConfig{
+		maxFrame:   sendMax,
+		maxPending: max(maxPending, sendMax),
+		meter:      &s.meter,
+		timeout:    s.opts.WriteTimeout,
+		deadline:   ys.SetWriteDeadline,
+		broken:     s.streamBroken,
+	}
+	return &Stream{ys: ys, r: r, w: newWriter(ys, cfg, preface)}
 }
 
 // ReadFrame reads the next frame. Only one goroutine may call it.
 func (s *Stream) ReadFrame() (wire.Frame, error) { return s.r.ReadFrame() }
 
 // WriteFrame queues f for writing and returns without waiting for the
-// write, unless too much is queued already; then it waits until ctx ends.
+// write, unless too much is queued already; then it waits until ctx ends
+// or, if the peer reads nothing meanwhile, for the session's write
+// timeout, after which it fails with ErrStalled and the session is closed.
+// A queued frame is written within the write timeout of the one before it,
+// or the session is closed and the queue freed.
 // A frame larger than the limit is refused with an error wrapping
 // wire.ErrFrameTooLarge and nothing is sent.
 func (s *Stream) WriteFrame(ctx context.Context, f *wire.Frame) error {
@@ -66,9 +94,10 @@ func (s *Stream) Close() error {
 	case <-t.C:
 	}
 	t.Stop()
+	s.w.fail(errWriterClosed) // first, so that a write cut by the close is not taken for a broken stream
 	err := s.ys.Close()
-	s.w.fail(errWriterClosed)
 	<-s.w.done
+	s.closed()
 	return err
 }
 
@@ -77,6 +106,7 @@ func (s *Stream) Abort() {
 	s.w.fail(errWriterClosed)
 	s.ys.Close()
 	<-s.w.done
+	s.closed()
 }
 
 // RemoteAddr is the peer's address.

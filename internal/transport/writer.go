@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/remoting-go/remoting/internal/wire"
 )
@@ -13,59 +14,95 @@ import (
 // errWriterClosed is returned by writes after Close.
 var errWriterClosed = errors.New("transport: stream closed")
 
+// ErrStalled is returned by writes to a stream whose peer has read
+// nothing for the write timeout: a wait for queue space that long, or a
+// write that long, fails with it, and the session is closed.
+var ErrStalled = errors.New("transport: peer stopped reading: write timed out")
+
+// writerConfig configures a writer.
+type writerConfig struct {
+	maxFrame   int    // the largest frame the peer accepts
+	maxPending int    // queued bytes beyond which writers wait
+	meter      *meter // counts the queued bytes; nil counts nothing
+	// timeout, if positive, bounds a wait for queue space and each write
+	// of a batch; deadline sets the write deadline for the latter.
+	timeout  time.Duration
+	deadline func(time.Time) error
+	// broken, if set, is called once with the error of the first write
+	// that failed (ErrStalled for one that timed out) or wait that timed
+	// out: the stream can no longer be trusted, as a frame may have been
+	// cut.
+	broken func(error)
+}
+
 // writer coalesces frames: callers append encoded frames to a pending
 // buffer and return; one goroutine writes whatever has accumulated in a
 // single Write, so that under load many frames share one write (and one
 // yamux data frame, and one TCP segment) while a lone frame goes out at
-// once.
+// once. The goroutine runs only while there is something to write: the
+// frame that finds the writer idle starts it, and it exits once the queue
+// is empty, so that an idle stream costs no goroutine.
 type writer struct {
-	w          io.Writer
-	maxFrame   int
-	maxPending int
+	w io.Writer
+	writerConfig
 
 	mu      sync.Mutex
 	pending []byte
 	spare   []byte
 	err     error         // sticky: the first write error, or errWriterClosed
 	closing bool          // shutdown was called: refuse new frames, flush the rest
+	running bool          // the goroutine is running
 	writing bool          // a batch is being written
 	space   chan struct{} // closed when pending is taken; nil if nobody waits
-	wake    chan struct{} // capacity 1: pending became non-empty
-	done    chan struct{} // closed when the goroutine has exited
+	done    chan struct{} // closed when the writer has failed or shut down and its goroutine has exited
+	ended   bool          // done is closed
+	until   time.Time     // the write deadline set on the stream; the goroutine's
 }
 
-func newWriter(w io.Writer, maxFrame, maxPending int, preface []byte) *writer {
+// maxIdleBuffer is the largest buffer a writer keeps while it is idle.
+const maxIdleBuffer = 64 << 10
+
+func newWriter(w io.Writer, cfg writerConfig, preface []byte) *writer {
 	wr := &writer{
-		w:          w,
-		maxFrame:   maxFrame,
-		maxPending: maxPending,
-		pending:    append(make([]byte, 0, 4096), preface...),
-		spare:      make([]byte, 0, 4096),
-		wake:       make(chan struct{}, 1),
-		done:       make(chan struct{}),
+		w:            w,
+		writerConfig: cfg,
+		done:         make(chan struct{}),
 	}
 	if len(preface) > 0 {
-		wr.signal()
+		wr.mu.Lock()
+		wr.pending = append(wr.pending, preface...)
+		wr.meter.account(len(preface))
+		wr.startLocked()
+		wr.mu.Unlock()
 	}
-	go wr.loop()
 	return wr
 }
 
-// writeFrame queues f. It waits (until ctx ends) only while more than
-// maxPending bytes are already queued, which happens when the peer reads
-// slower than this end writes.
+// writeFrame queues f. It waits only while more than maxPending bytes are
+// already queued, which happens when the peer reads slower than this end
+// writes, and then only until ctx ends or, if the peer reads nothing
+// meanwhile, for the timeout.
 func (w *writer) writeFrame(ctx context.Context, f *wire.Frame) error {
 	w.mu.Lock()
+	var timeout <-chan time.Time
 	for w.err == nil && len(w.pending) >= w.maxPending {
 		if w.space == nil {
 			w.space = make(chan struct{})
 		}
 		space := w.space
 		w.mu.Unlock()
+		if timeout == nil && w.timeout > 0 {
+			t := time.NewTimer(w.timeout)
+			defer t.Stop()
+			timeout = t.C
+		}
 		select {
 		case <-space:
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-timeout:
+			w.breakWith(ErrStalled)
+			return ErrStalled
 		}
 		w.mu.Lock()
 	}
@@ -84,58 +121,93 @@ func (w *writer) writeFrame(ctx context.Context, f *wire.Frame) error {
 		w.mu.Unlock()
 		return err
 	}
-	first := start == 0
+	w.meter.account(len(w.pending) - start)
+	w.startLocked()
 	w.mu.Unlock()
-	if first {
-		w.signal()
-	}
 	return nil
 }
 
-func (w *writer) loop() {
-	defer close(w.done)
-	for range w.wake {
-		// Let the goroutines that are about to queue a frame do so before
-		// the write: under load this turns many small writes (and system
-		// calls) into one; alone, it costs a yield.
-		runtime.Gosched()
-		for {
-			w.mu.Lock()
-			if w.err != nil {
-				w.mu.Unlock()
-				return
-			}
-			if len(w.pending) == 0 {
-				closing := w.closing
-				w.mu.Unlock()
-				if closing {
-					w.fail(errWriterClosed)
-					return
-				}
-				break
-			}
-			// Swap buffers: callers append to the spare one while this
-			// one is written. The two never alias.
-			buf := w.pending
-			w.pending, w.spare = w.spare[:0], nil
-			w.writing = true
-			if w.space != nil {
-				close(w.space)
-				w.space = nil
-			}
-			w.mu.Unlock()
-			if _, err := w.w.Write(buf); err != nil {
-				w.fail(err)
-				return
-			}
-			w.mu.Lock()
-			w.writing = false
-			if cap(buf) > 4*w.maxPending {
-				buf = make([]byte, 0, 4096) // do not keep a huge buffer forever
-			}
-			w.spare = buf[:0]
-			w.mu.Unlock()
+// startLocked starts the goroutine unless it runs. The caller holds w.mu.
+func (w *writer) startLocked() {
+	if !w.running {
+		w.running = true
+		go w.loop()
+	}
+}
+
+// endLocked closes done once the writer has failed or shut down and its
+// goroutine is not running. The caller holds w.mu.
+func (w *writer) endLocked() {
+	if !w.ended && !w.running && (w.err != nil || w.closing && len(w.pending) == 0) {
+		if w.err == nil {
+			w.err = errWriterClosed
 		}
+		w.ended = true
+		close(w.done)
+	}
+}
+
+func (w *writer) loop() {
+	// Let the goroutines that are about to queue a frame do so before
+	// the write: under load this turns many small writes (and system
+	// calls) into one; alone, it costs a yield.
+	runtime.Gosched()
+	for {
+		w.mu.Lock()
+		if w.err != nil || len(w.pending) == 0 {
+			w.running = false
+			if cap(w.pending) > maxIdleBuffer {
+				w.pending = nil
+			}
+			if cap(w.spare) > maxIdleBuffer {
+				w.spare = nil
+			}
+			w.endLocked()
+			w.mu.Unlock()
+			return
+		}
+		// Swap buffers: callers append to the spare one while this
+		// one is written. The two never alias.
+		buf := w.pending
+		w.pending, w.spare = w.spare[:0], nil
+		w.writing = true
+		if w.space != nil {
+			close(w.space)
+			w.space = nil
+		}
+		w.mu.Unlock()
+		w.setDeadline()
+		_, err := w.w.Write(buf)
+		w.meter.account(-len(buf))
+		w.mu.Lock()
+		w.writing = false
+		if cap(buf) > 4*w.maxPending {
+			buf = nil // do not keep a huge buffer
+		}
+		if w.err == nil {
+			w.spare = buf[:0]
+		}
+		w.mu.Unlock()
+		if err != nil {
+			var te interface{ Timeout() bool }
+			if errors.As(err, &te) && te.Timeout() {
+				err = ErrStalled
+			}
+			w.breakWith(err)
+		}
+	}
+}
+
+// setDeadline keeps the stream's write deadline between timeout/2 and
+// timeout ahead of a batch, moving it only when it comes nearer than that:
+// setting it costs yamux an allocation. Only the goroutine calls it.
+func (w *writer) setDeadline() {
+	if w.deadline == nil || w.timeout <= 0 {
+		return
+	}
+	if now := time.Now(); w.until.Sub(now) < w.timeout/2 {
+		w.until = now.Add(w.timeout)
+		w.deadline(w.until)
 	}
 }
 
@@ -147,35 +219,42 @@ func (w *writer) flushed() bool {
 	return w.err != nil || (len(w.pending) == 0 && !w.writing)
 }
 
-// shutdown refuses new frames and lets the goroutine exit once the frames
-// already queued are written. The caller waits on w.done, and closes the
-// underlying stream if a write blocks for too long.
+// shutdown refuses new frames and lets the writer end (closing done) once
+// the frames already queued are written. The caller waits on w.done, and
+// closes the underlying stream if a write blocks for too long.
 func (w *writer) shutdown() {
 	w.mu.Lock()
 	w.closing = true
+	w.endLocked()
 	w.mu.Unlock()
-	w.signal()
 }
 
-// fail makes every later write return err, drops what is queued, and wakes
-// waiters and the goroutine.
+// fail makes every later write return err, frees what is queued, and
+// wakes waiters; done is closed once the goroutine, if it runs, has
+// exited.
 func (w *writer) fail(err error) {
 	w.mu.Lock()
 	if w.err == nil {
 		w.err = err
 	}
-	w.pending = w.pending[:0]
+	w.meter.account(-len(w.pending))
+	w.pending, w.spare = nil, nil
 	if w.space != nil {
 		close(w.space)
 		w.space = nil
 	}
+	w.endLocked()
 	w.mu.Unlock()
-	w.signal()
 }
 
-func (w *writer) signal() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
+// breakWith fails the writer with err and, unless it had failed or been
+// closed already, tells the owner.
+func (w *writer) breakWith(err error) {
+	w.mu.Lock()
+	first := w.err == nil
+	w.mu.Unlock()
+	w.fail(err)
+	if first && w.broken != nil {
+		w.broken(err)
 	}
 }

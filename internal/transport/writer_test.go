@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func (g *gate) Write(p []byte) (int, error) {
 
 func TestWriterCoalescesFramesQueuedDuringAWrite(t *testing.T) {
 	g := &gate{release: make(chan struct{}), entered: make(chan struct{})}
-	w := newWriter(g, wire.DefaultMaxFrameSize, 1<<20, nil)
+	w := newWriter(g, writerConfig{maxFrame: wire.DefaultMaxFrameSize, maxPending: 1 << 20}, nil)
 	ctx := context.Background()
 	require.NoError(t, w.writeFrame(ctx, &wire.Frame{Kind: wire.KindReply, ID: 0}))
 	<-g.entered
@@ -63,7 +64,7 @@ func TestWriterCoalescesFramesQueuedDuringAWrite(t *testing.T) {
 
 func TestWriterBackPressureHonoursContext(t *testing.T) {
 	g := &gate{release: make(chan struct{}), entered: make(chan struct{})}
-	w := newWriter(g, 1<<20, 1024, nil)
+	w := newWriter(g, writerConfig{maxFrame: 1 << 20, maxPending: 1024}, nil)
 	require.NoError(t, w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply}))
 	<-g.entered
 	// Fill the queue past its limit while the first write is stuck.
@@ -81,7 +82,7 @@ func TestWriterBackPressureHonoursContext(t *testing.T) {
 
 func TestWriterRefusesOversizedFrame(t *testing.T) {
 	var buf bytes.Buffer
-	w := newWriter(&buf, 100, 1<<20, nil)
+	w := newWriter(&buf, writerConfig{maxFrame: 100, maxPending: 1 << 20}, nil)
 	err := w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply, Body: make([]byte, 200)})
 	assert.ErrorIs(t, err, wire.ErrFrameTooLarge)
 	require.NoError(t, w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply, ID: 3}))
@@ -94,8 +95,59 @@ func TestWriterRefusesOversizedFrame(t *testing.T) {
 
 func TestWriterAfterShutdown(t *testing.T) {
 	var buf bytes.Buffer
-	w := newWriter(&buf, 100, 1<<20, nil)
+	w := newWriter(&buf, writerConfig{maxFrame: 100, maxPending: 1 << 20}, nil)
 	w.shutdown()
 	<-w.done
 	assert.ErrorIs(t, w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply}), errWriterClosed)
+}
+
+// stuck is a writer whose Write blocks until its deadline, as a yamux
+// stream with a zero window does.
+type stuck struct {
+	mu       sync.Mutex
+	deadline time.Time
+}
+
+func (s *stuck) setDeadline(t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deadline = t
+	return nil
+}
+
+func (s *stuck) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	d := s.deadline
+	s.mu.Unlock()
+	time.Sleep(time.Until(d))
+	return 0, timeoutError{}
+}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string { return "i/o deadline reached" }
+func (timeoutError) Timeout() bool { return true }
+
+// TestWriterStallsOnAPeerThatDoesNotRead: a write that does not complete
+// within the timeout, and a wait for queue space behind it, fail with
+// ErrStalled within the timeout; the owner is told once and the queue is
+// freed.
+func TestWriterStallsOnAPeerThatDoesNotRead(t *testing.T) {
+	var s stuck
+	var stalls atomic.Int32
+	const timeout = 100 * time.Millisecond
+	w := newWriter(&s, writerConfig{maxFrame: 1 << 20, maxPending: 1024, timeout: timeout, deadline: s.setDeadline,
+		broken: func(err error) { assert.ErrorIs(t, err, ErrStalled); stalls.Add(1) }}, nil)
+	start := time.Now()
+	require.NoError(t, w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply, Body: make([]byte, 2048)}))
+	require.Eventually(t, func() bool { return !w.flushed() }, time.Second, time.Millisecond)
+	require.NoError(t, w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply, Body: make([]byte, 2048)}), "queued behind the stuck write")
+	err := w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply})
+	assert.ErrorIs(t, err, ErrStalled, "a write over the queue limit behind a stalled write")
+	assert.Less(t, time.Since(start), timeout+500*time.Millisecond, "it waits about the timeout")
+	<-w.done
+	assert.Equal(t, int32(1), stalls.Load(), "the owner is told once")
+	w.mu.Lock()
+	assert.Nil(t, w.pending, "the queue is freed")
+	w.mu.Unlock()
 }

@@ -97,9 +97,17 @@ func appendString(dst []byte, s string) []byte {
 
 // Reader reads frames from one stream. It is not safe for concurrent use:
 // each stream has one reading goroutine.
+//
+// A frame's buffer grows with the bytes that have arrived, never with the
+// length a prefix claims: a peer that announces a large frame and sends
+// little of it costs little.
 type Reader struct {
 	r   *bufio.Reader
 	max int
+	// charge, if set, is told of the bytes the Reader holds for a frame
+	// being read: +n as its buffer grows, -total once the frame is read
+	// (or reading it failed). An error stops the read.
+	charge func(delta int) error
 	// methods interns method names so that steady traffic allocates no
 	// string per request.
 	methods map[string]string
@@ -108,14 +116,32 @@ type Reader struct {
 // maxInterned bounds the method name table of a Reader.
 const maxInterned = 1024
 
+// minFrameBuffer is the buffer a frame starts with when the bytes of it
+// that have arrived are fewer; it doubles as more arrive. Frames up to its
+// size, the common ones, are allocated once at their size.
+const minFrameBuffer = 16 << 10
+
 // NewReader returns a Reader on r that refuses frames larger than max bytes
 // (DefaultMaxFrameSize if max <= 0).
 func NewReader(r io.Reader, max int) *Reader {
 	if max <= 0 {
 		max = DefaultMaxFrameSize
 	}
-	return &Reader{r: bufio.NewReaderSize(r, 32<<10), max: max, methods: make(map[string]string)}
+	return &Reader{r: bufio.NewReaderSize(r, 4<<10), max: max, methods: make(map[string]string)}
 }
+
+// SetMaxFrameSize changes the limit of later frames: a handshake reads a
+// hello under a small limit and raises it once the peer is known.
+func (r *Reader) SetMaxFrameSize(max int) {
+	if max <= 0 {
+		max = DefaultMaxFrameSize
+	}
+	r.max = max
+}
+
+// SetCharge sets the function told of the bytes held for frames being
+// read; see [Reader]. Only the reading goroutine may call it.
+func (r *Reader) SetCharge(charge func(delta int) error) { r.charge = charge }
 
 // ReadFrame reads the next frame. It returns io.EOF at a clean end of the
 // stream between frames, and an error wrapping [ErrFrameTooLarge] or
@@ -132,14 +158,49 @@ func (r *Reader) ReadFrame() (Frame, error) {
 	if n > r.max {
 		return Frame{}, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, r.max)
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r.r, buf); err != nil {
+	buf, err := r.readBody(n)
+	if err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return Frame{}, fmt.Errorf("%w: truncated frame: want %d bytes", ErrMalformed, n)
 		}
 		return Frame{}, err
 	}
 	return r.parse(buf)
+}
+
+// readBody reads n bytes into a buffer that starts with what has arrived
+// (at least minFrameBuffer) and doubles as more comes.
+func (r *Reader) readBody(n int) ([]byte, error) {
+	size := n
+	if b := r.r.Buffered(); n > b {
+		size = min(n, max(b, minFrameBuffer))
+	}
+	held := 0
+	if r.charge != nil {
+		defer func() { r.charge(-held) }()
+	}
+	var buf []byte
+	got := 0
+	for {
+		if r.charge != nil {
+			if err := r.charge(size - held); err != nil {
+				return nil, err
+			}
+			held = size
+		}
+		grown := make([]byte, size)
+		copy(grown, buf[:got])
+		buf = grown
+		m, err := io.ReadFull(r.r, buf[got:])
+		got += m
+		if err != nil {
+			return nil, err
+		}
+		if got == n {
+			return buf, nil
+		}
+		size = min(n, 2*size)
+	}
 }
 
 func (r *Reader) parse(buf []byte) (Frame, error) {

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -198,4 +200,44 @@ func TestDecoderLimits(t *testing.T) {
 
 	var n int
 	assert.Error(t, Unmarshal([]byte{0x01, 0x02}, &n), "trailing bytes")
+}
+
+// TestReaderGrowsWithBytesReceived: a frame that claims 4 MiB and sends a
+// few bytes costs a few kilobytes, not the claimed length.
+func TestReaderGrowsWithBytesReceived(t *testing.T) {
+	in := append([]byte{0, 0x40, 0, 0}, make([]byte, 10)...) // claims 4 MiB
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := NewReader(bytes.NewReader(in), 0).ReadFrame()
+	runtime.ReadMemStats(&after)
+	assert.ErrorIs(t, err, ErrMalformed, "ReadFrame of a truncated frame")
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<10), "bytes allocated for a 4 MiB claim with 10 bytes sent")
+}
+
+// TestReaderChargesWhileReading: the charge function sees the buffer of
+// a frame being read grow, and gets it all back when the frame is read;
+// an error from it stops the read.
+func TestReaderChargesWhileReading(t *testing.T) {
+	body := make([]byte, 100<<10)
+	in := AppendFrame(nil, &Frame{Kind: KindReply, ID: 1, Body: body})
+	r := NewReader(iotest.OneByteReader(bytes.NewReader(in)), 0)
+	held, peak := 0, 0
+	r.SetCharge(func(d int) error { held += d; peak = max(peak, held); return nil })
+	f, err := r.ReadFrame()
+	require.NoError(t, err)
+	assert.Len(t, f.Body, len(body))
+	assert.Equal(t, 0, held, "everything charged is given back")
+	assert.GreaterOrEqual(t, peak, len(in)-4, "the whole frame was charged at its peak")
+
+	r = NewReader(bytes.NewReader(in), 0)
+	r.SetCharge(func(d int) error {
+		if held+d > 8<<10 {
+			return errors.New("over budget")
+		}
+		held += d
+		return nil
+	})
+	_, err = r.ReadFrame()
+	assert.EqualError(t, err, "over budget", "ReadFrame over the budget")
+	assert.Equal(t, 0, held, "a failed read gives back what it held")
 }

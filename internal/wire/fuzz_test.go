@@ -3,6 +3,8 @@ package wire
 import (
 	"bytes"
 	"testing"
+
+	"github.com/remoting-go/remoting"
 )
 
 // FuzzReadFrame feeds arbitrary bytes to the frame reader: it must never
@@ -41,6 +43,42 @@ func FuzzDecodeError(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if DecodeError(in) == nil {
 			t.Fatal("nil error")
+		}
+	})
+}
+
+// FuzzDecodeHello decodes arbitrary bytes as the body of a handshake hello
+// (or welcome), as a server does with a new connection's first frame: no
+// panic, and a hello that decodes and checks encodes to one that decodes
+// and checks the same.
+func FuzzDecodeHello(f *testing.F) {
+	for _, h := range []Hello{
+		{Magic: Magic, Version: ProtocolVersion, MaxFrameSize: DefaultMaxFrameSize},
+		{Magic: Magic, Version: ProtocolVersion, MaxFrameSize: 1 << 10, PeerID: remoting.NameID("peer")},
+		{Magic: "grpc", Version: ProtocolVersion + 1},
+	} {
+		b, err := Marshal(&h)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{0xff, 0x00, 0x13})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var h Hello
+		if Unmarshal(in, &h) != nil || h.Check() != nil {
+			return
+		}
+		b, err := Marshal(&h)
+		if err != nil {
+			t.Fatalf("Marshal of a decoded hello: %v", err)
+		}
+		var again Hello
+		if err := Unmarshal(b, &again); err != nil {
+			t.Fatalf("re-encoded hello does not decode: %v", err)
+		}
+		if again.Check() != nil || again.MaxFrameSize != h.MaxFrameSize || again.PeerID != h.PeerID {
+			t.Fatalf("round trip changed the hello: %+v -> %+v", h, again)
 		}
 	})
 }
