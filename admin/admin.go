@@ -96,7 +96,7 @@ type ObjectInfo struct {
 	Name      string `json:"name,omitempty"`
 	Interface string `json:"interface"`
 	Strategy  string `json:"strategy"`
-	Owner     string `json:"owner,omitempty"` // the peer id of the client that owns it
+	Owner     string `json:"owner,omitempty"` // the id of the client that owns it
 }
 
 // Handler serves the admin endpoint's routes:

@@ -20,7 +20,7 @@ const (
 // LoggingOptions configure [Logging]. The zero value works.
 type LoggingOptions struct {
 	// Side is the chain the interceptor is on; it is logged, and on the
-	// Server side the caller's peer id and address are added. Default:
+	// Server side the caller's id and address are added. Default:
 	// Server when the invocation's context carries server information
 	// ([remoting.ServerInfoFrom]), Client otherwise. A call that a server
 	// method makes with its own context carries that information too, so
@@ -38,7 +38,7 @@ type LoggingOptions struct {
 // Logging returns an interceptor that writes one record to logger per
 // invocation when it ends, with the attributes side, method (the wire name, such as "Cart.Add"), interface,
 // object (the Object ID), mode, duration and code, and err for a call that
-// failed; on the server also peer and remote, the caller's peer id and
+// failed; on the server also peer and remote, the caller's id and
 // address. A nil logger discards the records.
 //
 // For a ModeAsync call on the client the record is written when the

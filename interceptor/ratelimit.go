@@ -42,7 +42,7 @@ func RateLimitBy(rate float64, burst int, key func(ctx context.Context, inv *rem
 	}
 }
 
-// ByPeer keys a rate limit by the caller's peer id, so that each client
+// ByPeer keys a rate limit by the caller's id, so that each client
 // gets its own bucket.
 func ByPeer(ctx context.Context, _ *remoting.Invocation) string {
 	if info := remoting.ServerInfoFrom(ctx); info != nil {

@@ -32,7 +32,7 @@ func (c *conn) serve() bool {
 		c.srv.opts.Logger.Warn("remoting: connection refused", "remote", c.nc.RemoteAddr(), "err", err)
 		return false
 	}
-	id := sess.PeerID()
+	id := sess.RemoteID()
 	c.srv.peerCame(id)
 	p := peer.New(sess, c.srv.reg, peer.Options{
 		MaxConcurrentCalls: c.srv.opts.MaxConcurrentCalls,

@@ -128,7 +128,7 @@ func NewDependents(opts DependentsOptions) *Dependents {
 // clock.
 func (m *Dependents) clock() int64 { return int64(time.Since(m.base)) }
 
-// ownerKey is the owner of a lease: the client's peer id.
+// ownerKey is the owner of a lease: the client's id.
 func ownerKey(owner remoting.ObjectID) string { return string(owner[:]) }
 
 // leaseManager returns the lease manager, starting it if need be; nil

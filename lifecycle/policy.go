@@ -60,7 +60,7 @@ type ClientDependentOptions struct {
 // invoker.Server.Policy; objects of interfaces without one live as the
 // zero Policy says.
 //
-// Every such object belongs to the client (its peer id) that called the
+// Every such object belongs to the client (its id) that called the
 // factory: another client gets NotFound, as for an id that never existed.
 // The object ends when its client releases it, when its lease runs out,
 // or when its client has been disconnected for longer than the server's

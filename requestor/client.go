@@ -88,7 +88,7 @@ func (o Options) withDefaults() Options {
 // use by any number of goroutines.
 type Client struct {
 	endpoint string            // normalised: "<network>://<address>"
-	id       remoting.ObjectID // this client's peer id, the same on every connection
+	id       remoting.ObjectID // this client's id, the same on every connection
 	network  string
 	addr     string
 	opts     Options
@@ -186,7 +186,7 @@ func (c *Client) dial(ctx context.Context) (*peer.Peer, error) {
 		KeepAliveInterval: c.opts.KeepAliveInterval,
 		WriteTimeout:      c.opts.WriteTimeout,
 		Logger:            c.opts.Logger,
-		PeerID:            c.id,
+		ID:                c.id,
 	})
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("connect %s: %w", c.endpoint, err))
@@ -286,7 +286,7 @@ func (c *Client) redial(done chan struct{}) {
 // The objects exported over it are released unless another live
 // connection reaches the same server process.
 func (c *Client) forget(cn *peer.Peer) {
-	server := cn.Session().PeerID()
+	server := cn.Session().RemoteID()
 	c.mu.Lock()
 	delete(c.conns, cn)
 	if c.cur.Load() == cn {
@@ -294,7 +294,7 @@ func (c *Client) forget(cn *peer.Peer) {
 	}
 	shared := false
 	for other := range c.conns {
-		shared = shared || other.Session().PeerID() == server
+		shared = shared || other.Session().RemoteID() == server
 	}
 	c.mu.Unlock()
 	if !shared {
@@ -368,7 +368,7 @@ func (c *Client) Export(inv *codegen.Invoker, impl any) (remoting.Ref, error) {
 	if err != nil {
 		return remoting.Ref{}, err
 	}
-	return c.reg.Export(cn.Session().PeerID(), inv, impl)
+	return c.reg.Export(cn.Session().RemoteID(), inv, impl)
 }
 
 // Release ends an object this client owns on the server (one a remote

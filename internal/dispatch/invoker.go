@@ -75,7 +75,7 @@ func (a Args) Export(inv *Invoker, impl any) (remoting.Ref, error) {
 	if a.reg == nil || a.peer == nil {
 		return remoting.Ref{}, errNoConnection
 	}
-	return a.reg.Export(a.peer.Session().PeerID(), inv, impl)
+	return a.reg.Export(a.peer.Session().RemoteID(), inv, impl)
 }
 
 // Caller returns a Caller that calls objects on the other end of the
@@ -122,7 +122,7 @@ func (c *connCaller) Invoke(ctx context.Context, inv *remoting.Invocation) error
 }
 
 func (c *connCaller) Export(inv *Invoker, impl any) (remoting.Ref, error) {
-	return c.reg.Export(c.p.Session().PeerID(), inv, impl)
+	return c.reg.Export(c.p.Session().RemoteID(), inv, impl)
 }
 
 // Release ends an object the other end exported to this one (a callback

@@ -273,7 +273,7 @@ func (r *Registry) SetCallbackInterceptors(interceptors ...remoting.Interceptor)
 // that caller. It implements peer.Dispatcher.
 func (r *Registry) Dispatch(ctx context.Context, req *peer.Request) (reply any, err error) {
 	f := req.Frame
-	caller := req.Peer.Session().PeerID()
+	caller := req.Peer.Session().RemoteID()
 	args := Args{body: f.Body, reg: r, peer: req.Peer}
 	if f.Object.IsZero() {
 		switch {

@@ -25,11 +25,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const wait = 5 * time.Second
 
 // conn is a registry served over a real session: calls go from client
-// (whose peer id is id) to the registry on the other end.
+// (whose id is id) to the registry on the other end.
 type conn struct {
 	reg    *dispatch.Registry
 	client *peer.Peer
-	id     remoting.ObjectID // the client's peer id, the owner of what it creates
+	id     remoting.ObjectID // the client's id, the owner of what it creates
 }
 
 func serve(t *testing.T, reg *dispatch.Registry) *conn {
@@ -46,7 +46,7 @@ func serve(t *testing.T, reg *dispatch.Registry) *conn {
 		}
 		accepted <- s
 	}()
-	csess, err := transport.Client(ctx, a, transport.Options{PeerID: id})
+	csess, err := transport.Client(ctx, a, transport.Options{ID: id})
 	require.NoError(t, err, "transport.Client")
 	ssess := <-accepted
 	require.NotNil(t, ssess)

@@ -62,9 +62,9 @@ type Options struct {
 	// Logger receives yamux's own diagnostics (at debug level) and
 	// session-level events. Default: discard.
 	Logger *slog.Logger
-	// PeerID identifies this end in the handshake. Default: a new random
+	// ID identifies this end in the handshake. Default: a new random
 	// id per session.
-	PeerID remoting.ObjectID
+	ID remoting.ObjectID
 }
 
 func (o Options) withDefaults() Options {
@@ -95,8 +95,8 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.PeerID.IsZero() {
-		o.PeerID = remoting.NewObjectID()
+	if o.ID.IsZero() {
+		o.ID = remoting.NewObjectID()
 	}
 	return o
 }
@@ -138,14 +138,14 @@ const lingerTimeout = 500 * time.Millisecond
 // Session is one connection to a peer: a yamux session with a control
 // stream. It is safe for concurrent use.
 type Session struct {
-	mux     *yamux.Session
-	conn    net.Conn // under mux: for the half-close of CloseGracefully
-	opts    Options
-	control *Stream
-	peerMax int               // the largest frame the peer accepts
-	peerID  remoting.ObjectID // the peer's id from the handshake
-	guard   *guard
-	meter   meter
+	mux      *yamux.Session
+	conn     net.Conn // under mux: for the half-close of CloseGracefully
+	opts     Options
+	control  *Stream
+	peerMax  int               // the largest frame the peer accepts
+	remoteID remoting.ObjectID // the other end's id from the handshake
+	guard    *guard
+	meter    meter
 
 	streams atomic.Int32 // streams of the peer's that Accept returned and that are open
 	refused atomic.Int32 // streams of the peer's refused for being over MaxStreams
@@ -268,7 +268,7 @@ func (s *Session) established() {
 }
 
 func (s *Session) hello() *wire.Frame {
-	body, _ := wire.Marshal(&wire.Hello{Magic: wire.Magic, Version: wire.ProtocolVersion, MaxFrameSize: uint32(s.opts.MaxFrameSize), PeerID: s.opts.PeerID})
+	body, _ := wire.Marshal(&wire.Hello{Magic: wire.Magic, Version: wire.ProtocolVersion, MaxFrameSize: uint32(s.opts.MaxFrameSize), ID: s.opts.ID})
 	return &wire.Frame{Body: body}
 }
 
@@ -313,7 +313,7 @@ func (s *Session) clientHandshake(ctx context.Context, deadline time.Time) error
 	s.established()
 	ys.SetDeadline(time.Time{})
 	r.SetMaxFrameSize(s.opts.MaxFrameSize)
-	s.peerMax, s.peerID = int(h.MaxFrameSize), h.PeerID
+	s.peerMax, s.remoteID = int(h.MaxFrameSize), h.ID
 	s.control = newStream(s, ys, r, s.sendMax(), nil)
 	return nil
 }
@@ -376,9 +376,9 @@ func (s *Session) serverHandshake(ctx context.Context, deadline time.Time, refus
 	}
 	ys.SetDeadline(time.Time{})
 	r.SetMaxFrameSize(s.opts.MaxFrameSize)
-	s.peerMax, s.peerID = int(h.MaxFrameSize), h.PeerID
-	if s.peerID.IsZero() {
-		s.peerID = remoting.NewObjectID() // an anonymous peer owns what it creates for this session only
+	s.peerMax, s.remoteID = int(h.MaxFrameSize), h.ID
+	if s.remoteID.IsZero() {
+		s.remoteID = remoting.NewObjectID() // an anonymous client owns what it creates for this session only
 	}
 	s.control = newStream(s, ys, r, s.sendMax(), nil)
 	return false, nil
@@ -549,8 +549,9 @@ func (s *Session) sendMax() int {
 // so that a server that holds too much refuses new connections.
 func (s *Session) Account(delta int) { s.meter.account(delta) }
 
-// PeerID is the id the peer announced in the handshake.
-func (s *Session) PeerID() remoting.ObjectID { return s.peerID }
+// RemoteID is the id the other end announced in the handshake: a client's
+// id names the client across its reconnects, and owns what it creates.
+func (s *Session) RemoteID() remoting.ObjectID { return s.remoteID }
 
 // RemoteAddr is the peer's address.
 func (s *Session) RemoteAddr() net.Addr { return s.mux.RemoteAddr() }

@@ -54,7 +54,7 @@ func FuzzDecodeError(f *testing.F) {
 func FuzzDecodeHello(f *testing.F) {
 	for _, h := range []Hello{
 		{Magic: Magic, Version: ProtocolVersion, MaxFrameSize: DefaultMaxFrameSize},
-		{Magic: Magic, Version: ProtocolVersion, MaxFrameSize: 1 << 10, PeerID: remoting.NameID("peer")},
+		{Magic: Magic, Version: ProtocolVersion, MaxFrameSize: 1 << 10, ID: remoting.NameID("peer")},
 		{Magic: "grpc", Version: ProtocolVersion + 1},
 	} {
 		b, err := Marshal(&h)
@@ -77,7 +77,7 @@ func FuzzDecodeHello(f *testing.F) {
 		if err := Unmarshal(b, &again); err != nil {
 			t.Fatalf("re-encoded hello does not decode: %v", err)
 		}
-		if again.Check() != nil || again.MaxFrameSize != h.MaxFrameSize || again.PeerID != h.PeerID {
+		if again.Check() != nil || again.MaxFrameSize != h.MaxFrameSize || again.ID != h.ID {
 			t.Fatalf("round trip changed the hello: %+v -> %+v", h, again)
 		}
 	})

@@ -19,12 +19,12 @@ type Hello struct {
 	Version uint32
 	// MaxFrameSize is the largest frame the sender accepts.
 	MaxFrameSize uint32
-	// PeerID identifies the sending end: random per client (a
+	// ID identifies the sending end: random per client (a
 	// requestor.Client keeps it across reconnects) or per server. A server
-	// uses the client's PeerID as the owner of the objects that client
+	// uses the client's ID as the owner of the objects that client
 	// creates, so a reconnecting client keeps its objects. It is an
 	// unguessable bearer secret: only that client knows it.
-	PeerID remoting.ObjectID
+	ID remoting.ObjectID
 }
 
 // Check returns an error if h is not a Hello of this protocol version.

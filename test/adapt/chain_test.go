@@ -81,7 +81,7 @@ func TestInvocationContext(t *testing.T) {
 	assert.Equal(t, want, sv.meta, "the server interceptor's inv.Meta")
 	assert.Equal(t, want, sv.ctxMeta, "the server interceptor's MetadataFrom")
 	require.NotNil(t, sv.info, "the server interceptor's ServerInfoFrom")
-	assert.Equal(t, s.Peer, sv.info.Caller.String(), "peer id seen by interceptor and method")
+	assert.Equal(t, s.Peer, sv.info.Caller.String(), "id seen by interceptor and method")
 	assert.Contains(t, sv.info.Remote, "127.0.0.1:")
 	assert.Greater(t, sv.info.Deadline, 5*time.Second, "remaining deadline")
 	assert.Equal(t, svc.ProbeInterface, sv.iface)

@@ -213,7 +213,7 @@ func Data(flags uint16, stream uint32, body []byte) []byte {
 // Hello returns the first bytes of a control stream: its type and a
 // Hello frame of this protocol version.
 func Hello() []byte {
-	body, err := wire.Marshal(&wire.Hello{Magic: wire.Magic, Version: wire.ProtocolVersion, MaxFrameSize: wire.DefaultMaxFrameSize, PeerID: remoting.NewObjectID()})
+	body, err := wire.Marshal(&wire.Hello{Magic: wire.Magic, Version: wire.ProtocolVersion, MaxFrameSize: wire.DefaultMaxFrameSize, ID: remoting.NewObjectID()})
 	if err != nil {
 		panic(err)
 	}

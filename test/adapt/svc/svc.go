@@ -22,7 +22,7 @@ type Seen struct {
 	Identity    string
 	HasIdentity bool
 	Meta        map[string]string // the invocation context, from remoting.MetadataFrom
-	Peer        string            // the caller's peer id, from remoting.ServerInfoFrom
+	Peer        string            // the caller's id, from remoting.ServerInfoFrom
 	Deadline    time.Duration     // the time left when the method ran; 0 for none
 	Instance    int64             // the serial number of the instance that served the call
 }
