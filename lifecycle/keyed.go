@@ -504,10 +504,10 @@ func (o *keyedObject) passivateIfIdle(ctx context.Context) (again time.Duration)
 		return after
 	}
 	o.drop(ctx, keyedLeft)
-	o.b.emit(remoting.EventPassivated, 0, nil)
 	if o.k.leave != nil {
 		o.k.leave(o.b.ID, o.self)
 	}
+	o.b.emit(remoting.EventPassivated, 0, nil)
 	return 0
 }
 
