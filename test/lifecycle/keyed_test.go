@@ -32,7 +32,7 @@ func keyedServer(t *testing.T, tr *account.Tracker, store passivation.Store, opt
 }
 
 // byKey returns the proxy of the Account of key on c.
-func byKey(t *testing.T, c remoting.Caller, key string) *account.AccountProxy {
+func byKey(t testing.TB, c remoting.Caller, key string) *account.AccountProxy {
 	t.Helper()
 	p, err := account.AccountByKey(c, key)
 	require.NoError(t, err, "AccountByKey(%q)", key)
