@@ -175,9 +175,10 @@ type KeyedObjects struct {
 
 // Bind binds the objects to the interface b names (b.Interface,
 // b.Implements and b.Observe are used; b.ID and b.Name are not) and
-// starts the idle goroutine. leave is called when an object passivates
-// and leaves the server's table of objects, with the strategy Object
-// returned for it, on the idle goroutine; it must be fast. Bind fails if an
+// starts the idle goroutine. leave is called when an object leaves the
+// server's table of objects (see Object), with the strategy Object
+// returned for it, on the goroutine of the call or passivation that made
+// it leave; it must be fast. Bind fails if an
 // option cannot work, if the instance type does not implement the
 // interface, or if the objects are bound already.
 func (k *KeyedObjects) Bind(b Binding, leave func(id remoting.ObjectID, s Strategy)) error {
@@ -208,9 +209,11 @@ func (k *KeyedObjects) Bind(b Binding, leave func(id remoting.ObjectID, s Strate
 // (remoting.KeyID of the interface and key), for the server's table: it
 // makes no instance and reads nothing until its first Acquire. The server
 // calls it when a call finds no object under id, and enters the strategy
-// unless another call entered one first. Its Acquire fails with an error
-// for which Left reports true once the object has passivated and left the
-// table: the call then looks the object up again.
+// unless another call entered one first. The object leaves the table
+// (through Bind's leave) when it passivates, when its activation fails,
+// and when a save after a call fails or a method panics (SaveEveryCall);
+// its Acquire then fails with an error for which Left reports true, and
+// the call looks the object up again.
 func (k *KeyedObjects) Object(id remoting.ObjectID, key string) Strategy {
 	o := &keyedObject{k: k, key: key, turn: make(chan struct{}, 1)}
 	o.b = k.b
@@ -299,9 +302,9 @@ func (k *KeyedObjects) idleEnded(id remoting.ObjectID, reason lease.Reason) {
 type keyedState uint8
 
 const (
-	keyedEmpty  keyedState = iota // no instance: the next call activates it
+	keyedEmpty  keyedState = iota // new: the first call activates it
 	keyedLive                     // inst holds the instance
-	keyedLeft                     // passivated and gone from the table: for good
+	keyedLeft                     // gone from the table (passivated, or its instance failed): for good
 	keyedClosed                   // the server closed, or the object was unregistered
 )
 
@@ -369,10 +372,23 @@ func (o *keyedObject) Acquire(ctx context.Context) (any, error) {
 	}
 	v, err := o.activate(ctx)
 	if err != nil {
+		// The object leaves the table, so that a key whose activation
+		// fails leaves nothing behind; the next call of the key enters it
+		// anew and tries again.
+		o.state = keyedLeft
+		o.leaveTable()
 		o.give()
 		return nil, err
 	}
 	return v, nil
+}
+
+// leaveTable takes the object out of the server's table, with the turn
+// held and the state keyedLeft.
+func (o *keyedObject) leaveTable() {
+	if o.k.leave != nil {
+		o.k.leave(o.b.ID, o.self)
+	}
 }
 
 // Return ends the call's turn.
@@ -474,11 +490,14 @@ func (o *keyedObject) save(ctx context.Context) error {
 }
 
 // drop ends the instance, with the turn held: the object is left as
-// state says.
+// state says, keyedLeft (and out of the table) or keyedClosed.
 func (o *keyedObject) drop(ctx context.Context, state keyedState) error {
 	inst := o.inst
 	o.state, o.inst = state, nil
 	o.k.live.CompareAndDelete(o.b.ID, o)
+	if state == keyedLeft {
+		o.leaveTable()
+	}
 	return deactivate(ctx, &o.b, inst)
 }
 
@@ -504,9 +523,6 @@ func (o *keyedObject) passivateIfIdle(ctx context.Context) (again time.Duration)
 		return after
 	}
 	o.drop(ctx, keyedLeft)
-	if o.k.leave != nil {
-		o.k.leave(o.b.ID, o.self)
-	}
 	o.b.emit(remoting.EventPassivated, 0, nil)
 	return 0
 }
@@ -552,7 +568,7 @@ func (s *savingObject) Commit(ctx context.Context, inst any) error {
 	if err == nil {
 		return nil
 	}
-	o.drop(context.WithoutCancel(ctx), keyedEmpty)
+	o.drop(context.WithoutCancel(ctx), keyedLeft)
 	return &remoting.Error{Code: remoting.CodeUnavailable, Message: fmt.Sprintf("%v; the call's effect is not kept", err), Cause: err}
 }
 
@@ -562,6 +578,6 @@ func (s *savingObject) Commit(ctx context.Context, inst any) error {
 func (s *savingObject) Discard(inst any) {
 	o := s.keyedObject
 	if o.state == keyedLive && o.inst == inst {
-		o.drop(context.Background(), keyedEmpty)
+		o.drop(context.Background(), keyedLeft)
 	}
 }

@@ -108,8 +108,9 @@ func (r *Registry) kindOf(id remoting.ObjectID, key, method string) *keyKind {
 }
 
 // keyed returns the object a request with a key calls, which the table
-// did not hold: the object Keys makes for it, entered unless another call
-// entered one first (then that one).
+// did not hold, not yet entered (its Instances are nil): call enters it
+// once the interceptors let the call through, so that a refused call
+// leaves nothing in the table.
 func (r *Registry) keyed(f *wire.Frame) (*Object, error) {
 	if err := remoting.CheckKey(f.Key); err != nil {
 		return nil, err
@@ -118,12 +119,15 @@ func (r *Registry) keyed(f *wire.Frame) (*Object, error) {
 	if kind == nil {
 		return nil, remoting.Errorf(remoting.CodeNotFound, "object %s not found: no keyed interface with method %q has key %q under that id", f.Object, f.Method, f.Key)
 	}
-	return r.enterKeyed(kind, f.Object, f.Key)
+	return &Object{ID: f.Object, Key: f.Key, Invoker: kind.inv, keys: kind.keys}, nil
 }
 
 // enterKeyed enters a new object of kind under id, unless the table holds
 // one, and returns the object the table holds.
 func (r *Registry) enterKeyed(kind *keyKind, id remoting.ObjectID, key string) (*Object, error) {
+	if got, ok := r.objects.Load(id); ok {
+		return keyMatch(got, key)
+	}
 	o := &Object{ID: id, Key: key, Invoker: kind.inv, Instances: kind.keys.Object(id, key), keys: kind.keys}
 	o.commit, _ = o.Instances.(Committer)
 	r.mu.Lock()
@@ -132,7 +136,15 @@ func (r *Registry) enterKeyed(kind *keyKind, id remoting.ObjectID, key string) (
 		return nil, r.closed
 	}
 	got, _ := r.objects.LoadOrStore(id, o)
-	return got, nil
+	return keyMatch(got, key)
+}
+
+// keyMatch returns obj if it is the object of key.
+func keyMatch(obj *Object, key string) (*Object, error) {
+	if obj.Key != key {
+		return nil, remoting.Errorf(remoting.CodeNotFound, "object %s not found: it is not the object of key %q", obj.ID, key)
+	}
+	return obj, nil
 }
 
 // LeaveKeyed removes the keyed object id from the table if its Instances

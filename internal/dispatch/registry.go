@@ -51,7 +51,7 @@ type Object struct {
 	// others.
 	Key string
 
-	keys   Keys      // the lifecycle of a keyed object; nil for others
+	keys   Keys      // the lifecycle of a keyed object; nil for others (a keyed object not yet entered has nil Instances)
 	commit Committer // Instances, if they save after each call
 }
 
@@ -350,6 +350,11 @@ func (r *Registry) intercepted(ctx context.Context, chain remoting.Interceptor, 
 // code becomes an Internal error.
 func (r *Registry) call(ctx context.Context, req *peer.Request, obj *Object, m Method, method string, args Args) (reply any, err error) {
 	req.Accept()
+	if obj.Instances == nil { // a keyed object the table does not hold yet
+		if obj, err = r.enterKeyed(&keyKind{inv: obj.Invoker, keys: obj.keys}, obj.ID, obj.Key); err != nil {
+			return nil, err
+		}
+	}
 	inst, err := obj.Instances.Acquire(ctx)
 	if err != nil {
 		if obj.keys == nil || !obj.keys.Left(err) {

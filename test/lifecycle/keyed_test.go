@@ -2,6 +2,7 @@ package lifecycle_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -356,4 +357,38 @@ func TestKeyedServerRestartOnBolt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKeyedLeavesNothingBehind: a call that an interceptor refuses, an
+// activation that fails and a save that fails leave no object in the
+// table, so that calls of many keys that never activate cost no memory.
+func TestKeyedLeavesNothingBehind(t *testing.T) {
+	deny := func(ctx context.Context, inv *remoting.Invocation, next remoting.Handler) error {
+		if strings.HasPrefix(inv.Target.Key, "deny") {
+			return remoting.Errorf(remoting.CodePermissionDenied, "no")
+		}
+		return next(ctx, inv)
+	}
+	tr := new(account.Tracker)
+	s, store := keyedServer(t, tr, passivation.NewMemoryStore(), lifecycle.KeyedOptions{Durability: lifecycle.SaveEveryCall}, invoker.Options{Interceptors: []remoting.Interceptor{deny}})
+	c := s.dial(t)
+	ctx := ctxT(t)
+	for i := range 20 {
+		_, err := byKey(t, c, fmt.Sprint("deny-", i)).Deposit(ctx, 1)
+		assert.Equal(t, remoting.CodePermissionDenied, remoting.CodeOf(err), "refused: %v", err)
+	}
+	assert.Zero(t, s.Stats().Objects, "objects after refused calls")
+	tr.FailNew.Store(true)
+	for i := range 20 {
+		_, err := byKey(t, c, fmt.Sprint("new-", i)).Deposit(ctx, 1)
+		assert.Error(t, err, "failing constructor")
+	}
+	tr.FailNew.Store(false)
+	assert.Zero(t, s.Stats().Objects, "objects after failed activations")
+	store.FailSaves.Store(true)
+	_, err := byKey(t, c, "save").Deposit(ctx, 1)
+	assert.Equal(t, remoting.CodeUnavailable, remoting.CodeOf(err), "failing save: %v", err)
+	store.FailSaves.Store(false)
+	assert.Zero(t, s.Stats().Objects, "objects after a failed save")
+	assert.EqualValues(t, 0, tr.News.Load()-tr.Deactivates.Load(), "instances left in memory")
 }
