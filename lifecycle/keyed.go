@@ -518,9 +518,13 @@ func (o *keyedObject) passivateIfIdle(ctx context.Context) (again time.Duration)
 	if idle := time.Duration(o.k.clock() - o.last.Load()); idle < after {
 		return after - idle
 	}
-	if err := o.save(ctx); err != nil {
-		o.b.emit(remoting.EventPassivated, 0, err)
-		return after
+	// With SaveEveryCall the store has the state already: the last call
+	// that could change it saved it.
+	if o.k.durability != SaveEveryCall {
+		if err := o.save(ctx); err != nil {
+			o.b.emit(remoting.EventPassivated, 0, err)
+			return after
+		}
 	}
 	o.drop(ctx, keyedLeft)
 	o.b.emit(remoting.EventPassivated, 0, nil)

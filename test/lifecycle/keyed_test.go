@@ -392,3 +392,21 @@ func TestKeyedLeavesNothingBehind(t *testing.T) {
 	assert.Zero(t, s.Stats().Objects, "objects after a failed save")
 	assert.EqualValues(t, 0, tr.News.Load()-tr.Deactivates.Load(), "instances left in memory")
 }
+
+// TestKeyedEveryCallPassivatesWithoutSaving: with SaveEveryCall the store
+// has the state when the object passivates, so passivation writes nothing.
+func TestKeyedEveryCallPassivatesWithoutSaving(t *testing.T) {
+	tr := new(account.Tracker)
+	ev := new(events)
+	s, store := keyedServer(t, tr, passivation.NewMemoryStore(), lifecycle.KeyedOptions{Durability: lifecycle.SaveEveryCall, PassivateAfter: 10 * time.Millisecond}, invoker.Options{Observers: []remoting.Observer{ev}})
+	c := s.dial(t)
+	ctx := ctxT(t)
+	acct := byKey(t, c, "x")
+	_, err := acct.Deposit(ctx, 3)
+	require.NoError(t, err)
+	ev.wait(t, remoting.EventPassivated, acct.Ref().ID, 1)
+	assert.EqualValues(t, 1, store.Saves.Load(), "saves: the deposit's only")
+	n, err := acct.Balance(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, n, "after reactivation")
+}
