@@ -86,9 +86,11 @@
 // idle object saves its state and leaves memory (Passivation), and the next
 // call of its key brings it back, in this server or another on the store.
 // An object serves one call at a time. [Durability] says when its state
-// is saved: when it passivates ([SaveOnPassivation]), or after every call
+// is saved: when it passivates ([SaveOnPassivation]); after every call
 // that is not read-only, before the reply ([SaveEveryCall]), so that an
-// acknowledged call survives a crash of the server.
+// acknowledged call survives a crash of the server; or at most an
+// interval after such a call changed it ([SaveEveryInterval]), which
+// bounds what a crash loses and costs a call no write.
 //
 // # Lifecycle hooks
 //
@@ -164,6 +166,7 @@
 // [Dependents] runs two goroutines, each started when first needed: one that
 // ends the client-dependent objects whose lease ran out, and one that
 // passivates idle objects; see [Dependents]. A [KeyedObjects] runs one,
-// started by Bind, that passivates its idle objects; constructors, restores
-// and the saves after calls run on the calls' goroutines.
+// started by Bind, that passivates its idle objects, and with
+// SaveEveryInterval a second that saves the changed ones; constructors,
+// restores and the saves after calls run on the calls' goroutines.
 package lifecycle

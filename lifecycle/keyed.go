@@ -37,6 +37,12 @@ const (
 	// so that the next call reloads the last state saved: the object never
 	// runs ahead of its store.
 	SaveEveryCall Durability = 1
+	// SaveEveryInterval saves the state of an object that a call may have
+	// changed at most KeyedOptions.SaveInterval after the change, on the
+	// saver goroutine, as well as when it passivates and when the server
+	// closes: a crash loses at most the last interval's calls, and a call
+	// costs no write. A save that fails is tried again an interval later.
+	SaveEveryInterval Durability = 2
 )
 
 // String returns the name of d as in the documentation.
@@ -46,6 +52,8 @@ func (d Durability) String() string {
 		return "on passivation"
 	case SaveEveryCall:
 		return "every call"
+	case SaveEveryInterval:
+		return "every interval"
 	}
 	return fmt.Sprintf("Durability(%d)", uint8(d))
 }
@@ -68,7 +76,14 @@ type KeyedOptions struct {
 
 	// Durability says when the state is saved. Default SaveOnPassivation.
 	Durability Durability
+
+	// SaveInterval is the longest a changed state waits to be saved with
+	// SaveEveryInterval. Default [DefaultSaveInterval], 1 second.
+	SaveInterval time.Duration
 }
+
+// DefaultSaveInterval is the default of [KeyedOptions.SaveInterval].
+const DefaultSaveInterval = time.Second
 
 // Keyed returns the lifecycle of the keyed objects of one remote
 // interface, for invoker.Server.Keyed: objects named by a key (an account
@@ -98,7 +113,10 @@ type KeyedOptions struct {
 // a concrete T this is checked when the interface is registered; for an
 // interface type, on each instance.
 func Keyed[T any](newFn func(ctx context.Context, key string) (T, error), opts KeyedOptions) *KeyedObjects {
-	k := &KeyedObjects{store: opts.Store, durability: opts.Durability}
+	k := &KeyedObjects{store: opts.Store, durability: opts.Durability, interval: opts.SaveInterval}
+	if k.interval <= 0 {
+		k.interval = DefaultSaveInterval
+	}
 	after := opts.PassivateAfter
 	if after <= 0 {
 		after = DefaultPassivateAfter
@@ -108,7 +126,7 @@ func Keyed[T any](newFn func(ctx context.Context, key string) (T, error), opts K
 	case newFn == nil:
 		k.err = remoting.Errorf(remoting.CodeInvalidArgument, "keyed: nil constructor")
 		return k
-	case opts.Durability > SaveEveryCall:
+	case opts.Durability > SaveEveryInterval:
 		k.err = remoting.Errorf(remoting.CodeInvalidArgument, "keyed: unknown Durability %d", opts.Durability)
 		return k
 	}
@@ -146,16 +164,19 @@ type keyedRecord struct {
 // # Goroutines
 //
 // Bind starts the idle goroutine (a [lease.Manager]'s sweeper, keyed by
-// idle deadline), which passivates idle objects one at a time;
-// constructors, restores and saves after calls run on the goroutines of
-// the calls. Close stops the idle goroutine and waits for it.
+// idle deadline), which passivates idle objects one at a time, and with
+// SaveEveryInterval the saver goroutine (another, keyed by save
+// deadline), which saves changed objects; constructors, restores and
+// saves after calls run on the goroutines of the calls. Close stops both
+// and waits for them.
 type KeyedObjects struct {
 	newFn      func(context.Context, string) (any, error)
 	checkType  func(*Binding) (bool, error)
 	store      passivation.Store
 	durability Durability
-	after      atomic.Int64 // the idle time before passivation
-	err        error        // an option that cannot work, reported by Bind
+	interval   time.Duration // SaveEveryInterval's
+	after      atomic.Int64  // the idle time before passivation
+	err        error         // an option that cannot work, reported by Bind
 
 	// Set by Bind.
 	b        Binding // Interface, Implements, Observe
@@ -163,6 +184,7 @@ type KeyedObjects struct {
 	ownStore bool    // store was made here, and is closed here
 	leave    func(id remoting.ObjectID, s Strategy)
 	idle     *lease.Manager
+	saver    *lease.Manager  // SaveEveryInterval's: deadlines of the changed objects' saves
 	ctx      context.Context // canceled by Close, for the idle goroutine's work
 	cancel   context.CancelFunc
 
@@ -202,6 +224,9 @@ func (k *KeyedObjects) Bind(b Binding, leave func(id remoting.ObjectID, s Strate
 	}
 	k.ctx, k.cancel = context.WithCancel(context.Background())
 	k.idle = lease.NewManager(lease.Options{OnEnd: k.idleEnded})
+	if k.durability == SaveEveryInterval {
+		k.saver = lease.NewManager(lease.Options{OnEnd: k.saveDue})
+	}
 	return nil
 }
 
@@ -219,8 +244,11 @@ func (k *KeyedObjects) Object(id remoting.ObjectID, key string) Strategy {
 	o.b = k.b
 	o.b.ID, o.b.Key = id, key
 	o.self = o
-	if k.durability == SaveEveryCall {
+	switch k.durability {
+	case SaveEveryCall:
 		o.self = &savingObject{o}
+	case SaveEveryInterval:
+		o.self = &markingObject{o}
 	}
 	return o.self
 }
@@ -259,8 +287,8 @@ func (k *KeyedObjects) SetPassivateAfter(after time.Duration) error {
 // Durability returns when the objects' states are saved.
 func (k *KeyedObjects) Durability() Durability { return k.durability }
 
-// Close stops the idle goroutine and waits for it, including a
-// passivation in progress, and then closes the store if it made it (no
+// Close stops the idle and saver goroutines and waits for them, including
+// a passivation or save in progress, and then closes the store if it made it (no
 // Store was given). The objects themselves are closed by the server,
 // through their strategies, before it calls Close. Close is idempotent.
 func (k *KeyedObjects) Close() error {
@@ -270,12 +298,15 @@ func (k *KeyedObjects) Close() error {
 		return nil
 	}
 	k.closed = true
-	idle, bound := k.idle, k.bound
+	idle, saver, bound := k.idle, k.saver, k.bound
 	k.mu.Unlock()
 	if !bound {
 		return nil
 	}
 	idle.Close()
+	if saver != nil {
+		saver.Close()
+	}
 	k.cancel()
 	if k.ownStore {
 		return k.store.Close()
@@ -323,6 +354,7 @@ type keyedObject struct {
 	state   keyedState
 	inst    any
 	version uint64 // the version of the stored record; zero if none
+	dirty   bool   // SaveEveryInterval: a call may have changed the state since the last save
 }
 
 var _ Strategy = (*keyedObject)(nil)
@@ -460,7 +492,7 @@ func (o *keyedObject) activate(ctx context.Context) (v any, err error) {
 			return nil, fmt.Errorf("lifecycle: activate %s %q: %w", o.b.Interface, o.key, err)
 		}
 	}
-	o.state, o.inst, o.version = keyedLive, v, version
+	o.state, o.inst, o.version, o.dirty = keyedLive, v, version, false
 	k.live.Store(o.b.ID, o)
 	k.idle.Grant(o.b.ID, "", k.PassivateAfter()) // fails only once closed
 	return v, nil
@@ -485,7 +517,7 @@ func (o *keyedObject) save(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("lifecycle: save the state of %s %q: %w", o.b.Interface, o.key, err)
 	}
-	o.version = version
+	o.version, o.dirty = version, false
 	return nil
 }
 
@@ -520,7 +552,7 @@ func (o *keyedObject) passivateIfIdle(ctx context.Context) (again time.Duration)
 	}
 	// With SaveEveryCall the store has the state already: the last call
 	// that could change it saved it.
-	if o.k.durability != SaveEveryCall {
+	if o.k.durability != SaveEveryCall && (o.k.durability != SaveEveryInterval || o.dirty) {
 		if err := o.save(ctx); err != nil {
 			o.b.emit(remoting.EventPassivated, 0, err)
 			return after
@@ -547,7 +579,7 @@ func (o *keyedObject) Close(ctx context.Context) error {
 		return nil
 	}
 	var err error
-	if o.k.durability == SaveOnPassivation {
+	if o.k.durability == SaveOnPassivation || o.dirty {
 		err = o.save(ctx)
 		o.b.emit(remoting.EventPassivated, 0, err)
 	}
@@ -583,5 +615,51 @@ func (s *savingObject) Discard(inst any) {
 	o := s.keyedObject
 	if o.state == keyedLive && o.inst == inst {
 		o.drop(context.Background(), keyedLeft)
+	}
+}
+
+// markingObject is the strategy of a keyed object that saves its state
+// every interval: Commit marks the state changed and has the saver
+// goroutine save it an interval later.
+type markingObject struct{ *keyedObject }
+
+// Commit marks the state of the object changed; it never fails.
+func (m *markingObject) Commit(_ context.Context, inst any) error {
+	o := m.keyedObject
+	if !o.dirty && o.state == keyedLive && o.inst == inst {
+		o.dirty = true
+		o.k.saver.Grant(o.b.ID, "", o.k.interval) // fails only once closed, or if a save is due already
+	}
+	return nil
+}
+
+// Discard drops inst after its method panicked; the state saved last
+// stays.
+func (m *markingObject) Discard(inst any) {
+	o := m.keyedObject
+	if o.state == keyedLive && o.inst == inst {
+		o.drop(context.Background(), keyedLeft)
+	}
+}
+
+// saveDue is the saver goroutine's OnEnd: a changed object's save is due.
+func (k *KeyedObjects) saveDue(id remoting.ObjectID, reason lease.Reason) {
+	if reason == lease.ReasonReleased {
+		return
+	}
+	v, ok := k.live.Load(id)
+	if !ok {
+		return
+	}
+	o := v.(*keyedObject)
+	if err := o.take(k.ctx); err != nil {
+		return // closing
+	}
+	defer o.give()
+	if o.state != keyedLive || !o.dirty {
+		return
+	}
+	if err := o.save(k.ctx); err != nil {
+		k.saver.Grant(id, "", k.interval) // try again
 	}
 }

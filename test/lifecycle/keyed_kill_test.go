@@ -35,8 +35,8 @@ const (
 // TestKeyedKilledUnderLoad kills, with SIGKILL, a server process whose
 // keyed Accounts 64 callers deposit into, restarts a server on the same
 // bbolt file, and counts the acknowledged deposits that are not in the
-// balances. With SaveEveryCall none may be lost; with SaveOnPassivation
-// the loss is measured and logged.
+// balances. With SaveEveryCall none may be lost; with SaveEveryInterval
+// (every 50ms) and SaveOnPassivation the loss is measured and logged.
 func TestKeyedKilledUnderLoad(t *testing.T) {
 	if path := os.Getenv(keyedChildStoreEnv); path != "" {
 		d, _ := strconv.Atoi(os.Getenv(keyedChildDurabilityEnv))
@@ -46,7 +46,7 @@ func TestKeyedKilledUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs child processes")
 	}
-	for _, d := range []lifecycle.Durability{lifecycle.SaveEveryCall, lifecycle.SaveOnPassivation} {
+	for _, d := range []lifecycle.Durability{lifecycle.SaveEveryCall, lifecycle.SaveEveryInterval, lifecycle.SaveOnPassivation} {
 		t.Run(d.String(), func(t *testing.T) {
 			acked, balances, inflight := killUnderLoad(t, d)
 			lost, total := int64(0), int64(0)
@@ -119,7 +119,10 @@ func killUnderLoad(t *testing.T, d lifecycle.Durability) (acked, balances, infli
 			}
 		})
 	}
-	require.Eventually(t, func() bool { return calls.Load() > 2000 }, 20*time.Second, time.Millisecond, "calls before the kill")
+	// At least half a second of load, so that the interval saves and the
+	// passivations of the other durabilities have run a few times.
+	loaded := time.Now()
+	require.Eventually(t, func() bool { return calls.Load() > 2000 && time.Since(loaded) > 500*time.Millisecond }, 20*time.Second, time.Millisecond, "calls before the kill")
 	require.NoError(t, cmd.Process.Kill(), "SIGKILL the child")
 	killed = true
 	cmd.Wait()
@@ -147,8 +150,8 @@ func killUnderLoad(t *testing.T, d lifecycle.Durability) (acked, balances, infli
 }
 
 // serveKeyedUntilKilled is the child process: a server of keyed Accounts
-// on the bbolt file in path, saving as d says and passivating after 10ms
-// idle. It prints its address and serves until it is killed.
+// on the bbolt file in path, saving as d says (every 50ms with
+// SaveEveryInterval) and passivating after 10ms idle. It prints its address and serves until it is killed.
 func serveKeyedUntilKilled(path string, d lifecycle.Durability) {
 	store, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
@@ -156,7 +159,7 @@ func serveKeyedUntilKilled(path string, d lifecycle.Durability) {
 		os.Exit(2)
 	}
 	srv := invoker.NewServer(invoker.Options{})
-	opts := lifecycle.KeyedOptions{Store: store, Durability: d, PassivateAfter: 10 * time.Millisecond}
+	opts := lifecycle.KeyedOptions{Store: store, Durability: d, PassivateAfter: 10 * time.Millisecond, SaveInterval: 50 * time.Millisecond}
 	if err := srv.Keyed(account.AccountInvoker(), lifecycle.Keyed(new(account.Tracker).New, opts)); err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)

@@ -410,3 +410,36 @@ func TestKeyedEveryCallPassivatesWithoutSaving(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 3, n, "after reactivation")
 }
+
+// TestKeyedEveryIntervalSaves: with SaveEveryInterval the calls write
+// nothing; the state they changed is in the store an interval later, where
+// another server on the same store finds it.
+func TestKeyedEveryIntervalSaves(t *testing.T) {
+	shared := passivation.NewMemoryStore()
+	t.Cleanup(func() { shared.Close() })
+	opts := lifecycle.KeyedOptions{Durability: lifecycle.SaveEveryInterval, SaveInterval: 50 * time.Millisecond, PassivateAfter: time.Minute}
+	s, store := keyedServer(t, new(account.Tracker), shared, opts, invoker.Options{})
+	c := s.dial(t)
+	ctx := ctxT(t)
+	acct := byKey(t, c, "x")
+	for range 10 {
+		_, err := acct.Deposit(ctx, 1)
+		require.NoError(t, err)
+	}
+	assert.LessOrEqual(t, store.Saves.Load(), int64(1), "saves right after the calls")
+	require.Eventually(t, func() bool { return store.Saves.Load() >= 1 }, 5*time.Second, time.Millisecond, "a save within the interval")
+	time.Sleep(100 * time.Millisecond)
+	assert.LessOrEqual(t, store.Saves.Load(), int64(2), "saves after the calls stopped: no more than the changes need")
+	for range 5 {
+		_, err := acct.Balance(ctx)
+		require.NoError(t, err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	before := store.Saves.Load()
+	assert.LessOrEqual(t, before, int64(2), "read-only calls mark nothing to save")
+
+	other, _ := keyedServer(t, new(account.Tracker), shared, lifecycle.KeyedOptions{}, invoker.Options{})
+	n, err := byKey(t, other.dial(t), "x").Balance(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 10, n, "another server on the store sees the saved state")
+}
