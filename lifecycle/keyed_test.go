@@ -103,5 +103,6 @@ func TestKeyedObjectLifecycle(t *testing.T) {
 func TestDurabilityString(t *testing.T) {
 	assert.Equal(t, "on passivation", lifecycle.SaveOnPassivation.String())
 	assert.Equal(t, "every call", lifecycle.SaveEveryCall.String())
+	assert.Equal(t, "every interval", lifecycle.SaveEveryInterval.String())
 	assert.Equal(t, "Durability(7)", lifecycle.Durability(7).String())
 }

@@ -128,6 +128,7 @@ func BenchmarkKeyed(b *testing.B) {
 	}{
 		{"memory-onpassivation", lifecycle.SaveOnPassivation, nil},
 		{"memory-everycall", lifecycle.SaveEveryCall, passivation.NewMemoryStore()},
+		{"bolt-everyinterval", lifecycle.SaveEveryInterval, boltStore},
 		{"bolt-everycall", lifecycle.SaveEveryCall, boltStore},
 	} {
 		b.Run("callers=1/deposit-"+row.name, func(b *testing.B) {
