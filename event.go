@@ -41,6 +41,8 @@ type Event struct {
 	Interface string
 	Name      string
 	ObjectID  ObjectID
+	// Key is the key of a keyed object (see [KeyID]); empty for others.
+	Key string
 
 	// Time is when the event happened.
 	Time time.Time

@@ -16,20 +16,27 @@ import (
 // Interface is the fully qualified name of the Go interface the object
 // implements, such as "example.com/shop/cart.Cart"; proxies check it so that
 // a reference to one interface cannot silently drive another.
+//
+// Key is set in a reference to a keyed object (see [KeyRef]): ID is then
+// [KeyID](Interface, Key), and every call through the reference carries
+// the key, so that a server activates the object on its first call.
 type Ref struct {
 	Endpoint  string   `cbor:"1,keyasint,omitempty"`
 	ID        ObjectID `cbor:"2,keyasint"`
 	Interface string   `cbor:"3,keyasint,omitempty"`
+	Key       string   `cbor:"4,keyasint,omitempty"`
 }
 
 // String returns the stable textual form
 //
 //	<endpoint>/<object id>#<interface>
 //
-// for example "tcp://127.0.0.1:4000/4f0c...-9e1b#example.com/cart.Cart".
-// [ParseRef] reverses it exactly.
+// for example "tcp://127.0.0.1:4000/4f0c...-9e1b#example.com/cart.Cart",
+// followed for a keyed object by "?key=" and the key, query-escaped:
+// "/7d1e...-03aa#example.com/bank.Account?key=42". [ParseRef] reverses it
+// exactly.
 func (r Ref) String() string {
-	return r.Endpoint + "/" + r.ID.String() + "#" + r.Interface
+	return appendKey(r.Endpoint+"/"+r.ID.String()+"#"+r.Interface, r.Key)
 }
 
 // ParseRef parses the form produced by [Ref.String].
@@ -38,7 +45,11 @@ func ParseRef(s string) (Ref, error) {
 	if hash < 0 {
 		return Ref{}, fmt.Errorf("remoting: parse ref %q: missing '#<interface>'", s)
 	}
-	head, iface := s[:hash], s[hash+1:]
+	head := s[:hash]
+	iface, key, err := cutKey(s[hash+1:])
+	if err != nil {
+		return Ref{}, fmt.Errorf("remoting: parse ref %q: %w", s, err)
+	}
 	slash := strings.LastIndexByte(head, '/')
 	if slash < 0 {
 		return Ref{}, fmt.Errorf("remoting: parse ref %q: missing '/<object id>'", s)
@@ -47,7 +58,7 @@ func ParseRef(s string) (Ref, error) {
 	if err != nil {
 		return Ref{}, fmt.Errorf("remoting: parse ref %q: %w", s, err)
 	}
-	return Ref{Endpoint: head[:slash], ID: id, Interface: iface}, nil
+	return Ref{Endpoint: head[:slash], ID: id, Interface: iface, Key: key}, nil
 }
 
 // MarshalText implements [encoding.TextMarshaler] with [Ref.String].

@@ -97,6 +97,7 @@ type ObjectInfo struct {
 	Interface string `json:"interface"`
 	Strategy  string `json:"strategy"`
 	Owner     string `json:"owner,omitempty"` // the id of the client that owns it
+	Key       string `json:"key,omitempty"`   // the key of a keyed object
 }
 
 // Handler serves the admin endpoint's routes:
@@ -132,7 +133,7 @@ func NewHandler(opts Options) *Handler {
 			objs := srv.Objects()
 			out := make([]ObjectInfo, len(objs))
 			for i, o := range objs {
-				out[i] = ObjectInfo{ID: o.ID.String(), Name: o.Name, Interface: o.Interface, Strategy: o.Strategy}
+				out[i] = ObjectInfo{ID: o.ID.String(), Name: o.Name, Interface: o.Interface, Strategy: o.Strategy, Key: o.Key}
 				if !o.Owner.IsZero() {
 					out[i].Owner = o.Owner.String()
 				}

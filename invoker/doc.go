@@ -21,9 +21,13 @@
 //	made by a remote factory for one client     Policy(inv, lifecycle.ClientDependent(opts))   the client's: lease, passivation
 //	                                            (set once per interface; the factory
 //	                                            method just returns the object)
+//	named by a key, activated by its first call Keyed(inv, lifecycle.Keyed(newT, opts))      the key's: passivation, durability
+//	(any client calls it, through <I>ByKey)     (set once per interface)
 //	a client's callback object                  none: the client passes it as an argument    the connection's
 //
-// Register and RegisterID take any [lifecycle.Strategy]; Policy takes a
+// Keyed takes a [lifecycle.KeyedObjects], because keyed objects come into
+// being when their keys are first called. Register and RegisterID take any
+// [lifecycle.Strategy]; Policy takes a
 // [lifecycle.Policy], because factory-made objects come into being per
 // call and belong to the client that called the factory. Unregister
 // removes an object registered by either call.

@@ -38,12 +38,15 @@ type ObjectInfo struct {
 	Interface string
 	// Strategy names the lifecycle strategy: lifecycle.NameStatic
 	// ("static"), NameLazy, NamePerRequest, NamePooled,
-	// NameClientDependent, the Name of a strategy of the application's
+	// NameClientDependent, NameKeyed, the Name of a strategy of the application's
 	// own that has one, or else its Go type.
 	Strategy string
 	// Owner is the id of the client the object belongs to; zero for
 	// objects any client may call.
 	Owner remoting.ObjectID
+	// Key is the key of a keyed object (Strategy lifecycle.NameKeyed);
+	// empty for others.
+	Key string
 }
 
 // Objects lists the server's registered objects, named and created, in no
@@ -52,7 +55,7 @@ func (s *Server) Objects() []ObjectInfo {
 	var out []ObjectInfo
 	s.reg.Range(func(o dispatch.Object) bool {
 		st := o.Instances.(lifecycle.Strategy)
-		out = append(out, ObjectInfo{ID: o.ID, Name: o.Name, Interface: o.Invoker.Interface, Strategy: strategyName(st), Owner: o.Owner})
+		out = append(out, ObjectInfo{ID: o.ID, Name: o.Name, Interface: o.Invoker.Interface, Strategy: strategyName(st), Owner: o.Owner, Key: o.Key})
 		return true
 	})
 	return out

@@ -202,6 +202,9 @@ func (m *Dependents) SetPolicy(b Binding, p Policy, add func(id, owner remoting.
 // recover brings back the objects of ps's interface that its store keeps.
 func (m *Dependents) recover(b Binding, ps *policyState, leases *lease.Manager, add func(id, owner remoting.ObjectID, s Strategy) error) error {
 	err := ps.store.List(m.ctx, func(id remoting.ObjectID, rec passivation.Record) error {
+		if schema, err := passivation.Schema(rec.Data); err == nil && schema == keyedRecordSchema {
+			return nil // a keyed object's, which its calls activate
+		}
 		var r record
 		schema, err := passivation.Decode(rec.Data, &r)
 		if err != nil || schema != recordSchema {

@@ -28,18 +28,20 @@
 // pool.Sizer for configuration reloads, adaptive sizing and the admin
 // endpoint. Every strategy of the package names itself for introspection
 // (invoker.Server.Objects): [NameStatic], [NameLazy], [NamePerRequest],
-// [NamePooled] and, for the objects remote factories make,
-// [NameClientDependent].
+// [NamePooled], for the objects remote factories make,
+// [NameClientDependent], and for keyed objects [NameKeyed].
 //
 // # What is for whom
 //
 // For users: the strategies ([Static], [Lazy], [PerRequest], [Pooled] and
 // [PooledStrategy]), the policy of client-dependent objects
-// ([ClientDependent], [Passivate] and their Options, [Renewal]), the hooks
+// ([ClientDependent], [Passivate] and their Options, [Renewal]), keyed
+// objects ([Keyed], [KeyedOptions], [Durability]), the hooks
 // ([Activator], [Deactivator], [Resetter], [StateSaver], [StateRestorer]),
 // the Default* constants and [ErrClosed]. For the server, and for a user
 // who writes a strategy of their own: [Strategy], [Binding] and [Fanout].
-// [Dependents] is the server's: invoker.Server makes one and calls it; an
+// [Dependents] is the server's: invoker.Server makes one and calls it, as
+// it calls the [KeyedObjects] that Keyed returns; an
 // application reaches it through the server (Server.Policy,
 // Server.SetLeaseTTL, Server.SetPassivateAfter).
 //
@@ -66,6 +68,30 @@
 // next call (Passivation); a server that starts on the same store brings
 // the passivated objects back. A [Dependents], one per server, keeps them.
 //
+// # Keyed objects
+//
+// A keyed object is named by its interface and a key (account/42, a room
+// name) instead of being registered or made by a factory: any client calls
+// it through the generated <Interface>ByKey, which computes its reference
+// (remoting.KeyRef) without a call. Its lifecycle is [Keyed], set once per
+// interface with invoker.Server.Keyed:
+//
+//	srv.Keyed(bank.AccountInvoker(), lifecycle.Keyed(newAccount, lifecycle.KeyedOptions{
+//		Store:      store,
+//		Durability: lifecycle.SaveEveryCall,
+//	}))
+//
+// The first call of a key activates its object from the state the store
+// keeps (Lazy Acquisition), exactly once however many calls arrive; an
+// idle object saves its state and leaves memory (Passivation), and the next
+// call of its key brings it back, in this server or another on the store.
+// An object serves one call at a time. [Durability] says when its state
+// is saved: when it passivates ([SaveOnPassivation]); after every call
+// that is not read-only, before the reply ([SaveEveryCall]), so that an
+// acknowledged call survives a crash of the server; or at most an
+// interval after such a call changed it ([SaveEveryInterval]), which
+// bounds what a crash loses and costs a call no write.
+//
 // # Lifecycle hooks
 //
 // An implementation takes part in its lifecycle by having any of the
@@ -85,6 +111,10 @@
 //	client-     after RestoreState, when a    when the object ends (release,        -
 //	dependent   call reactivates the object   expiry, client gone), when it is
 //	                                          passivated, and at Close
+//	keyed       after the constructor and     when it is passivated, when a save    -
+//	            RestoreState (if the store    after a call fails or a method
+//	            has a state), on the first    panics (SaveEveryCall), and at Close
+//	            call of the key
 //
 // A client-dependent instance that a factory made is ready when it is
 // returned, so it gets no Activate, as a Static instance does not. The
@@ -122,6 +152,11 @@
 //	            LeaseExpired when the lease runs out or the client stayed away; Passivated
 //	            per passivation (with Err if saving failed: the instance stays); Reactivated
 //	            per reactivation (with Err if it failed); Deactivated per instance dropped
+//	keyed       Activated per activation of a key the store has no state for, Reactivated
+//	            per activation from a stored state (each with Err if it failed);
+//	            Passivated per passivation, and per save at Close (SaveOnPassivation),
+//	            with Err if saving failed; Deactivated per instance dropped. Each event
+//	            carries the object's Key
 //
 // # Goroutines
 //
@@ -130,5 +165,8 @@
 // call, which starts the pool's reaper goroutine; Close stops it. A
 // [Dependents] runs two goroutines, each started when first needed: one that
 // ends the client-dependent objects whose lease ran out, and one that
-// passivates idle objects; see [Dependents].
+// passivates idle objects; see [Dependents]. A [KeyedObjects] runs one,
+// started by Bind, that passivates its idle objects, and with
+// SaveEveryInterval a second that saves the changed ones; constructors,
+// restores and the saves after calls run on the calls' goroutines.
 package lifecycle

@@ -16,6 +16,7 @@ func (b *Binding) emit(kind remoting.EventKind, wait time.Duration, err error) {
 		Interface: b.Interface,
 		Name:      b.Name,
 		ObjectID:  b.ID,
+		Key:       b.Key,
 		Time:      time.Now(),
 		Wait:      wait,
 		Err:       err,

@@ -57,6 +57,8 @@ type Binding struct {
 	Name string
 	// Interface is the fully qualified name of the remote interface.
 	Interface string
+	// Key is the key of a keyed object (see [Keyed]); empty for others.
+	Key string
 	// Implements reports whether a value implements the interface.
 	Implements func(instance any) bool
 	// Observe, if set, is told of the object's lifecycle events (see

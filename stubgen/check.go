@@ -20,6 +20,8 @@ type generator struct {
 	listed map[*types.TypeName]bool // the -type interfaces of every loaded package
 	ifaces []*iface
 	failed bool // a problem was reported; write nothing for the package
+
+	readOnly map[token.Pos]bool // methods marked read-only, by position; see readOnlyAt
 }
 
 // iface is one interface to generate code for.
@@ -33,6 +35,7 @@ type iface struct {
 	proxy      string // CartProxy
 	newProxy   string // NewCartProxy
 	lookup     string // LookupCart
+	byKey      string // CartByKey
 	invoker    string // CartInvoker
 	invokerVar string // invokerOfCart
 
@@ -51,6 +54,7 @@ type method struct {
 	results  []*types.Var // without the trailing error
 	variadic bool
 	fields   []string // field names of the arguments struct, one per param
+	readOnly bool     // marked //remoting:readonly: changes no state worth saving
 
 	// The remote interfaces among the parameters and results, which travel
 	// as a remoting.Ref: one entry per param (result), nil for data.
@@ -90,7 +94,7 @@ var proxyMembers = map[string]string{
 
 // localNames are identifiers that the generated function bodies declare,
 // so an interface may not be named like one of them, nor an import.
-var localNames = []string{"a", "args", "c", "ctx", "done", "err", "f", "impl", "name", "ok", "p", "r", "ref", "res", "v", "zero"}
+var localNames = []string{"a", "args", "c", "ctx", "done", "err", "f", "impl", "key", "name", "ok", "p", "r", "ref", "res", "v", "zero"}
 
 // predeclaredUsed are the predeclared identifiers the generated code uses,
 // so the package must not declare them.
@@ -218,7 +222,7 @@ func (g *generator) method(in *iface, m *types.Func) *method {
 		last = results.Len() - 1
 	}
 
-	mm := &method{name: m.Name(), wire: in.name + "." + m.Name(), variadic: sig.Variadic()}
+	mm := &method{name: m.Name(), wire: in.name + "." + m.Name(), variadic: sig.Variadic(), readOnly: g.readOnlyAt(m.Pos())}
 	for i := first; i < params.Len(); i++ {
 		v := params.At(i)
 		mm.params = append(mm.params, v)
@@ -594,6 +598,7 @@ func (g *generator) checkNames() {
 		} else {
 			in.newProxy, in.lookup = "new"+upper+"Proxy", "lookup"+upper
 		}
+		in.byKey = in.name + "ByKey"
 		if slices.Contains(localNames, in.name) || isResultLocal(in.name) {
 			g.errorf(in.pos, "%s: the generated code declares a local variable %s, which would hide the interface; rename the interface", in.name, in.name)
 		}
@@ -625,7 +630,7 @@ func (g *generator) checkNames() {
 // declared returns the package-level names generated for in, less those
 // of its methods.
 func (in *iface) declared() []string {
-	return []string{in.constName, in.proxy, in.newProxy, in.lookup, in.invoker, in.invokerVar, in.oneway, in.syncWithServer, in.async, in.callback}
+	return []string{in.constName, in.proxy, in.newProxy, in.lookup, in.byKey, in.invoker, in.invokerVar, in.oneway, in.syncWithServer, in.async, in.callback}
 }
 
 // declared returns the package-level names generated for m.

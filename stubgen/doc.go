@@ -68,7 +68,9 @@
 //     carry;
 //   - CartProxy, which implements Cart over a remoting.Caller, with
 //     NewCartProxy(c, ref), LookupCart(ctx, r, name) for any
-//     remoting.Resolver r (a requestor.Client), and Ref();
+//     remoting.Resolver r (a requestor.Client), CartByKey(c, key) for the
+//     keyed object key names (invoker.Server.Keyed; the reference is
+//     computed, with no call), and Ref();
 //   - the typed views of CartProxy, one per invocation mode besides the
 //     synchronous one, which have Cart's methods with the same parameters,
 //     so that a wrong argument or result type does not compile:
@@ -80,7 +82,9 @@
 //     takes a last parameter done func([]Item, error) that runs exactly
 //     once (a variadic parameter is a slice in this view);
 //   - CartInvoker(), the *codegen.Invoker to register with an
-//     invoker.Server;
+//     invoker.Server; its ReadOnly table lists the methods whose doc
+//     comment in the interface has the line //remoting:readonly, after
+//     which a keyed object that saves every call does not save;
 //   - per method, an unexported arguments struct and, unless error is the
 //     only result, a results struct, both encoded as CBOR arrays, and the
 //     invoke function of the Invoker; for a method with remote interface

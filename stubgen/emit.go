@@ -378,6 +378,12 @@ func (e *emitter) iface(b *bytes.Buffer, in *iface) {
 	w("func %s(ctx %s, r %s.Resolver, name string) (*%s, error) {\n", in.lookup, ctx, e.remoting, in.proxy)
 	w("\tref, err := r.Lookup(ctx, name, %s)\n\tif err != nil {\n\t\treturn nil, err\n\t}\n", in.constName)
 	w("\treturn %s(r, ref), nil\n}\n\n", in.newProxy)
+	w("// %s returns a proxy for the keyed object of %s that key names, calling through c. It makes no call: the\n", in.byKey, in.name)
+	w("// reference is computed (%s.KeyRef), and the server activates the object on its first call. It fails only\n", e.remoting)
+	w("// for a key that %s.CheckKey refuses, with InvalidArgument.\n", e.remoting)
+	w("func %s(c %s.Caller, key string) (*%s, error) {\n", in.byKey, e.remoting, in.proxy)
+	w("\tref, err := %s.KeyRef(%s, key)\n\tif err != nil {\n\t\treturn nil, err\n\t}\n", e.remoting, in.constName)
+	w("\treturn %s(c, ref), nil\n}\n\n", in.newProxy)
 	w("// Ref returns the reference of the object the proxy calls.\n")
 	w("func (p *%s) Ref() %s.Ref { return p.ref }\n\n", in.proxy, e.remoting)
 	w("// Caller returns the Caller the proxy calls through.\n")
@@ -398,6 +404,15 @@ func (e *emitter) iface(b *bytes.Buffer, in *iface) {
 		w("\t\t%q: %s,\n", m.wire, m.invoke)
 	}
 	w("\t},\n")
+	if slices.ContainsFunc(in.methods, func(m *method) bool { return m.readOnly }) {
+		w("\tReadOnly: map[string]bool{\n")
+		for _, m := range in.methods {
+			if m.readOnly {
+				w("\t\t%q: true,\n", m.wire)
+			}
+		}
+		w("\t},\n")
+	}
 	w("\tImplements: func(impl any) bool { _, ok := impl.(%s); return ok },\n}\n", in.name)
 	for _, c := range calls {
 		e.invokeFunc(b, c)

@@ -30,6 +30,7 @@ var goldenCases = []struct {
 	{"embedded", []string{"Store", "Reader"}},
 	{"clash", []string{"Mixer", "HTTPServer", "logger"}},
 	{"refs", []string{"Shop", "Cart", "Room", "Observer"}},
+	{"readonly", []string{"Account"}},
 }
 
 // generateCase generates the code of the golden case dir and returns it.

@@ -42,6 +42,17 @@ func LookupEncoder(ctx context.Context, r remoting.Resolver, name string) (*Enco
 	return NewEncoderProxy(r, ref), nil
 }
 
+// EncoderByKey returns a proxy for the keyed object of Encoder that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func EncoderByKey(c remoting.Caller, key string) (*EncoderProxy, error) {
+	ref, err := remoting.KeyRef(EncoderInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewEncoderProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *EncoderProxy) Ref() remoting.Ref { return p.ref }
 

@@ -41,6 +41,17 @@ func LookupLedger(ctx context.Context, r remoting.Resolver, name string) (*Ledge
 	return NewLedgerProxy(r, ref), nil
 }
 
+// LedgerByKey returns a proxy for the keyed object of Ledger that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func LedgerByKey(c remoting.Caller, key string) (*LedgerProxy, error) {
+	ref, err := remoting.KeyRef(LedgerInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewLedgerProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *LedgerProxy) Ref() remoting.Ref { return p.ref }
 

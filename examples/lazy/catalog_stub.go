@@ -41,6 +41,17 @@ func LookupCatalog(ctx context.Context, r remoting.Resolver, name string) (*Cata
 	return NewCatalogProxy(r, ref), nil
 }
 
+// CatalogByKey returns a proxy for the keyed object of Catalog that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func CatalogByKey(c remoting.Caller, key string) (*CatalogProxy, error) {
+	ref, err := remoting.KeyRef(CatalogInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewCatalogProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *CatalogProxy) Ref() remoting.Ref { return p.ref }
 

@@ -39,6 +39,17 @@ func LookupShop(ctx context.Context, r remoting.Resolver, name string) (*ShopPro
 	return NewShopProxy(r, ref), nil
 }
 
+// ShopByKey returns a proxy for the keyed object of Shop that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func ShopByKey(c remoting.Caller, key string) (*ShopProxy, error) {
+	ref, err := remoting.KeyRef(ShopInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewShopProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *ShopProxy) Ref() remoting.Ref { return p.ref }
 
@@ -222,6 +233,17 @@ func LookupCart(ctx context.Context, r remoting.Resolver, name string) (*CartPro
 		return nil, err
 	}
 	return NewCartProxy(r, ref), nil
+}
+
+// CartByKey returns a proxy for the keyed object of Cart that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func CartByKey(c remoting.Caller, key string) (*CartProxy, error) {
+	ref, err := remoting.KeyRef(CartInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewCartProxy(c, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.

@@ -39,6 +39,17 @@ func LookupSink(ctx context.Context, r remoting.Resolver, name string) (*SinkPro
 	return NewSinkProxy(r, ref), nil
 }
 
+// SinkByKey returns a proxy for the keyed object of Sink that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func SinkByKey(c remoting.Caller, key string) (*SinkProxy, error) {
+	ref, err := remoting.KeyRef(SinkInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewSinkProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *SinkProxy) Ref() remoting.Ref { return p.ref }
 

@@ -41,6 +41,17 @@ func LookupLobby(ctx context.Context, r remoting.Resolver, name string) (*LobbyP
 	return NewLobbyProxy(r, ref), nil
 }
 
+// LobbyByKey returns a proxy for the keyed object of Lobby that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func LobbyByKey(c remoting.Caller, key string) (*LobbyProxy, error) {
+	ref, err := remoting.KeyRef(LobbyInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewLobbyProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *LobbyProxy) Ref() remoting.Ref { return p.ref }
 
@@ -224,6 +235,17 @@ func LookupRoom(ctx context.Context, r remoting.Resolver, name string) (*RoomPro
 		return nil, err
 	}
 	return NewRoomProxy(r, ref), nil
+}
+
+// RoomByKey returns a proxy for the keyed object of Room that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func RoomByKey(c remoting.Caller, key string) (*RoomProxy, error) {
+	ref, err := remoting.KeyRef(RoomInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewRoomProxy(c, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.

@@ -41,6 +41,17 @@ func LookupCalculator(ctx context.Context, r remoting.Resolver, name string) (*C
 	return NewCalculatorProxy(r, ref), nil
 }
 
+// CalculatorByKey returns a proxy for the keyed object of Calculator that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func CalculatorByKey(c remoting.Caller, key string) (*CalculatorProxy, error) {
+	ref, err := remoting.KeyRef(CalculatorInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewCalculatorProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *CalculatorProxy) Ref() remoting.Ref { return p.ref }
 

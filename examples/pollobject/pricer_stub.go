@@ -41,6 +41,17 @@ func LookupPricer(ctx context.Context, r remoting.Resolver, name string) (*Price
 	return NewPricerProxy(r, ref), nil
 }
 
+// PricerByKey returns a proxy for the keyed object of Pricer that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func PricerByKey(c remoting.Caller, key string) (*PricerProxy, error) {
+	ref, err := remoting.KeyRef(PricerInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewPricerProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *PricerProxy) Ref() remoting.Ref { return p.ref }
 

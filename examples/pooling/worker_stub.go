@@ -42,6 +42,17 @@ func LookupWorker(ctx context.Context, r remoting.Resolver, name string) (*Worke
 	return NewWorkerProxy(r, ref), nil
 }
 
+// WorkerByKey returns a proxy for the keyed object of Worker that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func WorkerByKey(c remoting.Caller, key string) (*WorkerProxy, error) {
+	ref, err := remoting.KeyRef(WorkerInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewWorkerProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *WorkerProxy) Ref() remoting.Ref { return p.ref }
 

@@ -41,6 +41,17 @@ func LookupTopic(ctx context.Context, r remoting.Resolver, name string) (*TopicP
 	return NewTopicProxy(r, ref), nil
 }
 
+// TopicByKey returns a proxy for the keyed object of Topic that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func TopicByKey(c remoting.Caller, key string) (*TopicProxy, error) {
+	ref, err := remoting.KeyRef(TopicInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewTopicProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *TopicProxy) Ref() remoting.Ref { return p.ref }
 
@@ -390,6 +401,17 @@ func LookupSubscriber(ctx context.Context, r remoting.Resolver, name string) (*S
 		return nil, err
 	}
 	return NewSubscriberProxy(r, ref), nil
+}
+
+// SubscriberByKey returns a proxy for the keyed object of Subscriber that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func SubscriberByKey(c remoting.Caller, key string) (*SubscriberProxy, error) {
+	ref, err := remoting.KeyRef(SubscriberInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewSubscriberProxy(c, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.

@@ -42,6 +42,17 @@ func LookupRenderer(ctx context.Context, r remoting.Resolver, name string) (*Ren
 	return NewRendererProxy(r, ref), nil
 }
 
+// RendererByKey returns a proxy for the keyed object of Renderer that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func RendererByKey(c remoting.Caller, key string) (*RendererProxy, error) {
+	ref, err := remoting.KeyRef(RendererInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewRendererProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *RendererProxy) Ref() remoting.Ref { return p.ref }
 

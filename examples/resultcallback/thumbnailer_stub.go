@@ -41,6 +41,17 @@ func LookupThumbnailer(ctx context.Context, r remoting.Resolver, name string) (*
 	return NewThumbnailerProxy(r, ref), nil
 }
 
+// ThumbnailerByKey returns a proxy for the keyed object of Thumbnailer that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func ThumbnailerByKey(c remoting.Caller, key string) (*ThumbnailerProxy, error) {
+	ref, err := remoting.KeyRef(ThumbnailerInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewThumbnailerProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *ThumbnailerProxy) Ref() remoting.Ref { return p.ref }
 

@@ -41,6 +41,17 @@ func LookupIndexer(ctx context.Context, r remoting.Resolver, name string) (*Inde
 	return NewIndexerProxy(r, ref), nil
 }
 
+// IndexerByKey returns a proxy for the keyed object of Indexer that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func IndexerByKey(c remoting.Caller, key string) (*IndexerProxy, error) {
+	ref, err := remoting.KeyRef(IndexerInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewIndexerProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *IndexerProxy) Ref() remoting.Ref { return p.ref }
 

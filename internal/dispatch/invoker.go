@@ -19,6 +19,11 @@ type Invoker struct {
 	Interface string
 	// Methods maps each wire method name ("Cart.Add") to its dispatcher.
 	Methods map[string]Method
+	// ReadOnly holds the wire names of the methods whose doc comment in
+	// the interface has the line //remoting:readonly: they change no state
+	// that must be saved, so a keyed object whose state is saved after
+	// every call skips the save after them. Nil when there are none.
+	ReadOnly map[string]bool
 	// Implements reports whether impl implements the interface. Register
 	// uses it to refuse implementations of the wrong type.
 	Implements func(impl any) bool

@@ -47,6 +47,12 @@ type Object struct {
 	// Owner is the id of the only end that may call the object (the end
 	// that created it, or exported it); zero for objects anyone may call.
 	Owner remoting.ObjectID
+	// Key is the key of a keyed object (see RegisterKeys); empty for
+	// others.
+	Key string
+
+	keys   Keys      // the lifecycle of a keyed object; nil for others (a keyed object not yet entered has nil Instances)
+	commit Committer // Instances, if they save after each call
 }
 
 // Owners keeps the objects that the other ends own: on a server, the
@@ -87,6 +93,7 @@ type Registry struct {
 	// callbacks is the chain of the calls this end makes back to the
 	// objects the other end exported (Args.Caller); nil: none.
 	callbacks atomic.Pointer[remoting.Interceptor]
+	keys      keyKinds
 
 	mu       sync.Mutex
 	owned    map[remoting.ObjectID]map[remoting.ObjectID]struct{} // owner -> ids, without owners
@@ -221,7 +228,7 @@ func (r *Registry) Range(f func(Object) bool) {
 
 // Close refuses further registrations and closes every object's
 // instances, first those of the objects other ends own, which may
-// passivate.
+// passivate; then it closes every Keys.
 func (r *Registry) Close(ctx context.Context) error {
 	r.mu.Lock()
 	r.isClosed = true
@@ -236,6 +243,7 @@ func (r *Registry) Close(ctx context.Context) error {
 		}
 		return true
 	})
+	errs = append(errs, r.closeKeys(ctx)...)
 	return errors.Join(errs...)
 }
 
@@ -287,6 +295,18 @@ func (r *Registry) Dispatch(ctx context.Context, req *peer.Request) (reply any, 
 		return nil, remoting.Errorf(remoting.CodeNotFound, "method %q not found on the naming service", f.Method)
 	}
 	obj, ok := r.objects.Load(f.Object)
+	if f.Flags&wire.FlagKey != 0 {
+		switch {
+		case !ok:
+			var err error
+			if obj, err = r.keyed(f); err != nil {
+				return nil, err
+			}
+			ok = true
+		case obj.Key != f.Key:
+			return nil, remoting.Errorf(remoting.CodeNotFound, "object %s not found: it is not the object of key %q", f.Object, f.Key)
+		}
+	}
 	if !ok || (!obj.Owner.IsZero() && obj.Owner != caller) {
 		if r.owners != nil {
 			if err := r.owners.Gone(caller, f.Object); err != nil {
@@ -322,7 +342,7 @@ func (r *Registry) Dispatch(ctx context.Context, req *peer.Request) (reply any, 
 func (r *Registry) intercepted(ctx context.Context, chain remoting.Interceptor, req *peer.Request, obj *Object, m Method, args Args) (any, error) {
 	f := req.Frame
 	inv := &remoting.Invocation{
-		Target: remoting.Ref{ID: obj.ID, Interface: obj.Invoker.Interface},
+		Target: remoting.Ref{ID: obj.ID, Interface: obj.Invoker.Interface, Key: obj.Key},
 		Method: f.Method,
 		Meta:   f.Meta,
 		Mode:   wire.ModeOf(f.Flags),
@@ -340,22 +360,42 @@ func (r *Registry) intercepted(ctx context.Context, chain remoting.Interceptor, 
 
 // call accepts the request (a Sync-with-Server caller gets its ack only
 // once the interceptors let the call through, so it learns of a refusal),
-// acquires an instance and runs the method on it; a panic in user code
-// becomes an Internal error.
+// acquires an instance and runs the method on it, and then commits the
+// instance's state if the object saves after each call; a panic in user
+// code becomes an Internal error.
 func (r *Registry) call(ctx context.Context, req *peer.Request, obj *Object, m Method, method string, args Args) (reply any, err error) {
 	req.Accept()
+	if obj.Instances == nil { // a keyed object the table does not hold yet
+		if obj, err = r.enterKeyed(&keyKind{inv: obj.Invoker, keys: obj.keys}, obj.ID, obj.Key); err != nil {
+			return nil, err
+		}
+	}
 	inst, err := obj.Instances.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		if obj.keys == nil || !obj.keys.Left(err) {
+			return nil, err
+		}
+		if obj, inst, err = r.reacquire(ctx, obj); err != nil {
+			return nil, err
+		}
 	}
 	defer obj.Instances.Return(inst)
 	defer func() {
 		if p := recover(); p != nil {
 			r.logger.Error("remoting: panic in remote method", "method", method, "object", obj.ID, "panic", p, "stack", string(debug.Stack()))
 			reply, err = nil, remoting.Errorf(remoting.CodeInternal, "panic in %s: %v", method, p)
+			if obj.commit != nil {
+				obj.commit.Discard(inst)
+			}
 		}
 	}()
-	return m(ctx, inst, args)
+	reply, err = m(ctx, inst, args)
+	if obj.commit != nil && !obj.Invoker.ReadOnly[method] {
+		if cerr := obj.commit.Commit(ctx, inst); cerr != nil {
+			return nil, cerr
+		}
+	}
+	return reply, err
 }
 
 // renew serves the renewal of leases: the caller's renewer sends the ids

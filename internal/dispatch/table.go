@@ -77,3 +77,16 @@ func (t *objectTable) Range(f func(*Object) bool) {
 		}
 	}
 }
+
+// CompareAndDelete removes id if match reports true for the object
+// under it, and reports whether it did.
+func (t *objectTable) CompareAndDelete(id remoting.ObjectID, match func(*Object) bool) bool {
+	s := &t.shards[t.shard(id)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if obj, ok := s.m[id]; ok && match(obj) {
+		delete(s.m, id)
+		return true
+	}
+	return false
+}

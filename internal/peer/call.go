@@ -240,7 +240,7 @@ func (p *Peer) send(ctx context.Context, inv *remoting.Invocation, flags wire.Fl
 	// The frame is copied into the stream's queue by the write below,
 	// on this goroutine, before send returns.
 	defer wire.PutBuffer(body)
-	f := wire.Frame{Kind: wire.KindRequest, Flags: flags, Object: inv.Target.ID, Method: inv.Method, Meta: inv.Meta, Body: body.Bytes()}
+	f := wire.Frame{Kind: wire.KindRequest, Flags: flags, Object: inv.Target.ID, Method: inv.Method, Meta: inv.Meta, Key: inv.Target.Key, Body: body.Bytes()}
 	if d, ok := ctx.Deadline(); ok {
 		if f.Deadline = time.Until(d); f.Deadline <= 0 {
 			return contextError(context.DeadlineExceeded)

@@ -40,6 +40,17 @@ func LookupEcho(ctx context.Context, r remoting.Resolver, name string) (*EchoPro
 	return NewEchoProxy(r, ref), nil
 }
 
+// EchoByKey returns a proxy for the keyed object of Echo that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func EchoByKey(c remoting.Caller, key string) (*EchoProxy, error) {
+	ref, err := remoting.KeyRef(EchoInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewEchoProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *EchoProxy) Ref() remoting.Ref { return p.ref }
 

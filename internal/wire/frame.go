@@ -13,7 +13,7 @@ import (
 
 // ProtocolVersion is the version of the frame protocol this package speaks.
 // Peers exchange it in the handshake and refuse a different one.
-const ProtocolVersion = 1
+const ProtocolVersion = 2
 
 // Magic opens every Hello so that a peer that speaks something else is
 // recognised at once.
@@ -51,6 +51,12 @@ type Frame struct {
 	// carried in whole microseconds.
 	Deadline time.Duration
 	Meta     remoting.Metadata
+	// Key names the keyed object Object is the id of (see
+	// remoting.KeyID), so that the callee can activate it; empty for
+	// other objects. It is sent with KindRequest only, after the metadata,
+	// and [FlagKey] says that it is there: AppendFrame sets the flag when
+	// Key is not empty.
+	Key string
 	// Body is the CBOR payload. After ReadFrame it aliases the frame's own
 	// buffer, which nothing else uses.
 	Body []byte
@@ -60,7 +66,11 @@ type Frame struct {
 // It does not check the size limit: see [CheckSize].
 func AppendFrame(dst []byte, f *Frame) []byte {
 	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0, byte(f.Kind), byte(f.Flags))
+	flags := f.Flags
+	if f.Kind == KindRequest && f.Key != "" {
+		flags |= FlagKey
+	}
+	dst = append(dst, 0, 0, 0, 0, byte(f.Kind), byte(flags))
 	dst = binary.AppendUvarint(dst, f.ID)
 	if f.Kind == KindRequest {
 		dst = append(dst, f.Object[:]...)
@@ -74,6 +84,9 @@ func AppendFrame(dst []byte, f *Frame) []byte {
 		for k, v := range f.Meta {
 			dst = appendString(dst, k)
 			dst = appendString(dst, v)
+		}
+		if flags&FlagKey != 0 {
+			dst = appendString(dst, f.Key)
 		}
 	}
 	dst = append(dst, f.Body...)
@@ -233,6 +246,9 @@ func (r *Reader) parse(buf []byte) (Frame, error) {
 				k := string(p.bytes())
 				f.Meta[k] = string(p.bytes())
 			}
+		}
+		if f.Flags&FlagKey != 0 {
+			f.Key = string(p.bytes())
 		}
 		if p.err != nil {
 			return Frame{}, p.err

@@ -23,6 +23,8 @@ func sampleFrames() []*Frame {
 	return []*Frame{
 		{Kind: KindRequest, ID: 1, Object: id, Method: "Cart.Add", Body: []byte{0x82, 0x61, 0x61, 0x02}},
 		{Kind: KindRequest, Flags: FlagNoReply | FlagAck, ID: 1 << 40, Object: id, Method: "Cart.Items", Deadline: 1500 * time.Millisecond, Meta: remoting.Metadata{"auth": "token", "trace": "abc"}},
+		{Kind: KindRequest, Flags: FlagKey, ID: 2, Object: remoting.KeyID("bank.Account", "42"), Method: "Account.Deposit", Key: "42", Body: []byte{0x81, 0x0a}},
+		{Kind: KindRequest, Flags: FlagNoReply | FlagKey, ID: 3, Object: remoting.KeyID("x.Y", "é/#?"), Method: "Y.Z", Meta: remoting.Metadata{"k": "v"}, Key: "é/#?"},
 		{Kind: KindReply, ID: 7, Body: []byte{0x80}},
 		{Kind: KindError, ID: 8, Body: EncodeError(errors.New("boom"))},
 		{Kind: KindCancel, ID: 9},
@@ -107,6 +109,9 @@ func TestMalformedFrames(t *testing.T) {
 		{"bad varint id", []byte{0, 0, 0, 12, byte(KindReply), 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, ErrMalformed},
 		{"request cut in the object id", reframe(req[4:12]), ErrMalformed},
 		{"request cut in the metadata", reframe(req[4 : len(req)-3]), ErrMalformed},
+		{"key longer than the frame", reframe(append(append([]byte{byte(KindRequest), byte(FlagKey), 1}, make([]byte, 16)...), 0, 0, 0, 0x7f)), ErrMalformed},
+		{"key flag without a key", reframe(append(append([]byte{byte(KindRequest), byte(FlagKey), 1}, make([]byte, 16)...), 0, 0, 0)), ErrMalformed},
+		{"key cut short", reframe(append(append([]byte{byte(KindRequest), byte(FlagKey), 1}, make([]byte, 16)...), 0, 0, 0, 3, 'a')), ErrMalformed},
 		{"metadata count larger than the frame", reframe(append(append([]byte{byte(KindRequest), 0, 1}, make([]byte, 16)...), 0, 0, 0xff, 0xff, 0x03)), ErrMalformed},
 	}
 	for _, tc := range cases {

@@ -28,7 +28,7 @@ func FuzzReadFrame(f *testing.F) {
 				t.Fatalf("re-encoded frame does not read: %v", err)
 			}
 			if again.Kind != fr.Kind || again.ID != fr.ID || again.Method != fr.Method || again.Deadline != fr.Deadline ||
-				again.Object != fr.Object || !bytes.Equal(again.Body, fr.Body) || len(again.Meta) != len(fr.Meta) {
+				again.Object != fr.Object || again.Key != fr.Key || again.Flags != fr.Flags || !bytes.Equal(again.Body, fr.Body) || len(again.Meta) != len(fr.Meta) {
 				t.Fatalf("round trip changed the frame: %+v -> %+v", fr, again)
 			}
 		}

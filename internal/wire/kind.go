@@ -36,6 +36,9 @@ const (
 	// FlagAck asks the callee to send KindAck as soon as it has accepted the
 	// request, before executing it (Sync with Server).
 	FlagAck Flags = 1 << 1
+	// FlagKey says that a key string follows the metadata: the request is
+	// for a keyed object, which the callee may have to activate.
+	FlagKey Flags = 1 << 2
 )
 
 // StreamType is the first byte a peer writes on a yamux stream it opens,

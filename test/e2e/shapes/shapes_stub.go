@@ -43,6 +43,17 @@ func LookupShapes(ctx context.Context, r remoting.Resolver, name string) (*Shape
 	return NewShapesProxy(r, ref), nil
 }
 
+// ShapesByKey returns a proxy for the keyed object of Shapes that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func ShapesByKey(c remoting.Caller, key string) (*ShapesProxy, error) {
+	ref, err := remoting.KeyRef(ShapesInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewShapesProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *ShapesProxy) Ref() remoting.Ref { return p.ref }
 
@@ -1395,6 +1406,17 @@ func LookupCounter(ctx context.Context, r remoting.Resolver, name string) (*Coun
 	return NewCounterProxy(r, ref), nil
 }
 
+// CounterByKey returns a proxy for the keyed object of Counter that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func CounterByKey(c remoting.Caller, key string) (*CounterProxy, error) {
+	ref, err := remoting.KeyRef(CounterInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewCounterProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *CounterProxy) Ref() remoting.Ref { return p.ref }
 
@@ -1566,6 +1588,17 @@ func LookupFactory(ctx context.Context, r remoting.Resolver, name string) (*Fact
 		return nil, err
 	}
 	return NewFactoryProxy(r, ref), nil
+}
+
+// FactoryByKey returns a proxy for the keyed object of Factory that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func FactoryByKey(c remoting.Caller, key string) (*FactoryProxy, error) {
+	ref, err := remoting.KeyRef(FactoryInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewFactoryProxy(c, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -1979,6 +2012,17 @@ func LookupVisitor(ctx context.Context, r remoting.Resolver, name string) (*Visi
 	return NewVisitorProxy(r, ref), nil
 }
 
+// VisitorByKey returns a proxy for the keyed object of Visitor that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func VisitorByKey(c remoting.Caller, key string) (*VisitorProxy, error) {
+	ref, err := remoting.KeyRef(VisitorInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewVisitorProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *VisitorProxy) Ref() remoting.Ref { return p.ref }
 
@@ -2148,6 +2192,17 @@ func LookupGate(ctx context.Context, r remoting.Resolver, name string) (*GatePro
 		return nil, err
 	}
 	return NewGateProxy(r, ref), nil
+}
+
+// GateByKey returns a proxy for the keyed object of Gate that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func GateByKey(c remoting.Caller, key string) (*GateProxy, error) {
+	ref, err := remoting.KeyRef(GateInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewGateProxy(c, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.

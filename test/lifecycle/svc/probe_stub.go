@@ -42,6 +42,17 @@ func LookupProbe(ctx context.Context, r remoting.Resolver, name string) (*ProbeP
 	return NewProbeProxy(r, ref), nil
 }
 
+// ProbeByKey returns a proxy for the keyed object of Probe that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func ProbeByKey(c remoting.Caller, key string) (*ProbeProxy, error) {
+	ref, err := remoting.KeyRef(ProbeInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewProbeProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *ProbeProxy) Ref() remoting.Ref { return p.ref }
 

@@ -42,6 +42,17 @@ func LookupMaker(ctx context.Context, r remoting.Resolver, name string) (*MakerP
 	return NewMakerProxy(r, ref), nil
 }
 
+// MakerByKey returns a proxy for the keyed object of Maker that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func MakerByKey(c remoting.Caller, key string) (*MakerProxy, error) {
+	ref, err := remoting.KeyRef(MakerInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewMakerProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *MakerProxy) Ref() remoting.Ref { return p.ref }
 
@@ -227,6 +238,17 @@ func LookupTally(ctx context.Context, r remoting.Resolver, name string) (*TallyP
 		return nil, err
 	}
 	return NewTallyProxy(r, ref), nil
+}
+
+// TallyByKey returns a proxy for the keyed object of Tally that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func TallyByKey(c remoting.Caller, key string) (*TallyProxy, error) {
+	ref, err := remoting.KeyRef(TallyInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewTallyProxy(c, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.

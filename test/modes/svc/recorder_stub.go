@@ -41,6 +41,17 @@ func LookupRecorder(ctx context.Context, r remoting.Resolver, name string) (*Rec
 	return NewRecorderProxy(r, ref), nil
 }
 
+// RecorderByKey returns a proxy for the keyed object of Recorder that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func RecorderByKey(c remoting.Caller, key string) (*RecorderProxy, error) {
+	ref, err := remoting.KeyRef(RecorderInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewRecorderProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *RecorderProxy) Ref() remoting.Ref { return p.ref }
 
@@ -268,6 +279,17 @@ func LookupWorker(ctx context.Context, r remoting.Resolver, name string) (*Worke
 		return nil, err
 	}
 	return NewWorkerProxy(r, ref), nil
+}
+
+// WorkerByKey returns a proxy for the keyed object of Worker that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func WorkerByKey(c remoting.Caller, key string) (*WorkerProxy, error) {
+	ref, err := remoting.KeyRef(WorkerInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewWorkerProxy(c, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
@@ -619,6 +641,17 @@ func LookupObserver(ctx context.Context, r remoting.Resolver, name string) (*Obs
 	return NewObserverProxy(r, ref), nil
 }
 
+// ObserverByKey returns a proxy for the keyed object of Observer that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func ObserverByKey(c remoting.Caller, key string) (*ObserverProxy, error) {
+	ref, err := remoting.KeyRef(ObserverInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewObserverProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *ObserverProxy) Ref() remoting.Ref { return p.ref }
 
@@ -788,6 +821,17 @@ func LookupHub(ctx context.Context, r remoting.Resolver, name string) (*HubProxy
 		return nil, err
 	}
 	return NewHubProxy(r, ref), nil
+}
+
+// HubByKey returns a proxy for the keyed object of Hub that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func HubByKey(c remoting.Caller, key string) (*HubProxy, error) {
+	ref, err := remoting.KeyRef(HubInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewHubProxy(c, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.

@@ -41,6 +41,17 @@ func LookupListener(ctx context.Context, r remoting.Resolver, name string) (*Lis
 	return NewListenerProxy(r, ref), nil
 }
 
+// ListenerByKey returns a proxy for the keyed object of Listener that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func ListenerByKey(c remoting.Caller, key string) (*ListenerProxy, error) {
+	ref, err := remoting.KeyRef(ListenerInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewListenerProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *ListenerProxy) Ref() remoting.Ref { return p.ref }
 
