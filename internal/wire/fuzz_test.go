@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 )
 
@@ -41,6 +42,35 @@ func FuzzDecodeError(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if DecodeError(in) == nil {
 			t.Fatal("nil error")
+		}
+	})
+}
+
+// FuzzUnmarshalPlan decodes arbitrary bytes through the plans and through
+// the decode mode alone: both must fail, or both must give the same value.
+func FuzzUnmarshalPlan(f *testing.F) {
+	for _, in := range samplePlanned() {
+		b, err := Marshal(&in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	r := sampleRecord()
+	b, err := Marshal(&r)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var viaMode, viaPlan planned
+		wantErr := decMode.Unmarshal(in, &viaMode)
+		gotErr := Unmarshal(in, &viaPlan)
+		if (wantErr == nil) != (gotErr == nil) {
+			t.Fatalf("Unmarshal(%x): error %v, the mode's %v", in, gotErr, wantErr)
+		}
+		if wantErr == nil && !reflect.DeepEqual(viaMode, viaPlan) {
+			t.Fatalf("Unmarshal(%x) = %+v, the mode's %+v", in, viaPlan, viaMode)
 		}
 	})
 }
