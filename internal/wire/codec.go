@@ -83,7 +83,7 @@ func Unmarshal(data []byte, v any) error {
 	// The plan decodes into a zero value only: the mode keeps the fields
 	// of a value that the body does not mention, and so must see it as it
 	// was should the plan give up.
-	if t, p, pl := valuePlan(v); pl != nil && reflect.NewAt(t, p).Elem().IsZero() {
+	if t, p, pl := valuePlan(v); pl != nil && isZero(t, p) {
 		// The decoders are pooled: the plans' function values hide from
 		// escape analysis that none keeps it, so a local one would cost an
 		// allocation per body.
@@ -652,6 +652,21 @@ func decodeTimeFast(d *decoder, p unsafe.Pointer) bool {
 	}
 	*(*time.Time)(p) = t
 	return true
+}
+
+// zeros is compared with the memory of a value to tell a zero value fast.
+var zeros [512]byte
+
+// isZero reports whether the value of type t at p is the zero value. A
+// value whose bytes are all zero is; one with a byte set may still be
+// (padding, say), and is reported as not zero, which only costs it the
+// fast path.
+func isZero(t reflect.Type, p unsafe.Pointer) bool {
+	n := t.Size()
+	if n > uintptr(len(zeros)) {
+		return reflect.NewAt(t, p).Elem().IsZero()
+	}
+	return string(unsafe.Slice((*byte)(p), n)) == string(zeros[:n])
 }
 
 var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
