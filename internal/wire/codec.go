@@ -505,12 +505,12 @@ func structPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 			return false // a longer map has a field this end does not know
 		}
 		var found uint64
-		for range n {
-			key, ok := d.text()
+		for k := range int(n) {
+			key, ok := d.key()
 			if !ok {
 				return false
 			}
-			i := findField(fields, key)
+			i := findField(fields, key, k)
 			if i < 0 || found&(1<<i) != 0 {
 				return false // an unknown field, or a duplicate: the mode decides
 			}
@@ -530,8 +530,13 @@ func fieldIndex(t reflect.Type, name string) int {
 	return f.Index[0]
 }
 
-// findField returns the index of the field named key exactly, or -1.
-func findField(fields []field, key []byte) int {
+// findField returns the index of the field named key exactly, or -1. The
+// k-th key of a map is tried against the k-th field first: an encoder of
+// this package writes them in that order.
+func findField(fields []field, key []byte, k int) int {
+	if k < len(fields) && fields[k].name == string(key) {
+		return k
+	}
 	for i := range fields {
 		if fields[i].name == string(key) {
 			return i
@@ -732,6 +737,19 @@ func (d *decoder) text() ([]byte, bool) {
 	if !utf8.Valid(b) {
 		return nil, false
 	}
+	d.off += int(n)
+	return b, true
+}
+
+// key reads a definite text string like text, but leaves its UTF-8
+// unchecked: a key is used only if it equals the name of a field, which
+// is valid UTF-8.
+func (d *decoder) key() ([]byte, bool) {
+	major, n, ok := d.head()
+	if !ok || major != 0x60 || n > uint64(len(d.data)-d.off) {
+		return nil, false
+	}
+	b := d.data[d.off : d.off+int(n)]
 	d.off += int(n)
 	return b, true
 }
