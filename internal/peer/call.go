@@ -27,21 +27,10 @@ type callStream struct {
 
 // call is one outstanding request. Calls are pooled: a call goes back to
 // the pool only when no reader can deliver to it any more.
-//
-// A sync call's caller waits on done. An async call is completed by
-// whichever of its two holders lets go last: the sender, once it has set
-// up the watch of the call's context, and the delivery (the reply, the
-// stream's failure, or the context's end); the last one hands it to a
-// waiter, which decodes the results and runs Done.
 type call struct {
-	done  chan struct{} // capacity 1: the reply, error or failure arrived (sync calls)
+	done  chan struct{} // capacity 1: the reply, error or failure arrived
 	frame wire.Frame
 	err   error
-
-	inv   *remoting.Invocation // set for an async call only
-	stop  func() bool          // stops the watch of an async call's context
-	watch sync.WaitGroup       // the watch, until it has stopped or run
-	hold  atomic.Int32         // holders of an async call yet to let go
 }
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
@@ -49,7 +38,7 @@ var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}
 func getCall() *call { return callPool.Get().(*call) }
 
 func putCall(cl *call) {
-	cl.frame, cl.err, cl.inv, cl.stop = wire.Frame{}, nil, nil, nil
+	cl.frame, cl.err = wire.Frame{}, nil
 	callPool.Put(cl)
 }
 
@@ -119,9 +108,9 @@ func (p *Peer) abortStreams() {
 }
 
 // register enters a call that waits for a reply. With async it also
-// counts the call's completion (the waiter that will run Done) into the
-// peer's wait group, under the lock that the stream's reader must take
-// before it exits, so the count cannot be added after the group drained.
+// counts the goroutine that will await the reply into the peer's wait
+// group, under the lock that the stream's reader must take before it
+// exits, so the count cannot be added after the group drained.
 func (cs *callStream) register(cl *call, async bool) (uint64, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -172,7 +161,7 @@ func (cs *callStream) read() {
 			cs.mu.Unlock()
 			if cl != nil {
 				cl.frame = f
-				cs.deliver(cl)
+				cl.done <- struct{}{}
 			}
 		default:
 			cs.p.opts.Logger.Warn("remoting: closing connection: unexpected frame on a call stream", "remote", cs.p.sess.RemoteAddr(), "kind", f.Kind)
@@ -193,7 +182,7 @@ func (cs *callStream) fail(cause error) {
 	cs.mu.Unlock()
 	for _, cl := range pending {
 		cl.err = err
-		cs.deliver(cl)
+		cl.done <- struct{}{}
 	}
 	cs.p.sess.Close()
 }
@@ -268,95 +257,36 @@ func (p *Peer) send(ctx context.Context, inv *remoting.Invocation, flags wire.Fl
 	}
 	cl := getCall()
 	async := inv.Mode == remoting.ModeAsync
-	if async {
-		cl.inv = inv
-		cl.hold.Store(2) // this sender and the delivery
-	}
 	if f.ID, err = cs.register(cl, async); err != nil {
 		putCall(cl)
 		return err
 	}
 	if err := p.write(ctx, cs.st, &f); err != nil {
-		if cs.unregister(f.ID) {
-			putCall(cl)
-			if async {
-				p.wg.Done()
-			}
-			return sendError(ctx, err, inv, p)
+		if !cs.unregister(f.ID) {
+			<-cl.done
 		}
-		if async {
-			// The stream failed meanwhile, and its reader delivered the
-			// failure: the call completes with it, through Done.
-			p.release(cl)
-			return nil
-		}
-		<-cl.done
 		putCall(cl)
+		if async {
+			p.wg.Done()
+		}
 		return sendError(ctx, err, inv, p)
 	}
 	if async {
-		// No goroutine waits for the reply: the reader hands it to a
-		// waiter, which runs Done, so that Done never runs on the reader
-		// goroutine and a slow Done holds up nothing but itself. The
-		// context is watched only if it can end.
-		if ctx.Done() != nil {
-			id := f.ID
-			cl.watch.Add(1)
-			cl.stop = context.AfterFunc(ctx, func() {
-				defer cl.watch.Done()
-				cs.cancelAsync(ctx, id)
-			})
+		// The reply is awaited by a waiter of the call's own, so that Done
+		// never runs on the reader goroutine and a slow Done holds up
+		// nothing but itself. Idle waiters are reused (their stacks have
+		// grown through the decoder already); register counted a new one
+		// into wg, which is given back when an idle one takes the call.
+		w := waiterTask{ctx: ctx, cs: cs, cl: cl, id: f.ID, inv: inv}
+		select {
+		case p.waiters <- w:
+			p.wg.Done()
+		default:
+			go p.waiter(w)
 		}
-		p.release(cl)
 		return nil
 	}
 	return cs.await(ctx, cl, f.ID, inv)
-}
-
-// deliver passes on a call whose reply, error or failure is in cl, and
-// which the caller removed from pending: it wakes a sync call's caller,
-// and lets go of an async call.
-func (cs *callStream) deliver(cl *call) {
-	if cl.inv == nil {
-		cl.done <- struct{}{}
-		return
-	}
-	cs.p.release(cl)
-}
-
-// cancelAsync ends the async call with id, if it is still pending, once
-// its context has ended: the other end is told to cancel, and the call
-// completes with the context's error. It runs on the goroutine of
-// context.AfterFunc.
-func (cs *callStream) cancelAsync(ctx context.Context, id uint64) {
-	cs.mu.Lock()
-	cl := cs.pending[id]
-	delete(cs.pending, id)
-	cs.mu.Unlock()
-	if cl == nil {
-		return // delivered already
-	}
-	// ctx is done, so this queues the frame only if there is room and
-	// never waits.
-	cs.p.write(ctx, cs.st, &wire.Frame{Kind: wire.KindCancel, ID: id})
-	cl.err = contextError(ctx.Err())
-	cs.p.release(cl)
-}
-
-// release lets go of an async call; the last of its holders hands it to
-// an idle waiter, or to a new one. Idle waiters are reused (their stacks
-// have grown through the decoder already); register counted a new one
-// into wg, which is given back when an idle one takes the call.
-func (p *Peer) release(cl *call) {
-	if cl.hold.Add(-1) != 0 {
-		return
-	}
-	select {
-	case p.waiters <- cl:
-		p.wg.Done()
-	default:
-		go p.waiter(cl)
-	}
 }
 
 // await waits for the reply to request id, or for ctx to end (then the
@@ -438,39 +368,31 @@ func contextError(err error) *remoting.Error {
 	return &remoting.Error{Code: remoting.CodeCanceled, Message: err.Error(), Cause: err}
 }
 
-// waiter completes async calls: it decodes the results and runs Done,
-// then waits (up to workerIdle) to be handed another.
-func (p *Peer) waiter(cl *call) {
+// waiterTask is one async call whose reply a waiter awaits.
+type waiterTask struct {
+	ctx context.Context
+	cs  *callStream
+	cl  *call
+	id  uint64
+	inv *remoting.Invocation
+}
+
+// waiter awaits async calls and runs their Done, then waits (up to
+// workerIdle) to be handed another.
+func (p *Peer) waiter(w waiterTask) {
 	defer p.wg.Done()
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
-		cl.complete()
-		cl = nil
+		w.inv.Done(w.cs.await(w.ctx, w.cl, w.id, w.inv))
+		w = waiterTask{}
 		idle.Reset(workerIdle)
 		select {
-		case cl = <-p.waiters:
+		case w = <-p.waiters:
 		case <-idle.C:
 			return
 		case <-p.ctx.Done():
 			return
 		}
 	}
-}
-
-// complete ends an async call: the watch of its context is stopped (or,
-// if it has begun to run, waited for: it is the peer's to wait for, and
-// may hold cl), the results decoded, and Done run with the outcome.
-func (cl *call) complete() {
-	if cl.stop != nil {
-		if cl.stop() {
-			cl.watch.Done()
-		} else {
-			cl.watch.Wait()
-		}
-	}
-	inv := cl.inv
-	err := cl.result(inv)
-	putCall(cl)
-	inv.Done(err)
 }

@@ -42,20 +42,16 @@
 // A Fire-and-Forget call ends at hop 5 on the caller's side, and the
 // server sends nothing at hop 11. A Sync-with-Server call returns when the
 // ack of hop 10 arrives. An async call (Poll Object, Result Callback)
-// returns after hop 4, and no goroutine waits for its reply: at hop 13 the
-// reader hands the reply to a waiter goroutine (reused), which does hop 14
-// and runs Done; the end of the call's context, if it can end, is watched
-// with context.AfterFunc. A cancel or an expired deadline while a call
-// waits queues a cancel frame, which the stream reader of hop 9 turns into
-// the cancel of the request's context.
+// returns after hop 4; a waiter goroutine (reused) does hop 14 and runs
+// Done. A cancel or an expired deadline at hop 14 queues a cancel frame,
+// which the stream reader of hop 9 turns into the cancel of the request's
+// context.
 //
 // Goroutines: New starts one goroutine that accepts the other end's call
 // streams and one that waits for the session's end; each accepted stream
 // gets a reader goroutine; requests run on workers (reused; idle ones exit
 // after 10 s); each call stream this end opens gets a reader goroutine;
-// async calls are completed on waiters (reused likewise), and the watch of
-// an async call's context runs on the goroutine context.AfterFunc starts,
-// which the call's completion waits for. Close stops all of them and
-// waits for them, including requests still running (their context is
-// canceled).
+// async calls are awaited on waiters (reused likewise). Close stops all of
+// them and waits for them, including requests still running (their
+// context is canceled).
 package peer

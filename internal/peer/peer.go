@@ -56,7 +56,7 @@ type Peer struct {
 	cancel  context.CancelFunc
 	sem     chan struct{}                                              // a token per request read and not yet finished
 	work    chan task                                                  // hands requests to idle workers
-	waiters chan *call                                                 // hands completed async calls to idle waiters
+	waiters chan waiterTask                                            // hands async calls to idle waiters
 	self    func(context.Context, *remoting.Invocation) (*Peer, error) // returns p: Send's connect for Invoke, bound once
 
 	sent [16]atomic.Uint64 // frames this end queued, by kind
@@ -94,7 +94,7 @@ func New(sess *transport.Session, d Dispatcher, opts Options) *Peer {
 		cancel:  cancel,
 		sem:     make(chan struct{}, opts.MaxConcurrentCalls),
 		work:    make(chan task),
-		waiters: make(chan *call),
+		waiters: make(chan waiterTask),
 
 		accepted: make(map[*transport.Stream]struct{}),
 		done:     make(chan struct{}),
