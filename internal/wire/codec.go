@@ -450,6 +450,9 @@ func structPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		}
 		fields = append(fields, field{name: sf.Name, key: appendText(nil, sf.Name), offset: sf.Offset})
 	}
+	if !toArray && len(fields) > 64 {
+		return nil // the decoder tracks a map's fields in one word
+	}
 	p := &plan{}
 	seen[t] = p
 	for i := range fields {
@@ -491,9 +494,6 @@ func structPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 			return true
 		}
 		return p
-	}
-	if len(fields) > 64 {
-		return nil // duplicates are tracked in one word
 	}
 	p.dec = func(d *decoder, ptr unsafe.Pointer) bool {
 		if d.peek() == 0xf6 {
