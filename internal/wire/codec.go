@@ -2,9 +2,15 @@ package wire
 
 import (
 	"bytes"
+	"encoding"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"reflect"
 	"sync"
+	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -58,13 +64,41 @@ func init() {
 }
 
 // Marshal encodes v, a generated argument or result struct, with the one
-// encode mode.
-func Marshal(v any) ([]byte, error) { return encMode.Marshal(v) }
+// encode mode, or with the type's plan, which makes the same bytes.
+func Marshal(v any) ([]byte, error) {
+	if _, p, pl := valuePlan(v); pl != nil {
+		if b, ok := pl.enc(nil, p); ok {
+			return b, nil
+		}
+	}
+	return encMode.Marshal(v)
+}
 
 // Unmarshal decodes data into v, which must point to a concrete generated
 // type: wire data is never decoded into an interface chosen by the sender.
-// Trailing bytes after the one CBOR item are an error.
-func Unmarshal(data []byte, v any) error { return decMode.Unmarshal(data, v) }
+// Trailing bytes after the one CBOR item are an error. The type's plan
+// decodes what it accepts; the decode mode decodes the rest, and is the
+// one that reports errors.
+func Unmarshal(data []byte, v any) error {
+	// The plan decodes into a zero value only: the mode keeps the fields
+	// of a value that the body does not mention, and so must see it as it
+	// was should the plan give up.
+	if t, p, pl := valuePlan(v); pl != nil && isZero(t, p) {
+		// The decoders are pooled: the plans' function values hide from
+		// escape analysis that none keeps it, so a local one would cost an
+		// allocation per body.
+		d := decoderPool.Get().(*decoder)
+		*d = decoder{data: data}
+		ok := pl.dec(d, p) && d.off == len(data)
+		*d = decoder{}
+		decoderPool.Put(d)
+		if ok {
+			return nil
+		}
+		reflect.NewAt(t, p).Elem().SetZero() // what the plan wrote
+	}
+	return decMode.Unmarshal(data, v)
+}
 
 // bufPool holds encode buffers; see GetBuffer.
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -79,6 +113,12 @@ const maxPooledBuffer = 64 << 10
 func MarshalBuffer(v any) (*bytes.Buffer, error) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
+	if _, p, pl := valuePlan(v); pl != nil {
+		if b, ok := pl.enc(buf.AvailableBuffer(), p); ok {
+			buf.Write(b)
+			return buf, nil
+		}
+	}
 	if err := encMode.MarshalToBuffer(v, buf); err != nil {
 		PutBuffer(buf)
 		return nil, err
@@ -92,4 +132,642 @@ func PutBuffer(buf *bytes.Buffer) {
 	if buf.Cap() <= maxPooledBuffer {
 		bufPool.Put(buf)
 	}
+}
+
+// A plan is the encoder and decoder of one Go type, prepared once from
+// its reflect.Type: a fast path for the types that generated argument and
+// result structs and users' plain structs are made of. It produces the
+// same bytes as the encode mode and the same values as the decode mode,
+// for the inputs it accepts: the decoder accepts only the definite-length,
+// well-typed input an encoder of this package produces (with fields of a
+// map in any order), within the decoding limits, and anything else (an
+// unknown or duplicate field, another type of item, a limit approached,
+// malformed or trailing data) makes Unmarshal decode the whole body again
+// with the decode mode, which then decides. The encoder likewise leaves to
+// the encode mode what it does not encode itself (NaN and infinite
+// floats, times outside years 0 to 9999).
+//
+// Types with a cbor or json struct tag other than the toarray marker,
+// embedded or unexported fields, interfaces, maps, pointers, arrays, or
+// methods that the encode or decode mode would call (cbor.Marshaler,
+// encoding.BinaryMarshaler and their Unmarshalers) have no plan: the
+// modes handle them, and every struct that contains them.
+type plan struct {
+	enc func(dst []byte, p unsafe.Pointer) ([]byte, bool)
+	dec func(d *decoder, p unsafe.Pointer) bool
+}
+
+// plans caches the plan of each type Marshal or Unmarshal was given a
+// pointer to; a nil *plan says the type has none.
+var plans sync.Map // reflect.Type -> *plan
+
+func planOf(t reflect.Type) *plan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*plan)
+	}
+	p := newPlan(t, make(map[reflect.Type]*plan))
+	plans.Store(t, p)
+	return p
+}
+
+// valuePlan returns the type and data pointer of v, a non-nil pointer,
+// and the plan of the type it points to, or nil.
+func valuePlan(v any) (reflect.Type, unsafe.Pointer, *plan) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return nil, nil, nil
+	}
+	t := rv.Type().Elem()
+	return t, rv.UnsafePointer(), planOf(t)
+}
+
+// The limits of the fast decoder: it leaves to the decode mode any body
+// that comes near the decoding limits, so that the mode's checks apply.
+const (
+	fastMaxDepth = MaxNestedLevels / 2
+)
+
+var (
+	timeType = reflect.TypeFor[time.Time]()
+	// The interfaces through which the modes would encode or decode a
+	// type themselves.
+	customTypes = []reflect.Type{
+		reflect.TypeFor[cbor.Marshaler](), reflect.TypeFor[cbor.Unmarshaler](),
+		reflect.TypeFor[encoding.BinaryMarshaler](), reflect.TypeFor[encoding.BinaryUnmarshaler](),
+	}
+)
+
+func isCustom(t reflect.Type) bool {
+	for _, it := range customTypes {
+		if t.Implements(it) || reflect.PointerTo(t).Implements(it) {
+			return true
+		}
+	}
+	return false
+}
+
+// newPlan builds the plan of t; seen holds the plans being built, so that
+// a recursive type refers to its own plan.
+func newPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
+	if p, ok := seen[t]; ok {
+		return p
+	}
+	if t == timeType {
+		return &plan{enc: encodeTimeFast, dec: decodeTimeFast}
+	}
+	if isCustom(t) {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return &plan{
+			enc: func(dst []byte, p unsafe.Pointer) ([]byte, bool) {
+				if *(*bool)(p) {
+					return append(dst, 0xf5), true
+				}
+				return append(dst, 0xf4), true
+			},
+			dec: func(d *decoder, p unsafe.Pointer) bool {
+				switch d.peek() {
+				case 0xf4:
+					*(*bool)(p) = false
+				case 0xf5:
+					*(*bool)(p) = true
+				default:
+					return false
+				}
+				d.off++
+				return true
+			},
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return intPlan(t.Kind(), t.Bits())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return uintPlan(t.Kind(), t.Bits())
+	case reflect.Float64:
+		return &plan{enc: encodeFloat64Fast, dec: decodeFloat64Fast}
+	case reflect.String:
+		return &plan{enc: encodeStringFast, dec: decodeStringFast}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			if isCustom(t.Elem()) {
+				return nil
+			}
+			return &plan{enc: encodeBytesFast, dec: decodeBytesFast}
+		}
+		return slicePlan(t, seen)
+	case reflect.Struct:
+		return structPlan(t, seen)
+	}
+	return nil
+}
+
+func intPlan(k reflect.Kind, bits int) *plan {
+	get := func(p unsafe.Pointer) int64 {
+		switch k {
+		case reflect.Int8:
+			return int64(*(*int8)(p))
+		case reflect.Int16:
+			return int64(*(*int16)(p))
+		case reflect.Int32:
+			return int64(*(*int32)(p))
+		case reflect.Int64:
+			return *(*int64)(p)
+		}
+		return int64(*(*int)(p))
+	}
+	set := func(p unsafe.Pointer, v int64) {
+		switch k {
+		case reflect.Int8:
+			*(*int8)(p) = int8(v)
+		case reflect.Int16:
+			*(*int16)(p) = int16(v)
+		case reflect.Int32:
+			*(*int32)(p) = int32(v)
+		case reflect.Int64:
+			*(*int64)(p) = v
+		default:
+			*(*int)(p) = int(v)
+		}
+	}
+	lim := uint64(1)<<(bits-1) - 1 // the largest value; the smallest is -1-lim
+	return &plan{
+		enc: func(dst []byte, p unsafe.Pointer) ([]byte, bool) {
+			v := get(p)
+			if v < 0 {
+				return appendHead(dst, 0x20, uint64(-(v + 1))), true
+			}
+			return appendHead(dst, 0x00, uint64(v)), true
+		},
+		dec: func(d *decoder, p unsafe.Pointer) bool {
+			major, n, ok := d.head()
+			if !ok || n > lim {
+				return false
+			}
+			switch major {
+			case 0x00:
+				set(p, int64(n))
+			case 0x20:
+				set(p, -1-int64(n))
+			default:
+				return false
+			}
+			return true
+		},
+	}
+}
+
+func uintPlan(k reflect.Kind, bits int) *plan {
+	get := func(p unsafe.Pointer) uint64 {
+		switch k {
+		case reflect.Uint8:
+			return uint64(*(*uint8)(p))
+		case reflect.Uint16:
+			return uint64(*(*uint16)(p))
+		case reflect.Uint32:
+			return uint64(*(*uint32)(p))
+		case reflect.Uint64:
+			return *(*uint64)(p)
+		}
+		return uint64(*(*uint)(p))
+	}
+	set := func(p unsafe.Pointer, v uint64) {
+		switch k {
+		case reflect.Uint8:
+			*(*uint8)(p) = uint8(v)
+		case reflect.Uint16:
+			*(*uint16)(p) = uint16(v)
+		case reflect.Uint32:
+			*(*uint32)(p) = uint32(v)
+		case reflect.Uint64:
+			*(*uint64)(p) = v
+		default:
+			*(*uint)(p) = uint(v)
+		}
+	}
+	lim := uint64(1)<<(bits-1) - 1 + uint64(1)<<(bits-1)
+	return &plan{
+		enc: func(dst []byte, p unsafe.Pointer) ([]byte, bool) { return appendHead(dst, 0x00, get(p)), true },
+		dec: func(d *decoder, p unsafe.Pointer) bool {
+			major, n, ok := d.head()
+			if !ok || major != 0x00 || n > lim {
+				return false
+			}
+			set(p, n)
+			return true
+		},
+	}
+}
+
+func slicePlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
+	p := &plan{}
+	seen[t] = p
+	elem := newPlan(t.Elem(), seen)
+	if elem == nil {
+		delete(seen, t)
+		return nil
+	}
+	size := t.Elem().Size()
+	p.enc = func(dst []byte, ptr unsafe.Pointer) ([]byte, bool) {
+		s := (*sliceHeader)(ptr)
+		if s.data == nil {
+			return append(dst, 0xf6), true // NilContainerAsNull
+		}
+		dst = appendHead(dst, 0x80, uint64(s.len))
+		var ok bool
+		for i := range s.len {
+			if dst, ok = elem.enc(dst, unsafe.Add(s.data, uintptr(i)*size)); !ok {
+				return dst, false
+			}
+		}
+		return dst, true
+	}
+	p.dec = func(d *decoder, ptr unsafe.Pointer) bool {
+		if d.peek() == 0xf6 {
+			d.off++
+			return true // nil
+		}
+		major, n, ok := d.head()
+		// Every element takes a byte at least: a longer count is
+		// malformed, and is not allocated for.
+		if !ok || major != 0x80 || n > MaxArrayElements || n > uint64(len(d.data)-d.off) || !d.enter() {
+			return false
+		}
+		// Grow on the field itself allocates the elements alone, where
+		// MakeSlice would allocate a slice header as well.
+		if n == 0 {
+			// Empty, not nil, as the mode decodes it.
+			*(*sliceHeader)(ptr) = sliceHeader{data: unsafe.Pointer(&emptyArray)}
+			d.depth--
+			return true
+		}
+		v := reflect.NewAt(t, ptr).Elem()
+		v.Grow(int(n))
+		v.SetLen(int(n))
+		data := v.UnsafePointer()
+		for i := range int(n) {
+			if !elem.dec(d, unsafe.Add(data, uintptr(i)*size)) {
+				return false
+			}
+		}
+		d.depth--
+		return true
+	}
+	return p
+}
+
+// emptyArray is where empty slices point.
+var emptyArray [0]byte
+
+// sliceHeader is the layout of a slice.
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
+}
+
+// field is one encoded field of a struct plan.
+type field struct {
+	name   string
+	key    []byte // the field's name as an encoded text string
+	offset uintptr
+	plan   *plan
+}
+
+func structPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
+	toArray := false
+	var fields []field
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if sf.Name == "_" {
+			if i == 0 && sf.Type == reflect.TypeFor[struct{}]() && sf.Tag == `cbor:",toarray"` {
+				toArray = true
+				continue
+			}
+			return nil
+		}
+		if !sf.IsExported() || sf.Anonymous || sf.Tag.Get("cbor") != "" || sf.Tag.Get("json") != "" {
+			return nil
+		}
+		fields = append(fields, field{name: sf.Name, key: appendText(nil, sf.Name), offset: sf.Offset})
+	}
+	if !toArray && len(fields) > 64 {
+		return nil // the decoder tracks a map's fields in one word
+	}
+	p := &plan{}
+	seen[t] = p
+	for i := range fields {
+		if fields[i].plan = newPlan(t.Field(fieldIndex(t, fields[i].name)).Type, seen); fields[i].plan == nil {
+			delete(seen, t)
+			return nil
+		}
+	}
+	var head byte = 0xa0
+	if toArray {
+		head = 0x80
+	}
+	p.enc = func(dst []byte, ptr unsafe.Pointer) ([]byte, bool) {
+		dst = appendHead(dst, head, uint64(len(fields)))
+		var ok bool
+		for i := range fields {
+			f := &fields[i]
+			if !toArray {
+				dst = append(dst, f.key...)
+			}
+			if dst, ok = f.plan.enc(dst, unsafe.Add(ptr, f.offset)); !ok {
+				return dst, false
+			}
+		}
+		return dst, true
+	}
+	if toArray {
+		p.dec = func(d *decoder, ptr unsafe.Pointer) bool {
+			major, n, ok := d.head()
+			if !ok || major != 0x80 || n != uint64(len(fields)) || !d.enter() {
+				return false
+			}
+			for i := range fields {
+				if !fields[i].plan.dec(d, unsafe.Add(ptr, fields[i].offset)) {
+					return false
+				}
+			}
+			d.depth--
+			return true
+		}
+		return p
+	}
+	p.dec = func(d *decoder, ptr unsafe.Pointer) bool {
+		if d.peek() == 0xf6 {
+			d.off++
+			return true // null leaves the struct as it is
+		}
+		major, n, ok := d.head()
+		if !ok || major != 0xa0 || n > uint64(len(fields)) || !d.enter() {
+			return false // a longer map has a field this end does not know
+		}
+		var found uint64
+		for k := range int(n) {
+			key, ok := d.key()
+			if !ok {
+				return false
+			}
+			i := findField(fields, key, k)
+			if i < 0 || found&(1<<i) != 0 {
+				return false // an unknown field, or a duplicate: the mode decides
+			}
+			found |= 1 << i
+			if !fields[i].plan.dec(d, unsafe.Add(ptr, fields[i].offset)) {
+				return false
+			}
+		}
+		d.depth--
+		return true
+	}
+	return p
+}
+
+func fieldIndex(t reflect.Type, name string) int {
+	f, _ := t.FieldByName(name)
+	return f.Index[0]
+}
+
+// findField returns the index of the field named key exactly, or -1. The
+// k-th key of a map is tried against the k-th field first: an encoder of
+// this package writes them in that order.
+func findField(fields []field, key []byte, k int) int {
+	if k < len(fields) && fields[k].name == string(key) {
+		return k
+	}
+	for i := range fields {
+		if fields[i].name == string(key) {
+			return i
+		}
+	}
+	return -1
+}
+
+func encodeFloat64Fast(dst []byte, p unsafe.Pointer) ([]byte, bool) {
+	f := *(*float64)(p)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return dst, false // converted to half precision by the mode
+	}
+	return binary.BigEndian.AppendUint64(append(dst, 0xfb), math.Float64bits(f)), true
+}
+
+func decodeFloat64Fast(d *decoder, p unsafe.Pointer) bool {
+	switch d.peek() {
+	case 0xfb:
+		if len(d.data)-d.off < 9 {
+			return false
+		}
+		*(*float64)(p) = math.Float64frombits(binary.BigEndian.Uint64(d.data[d.off+1:]))
+		d.off += 9
+		return true
+	case 0xfa:
+		if len(d.data)-d.off < 5 {
+			return false
+		}
+		*(*float64)(p) = float64(math.Float32frombits(binary.BigEndian.Uint32(d.data[d.off+1:])))
+		d.off += 5
+		return true
+	}
+	return false
+}
+
+func encodeStringFast(dst []byte, p unsafe.Pointer) ([]byte, bool) {
+	return appendText(dst, *(*string)(p)), true
+}
+
+func decodeStringFast(d *decoder, p unsafe.Pointer) bool {
+	b, ok := d.text()
+	if !ok {
+		return false
+	}
+	*(*string)(p) = string(b)
+	return true
+}
+
+func encodeBytesFast(dst []byte, p unsafe.Pointer) ([]byte, bool) {
+	b := *(*[]byte)(p)
+	if b == nil {
+		return append(dst, 0xf6), true
+	}
+	return append(appendHead(dst, 0x40, uint64(len(b))), b...), true
+}
+
+func decodeBytesFast(d *decoder, p unsafe.Pointer) bool {
+	if d.peek() == 0xf6 {
+		d.off++
+		return true
+	}
+	major, n, ok := d.head()
+	if !ok || major != 0x40 || n > uint64(len(d.data)-d.off) {
+		return false
+	}
+	b := make([]byte, n)
+	copy(b, d.data[d.off:])
+	d.off += int(n)
+	*(*[]byte)(p) = b
+	return true
+}
+
+// rfc3339Max is the longest time text: RFC 3339 with nanoseconds and an
+// offset.
+const rfc3339Max = len("2006-01-02T15:04:05.999999999-07:00")
+
+// encodeTimeFast encodes as the mode does: the zero time as null,
+// another as tag 0 and RFC 3339 text with nanoseconds and the offset.
+func encodeTimeFast(dst []byte, p unsafe.Pointer) ([]byte, bool) {
+	t := *(*time.Time)(p)
+	if t.IsZero() {
+		return append(dst, 0xf6), true
+	}
+	if y := t.Year(); y < 0 || y > 9999 {
+		return dst, false
+	}
+	start := len(dst)
+	dst = append(dst, 0xc0, 0x78, 0)
+	dst = t.AppendFormat(dst, time.RFC3339Nano)
+	n := len(dst) - start - 3
+	if n < 24 { // a one-byte head
+		dst[start+1] = 0x60 | byte(n)
+		copy(dst[start+2:], dst[start+3:])
+		return dst[:len(dst)-1], true
+	}
+	dst[start+2] = byte(n)
+	return dst, true
+}
+
+// decodeTimeFast takes tag 0 with RFC 3339 text, or the text alone (the
+// tag is optional), or null for the zero time.
+func decodeTimeFast(d *decoder, p unsafe.Pointer) bool {
+	switch d.peek() {
+	case 0xf6:
+		d.off++
+		return true
+	case 0xc0:
+		d.off++
+	}
+	b, ok := d.text()
+	if !ok || len(b) > rfc3339Max {
+		return false
+	}
+	t, err := time.Parse(time.RFC3339, unsafe.String(unsafe.SliceData(b), len(b)))
+	if err != nil {
+		return false // the error, which holds the text, comes from the mode
+	}
+	*(*time.Time)(p) = t
+	return true
+}
+
+// zeros is compared with the memory of a value to tell a zero value fast.
+var zeros [512]byte
+
+// isZero reports whether the value of type t at p is the zero value. A
+// value whose bytes are all zero is; one with a byte set may still be
+// (padding, say), and is reported as not zero, which only costs it the
+// fast path.
+func isZero(t reflect.Type, p unsafe.Pointer) bool {
+	n := t.Size()
+	if n > uintptr(len(zeros)) {
+		return reflect.NewAt(t, p).Elem().IsZero()
+	}
+	return string(unsafe.Slice((*byte)(p), n)) == string(zeros[:n])
+}
+
+var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
+
+// decoder reads one body for the fast path.
+type decoder struct {
+	data  []byte
+	off   int
+	depth int
+}
+
+func (d *decoder) peek() byte {
+	if d.off < len(d.data) {
+		return d.data[d.off]
+	}
+	return 0xff // a break: never accepted
+}
+
+// enter counts one more level of nesting, and reports false near the
+// limit.
+func (d *decoder) enter() bool {
+	d.depth++
+	return d.depth <= fastMaxDepth
+}
+
+// head reads a definite head: its major type (in the top three bits) and
+// its argument.
+func (d *decoder) head() (major byte, n uint64, ok bool) {
+	if d.off >= len(d.data) {
+		return 0, 0, false
+	}
+	b := d.data[d.off]
+	major, info := b&0xe0, b&0x1f
+	rest := d.data[d.off+1:]
+	switch {
+	case info < 24:
+		d.off++
+		return major, uint64(info), true
+	case info == 24 && len(rest) >= 1:
+		d.off += 2
+		return major, uint64(rest[0]), true
+	case info == 25 && len(rest) >= 2:
+		d.off += 3
+		return major, uint64(binary.BigEndian.Uint16(rest)), true
+	case info == 26 && len(rest) >= 4:
+		d.off += 5
+		return major, uint64(binary.BigEndian.Uint32(rest)), true
+	case info == 27 && len(rest) >= 8:
+		d.off += 9
+		return major, binary.BigEndian.Uint64(rest), true
+	}
+	return 0, 0, false
+}
+
+// text reads a definite text string of valid UTF-8 and returns its bytes,
+// which alias the body.
+func (d *decoder) text() ([]byte, bool) {
+	major, n, ok := d.head()
+	if !ok || major != 0x60 || n > uint64(len(d.data)-d.off) {
+		return nil, false
+	}
+	b := d.data[d.off : d.off+int(n)]
+	if !utf8.Valid(b) {
+		return nil, false
+	}
+	d.off += int(n)
+	return b, true
+}
+
+// key reads a definite text string like text, but leaves its UTF-8
+// unchecked: a key is used only if it equals the name of a field, which
+// is valid UTF-8.
+func (d *decoder) key() ([]byte, bool) {
+	major, n, ok := d.head()
+	if !ok || major != 0x60 || n > uint64(len(d.data)-d.off) {
+		return nil, false
+	}
+	b := d.data[d.off : d.off+int(n)]
+	d.off += int(n)
+	return b, true
+}
+
+func appendHead(dst []byte, major byte, n uint64) []byte {
+	switch {
+	case n < 24:
+		return append(dst, major|byte(n))
+	case n <= math.MaxUint8:
+		return append(dst, major|24, byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(dst, major|25), uint16(n))
+	case n <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(dst, major|26), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, major|27), n)
+}
+
+func appendText(dst []byte, s string) []byte {
+	return append(appendHead(dst, 0x60, uint64(len(s))), s...)
 }

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 
 	"github.com/remoting-go/remoting"
@@ -79,6 +80,35 @@ func FuzzDecodeHello(f *testing.F) {
 		}
 		if again.Check() != nil || again.MaxFrameSize != h.MaxFrameSize || again.ID != h.ID {
 			t.Fatalf("round trip changed the hello: %+v -> %+v", h, again)
+		}
+	})
+}
+
+// FuzzUnmarshalPlan decodes arbitrary bytes through the plans and through
+// the decode mode alone: both must fail, or both must give the same value.
+func FuzzUnmarshalPlan(f *testing.F) {
+	for _, in := range samplePlanned() {
+		b, err := Marshal(&in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	r := sampleRecord()
+	b, err := Marshal(&r)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var viaMode, viaPlan planned
+		wantErr := decMode.Unmarshal(in, &viaMode)
+		gotErr := Unmarshal(in, &viaPlan)
+		if (wantErr == nil) != (gotErr == nil) {
+			t.Fatalf("Unmarshal(%x): error %v, the mode's %v", in, gotErr, wantErr)
+		}
+		if wantErr == nil && !reflect.DeepEqual(viaMode, viaPlan) {
+			t.Fatalf("Unmarshal(%x) = %+v, the mode's %+v", in, viaPlan, viaMode)
 		}
 	})
 }

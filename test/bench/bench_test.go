@@ -24,8 +24,13 @@ func BenchmarkSmall(b *testing.B) { benchmarkPayload(b, Small) }
 
 func Benchmark4K(b *testing.B) { benchmarkPayload(b, KiB4) }
 
+func BenchmarkStruct(b *testing.B) { benchmarkPayload(b, Struct) }
+
+func BenchmarkStruct4K(b *testing.B) { benchmarkPayload(b, Blob) }
+
+func BenchmarkNested(b *testing.B) { benchmarkPayload(b, Nested) }
+
 func benchmarkPayload(b *testing.B, pl Payload) {
-	p := pl.Bytes()
 	for _, row := range Rows() {
 		b.Run(strings.ReplaceAll(row.Name, "/", "-"), func(b *testing.B) {
 			c, stop, err := row.Peer.Start()
@@ -33,23 +38,24 @@ func benchmarkPayload(b *testing.B, pl Payload) {
 				b.Fatal(err)
 			}
 			defer stop()
-			if err := Check(c, p); err != nil {
+			if err := Check(c, pl); err != nil {
 				b.Fatal(err)
 			}
+			call, _ := pl.caller(c)
 			for _, n := range benchCallers {
-				b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) { benchmarkCalls(b, c, p, n) })
+				b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) { benchmarkCalls(b, call, pl, n) })
 			}
 		})
 	}
 }
 
-func benchmarkCalls(b *testing.B, c Client, p []byte, callers int) {
+func benchmarkCalls(b *testing.B, call func(context.Context) error, pl Payload, callers int) {
 	ctx := context.Background()
 	b.ReportAllocs()
-	b.SetBytes(int64(2 * len(p)))
+	b.SetBytes(int64(2 * pl.Size))
 	if callers == 1 {
 		for b.Loop() {
-			if _, err := c.Call(ctx, p); err != nil {
+			if err := call(ctx); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -59,7 +65,7 @@ func benchmarkCalls(b *testing.B, c Client, p []byte, callers int) {
 	b.SetParallelism((callers + procs - 1) / procs)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := c.Call(ctx, p); err != nil {
+			if err := call(ctx); err != nil {
 				b.Error(err)
 				return
 			}

@@ -2,7 +2,7 @@ package bench
 
 import "github.com/fxamacker/cbor/v2"
 
-// echoMsg is the message the grpc and drpc rows carry. It is encoded with
+// echoMsg is the byte-slice message the grpc and drpc rows carry. It is encoded with
 // CBOR as an array, as the middleware's generated argument structs are, so
 // that those rows compare transports rather than codecs.
 type echoMsg struct {
@@ -14,7 +14,9 @@ type echoMsg struct {
 type cborCodec struct{}
 
 var (
-	cborEnc, _ = cbor.EncOptions{}.EncMode()
+	// Times are encoded as the middleware encodes them: RFC 3339 text with
+	// nanoseconds and the zone offset, under tag 0.
+	cborEnc, _ = cbor.EncOptions{Time: cbor.TimeRFC3339Nano, TimeTag: cbor.EncTagRequired}.EncMode()
 	cborDec, _ = cbor.DecOptions{}.DecMode()
 )
 

@@ -11,6 +11,8 @@ import (
 	"storj.io/drpc/drpcmux"
 	"storj.io/drpc/drpcpool"
 	"storj.io/drpc/drpcserver"
+
+	"github.com/remoting-go/remoting/test/bench/echosvc"
 )
 
 // DRPC is storj.io/drpc with the CBOR encoding. A drpc connection carries
@@ -19,11 +21,16 @@ import (
 // row ends up with n connections, which is how drpc is meant to be used.
 type DRPC struct{}
 
+// drpcEcho is the service's handler; every method returns its argument.
 type drpcEcho struct{}
 
-func (*drpcEcho) Echo(_ context.Context, in *echoMsg) (*echoMsg, error) { return in, nil }
-
-const drpcEchoMethod = "/bench.Echo/Echo"
+// The names of the service's methods.
+const (
+	drpcEchoMethod   = "/bench.Echo/Echo"
+	drpcRecordMethod = "/bench.Echo/EchoRecord"
+	drpcBlobMethod   = "/bench.Echo/EchoBlob"
+	drpcBatchMethod  = "/bench.Echo/EchoBatch"
+)
 
 // drpcCBOR is the CBOR encoding in drpc's terms.
 type drpcCBOR struct{}
@@ -35,16 +42,32 @@ func (drpcCBOR) Unmarshal(b []byte, m drpc.Message) error { return cborDec.Unmar
 // drpcEchoDesc is the drpc.Description protoc-gen-go-drpc would generate.
 type drpcEchoDesc struct{}
 
-func (drpcEchoDesc) NumMethods() int { return 1 }
+func (drpcEchoDesc) NumMethods() int { return 4 }
 
 func (drpcEchoDesc) Method(n int) (string, drpc.Encoding, drpc.Receiver, any, bool) {
-	if n != 0 {
-		return "", nil, nil, nil, false
+	recv := func(_ any, _ context.Context, in1, _ any) (drpc.Message, error) { return in1, nil }
+	switch n {
+	case 0:
+		return drpcEchoMethod, drpcCBOR{}, recv, drpcEchoOf[echoMsg], true
+	case 1:
+		return drpcRecordMethod, drpcCBOR{}, recv, drpcEchoOf[echosvc.Record], true
+	case 2:
+		return drpcBlobMethod, drpcCBOR{}, recv, drpcEchoOf[echosvc.Blob], true
+	case 3:
+		return drpcBatchMethod, drpcCBOR{}, recv, drpcEchoOf[echosvc.Batch], true
 	}
-	recv := func(srv any, ctx context.Context, in1, _ any) (drpc.Message, error) {
-		return srv.(*drpcEcho).Echo(ctx, in1.(*echoMsg))
-	}
-	return drpcEchoMethod, drpcCBOR{}, recv, (*drpcEcho).Echo, true
+	return "", nil, nil, nil, false
+}
+
+// drpcEchoOf is the method value drpcmux reads the request type from: its
+// second parameter.
+func drpcEchoOf[T any](*drpcEcho, context.Context, *T) (*T, error) { return nil, nil }
+
+// drpcInvoke calls method with in on conn and returns the reply.
+func drpcInvoke[T any](ctx context.Context, conn drpc.Conn, method string, in T) (T, error) {
+	var out T
+	err := conn.Invoke(ctx, method, drpcCBOR{}, &in, &out)
+	return out, err
 }
 
 // Start implements Peer.
@@ -73,18 +96,25 @@ func (DRPC) Start() (Client, func(), error) {
 		return drpcconn.New(conn), nil
 	}
 	conn := pool.Get(ctx, addr, dial)
-	call := func(ctx context.Context, p []byte) ([]byte, error) {
-		var out echoMsg
-		if err := conn.Invoke(ctx, drpcEchoMethod, drpcCBOR{}, &echoMsg{P: p}, &out); err != nil {
-			return nil, err
-		}
-		return out.P, nil
-	}
 	stop := func() {
 		conn.Close()
 		pool.Close()
 		cancel()
 		wg.Wait()
 	}
-	return ClientFunc(call), stop, nil
+	return Calls{
+		Bytes: func(ctx context.Context, p []byte) ([]byte, error) {
+			out, err := drpcInvoke(ctx, conn, drpcEchoMethod, echoMsg{P: p})
+			return out.P, err
+		},
+		Record: func(ctx context.Context, r echosvc.Record) (echosvc.Record, error) {
+			return drpcInvoke(ctx, conn, drpcRecordMethod, r)
+		},
+		Blob: func(ctx context.Context, b echosvc.Blob) (echosvc.Blob, error) {
+			return drpcInvoke(ctx, conn, drpcBlobMethod, b)
+		},
+		Batch: func(ctx context.Context, b echosvc.Batch) (echosvc.Batch, error) {
+			return drpcInvoke(ctx, conn, drpcBatchMethod, b)
+		},
+	}, stop, nil
 }

@@ -374,7 +374,7 @@ func CheckFeatures(rows []FeatureRow) error {
 		}
 	}
 	for name, p := range r.proxies {
-		if err := Check(ClientFunc(p.Echo), Small.Bytes()); err != nil {
+		if err := Check(ClientFunc(p.Echo), Small); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 	}

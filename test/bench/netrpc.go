@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/rpc"
 	"sync"
+
+	"github.com/remoting-go/remoting/test/bench/echosvc"
 )
 
 // NetRPC is the standard library's net/rpc with its default gob codec, one
@@ -19,6 +21,37 @@ type NetRPCEcho struct{}
 func (NetRPCEcho) Echo(p []byte, reply *[]byte) error {
 	*reply = p
 	return nil
+}
+
+// EchoRecord returns its argument.
+func (NetRPCEcho) EchoRecord(r echosvc.Record, reply *echosvc.Record) error {
+	*reply = r
+	return nil
+}
+
+// EchoBlob returns its argument.
+func (NetRPCEcho) EchoBlob(b echosvc.Blob, reply *echosvc.Blob) error {
+	*reply = b
+	return nil
+}
+
+// EchoBatch returns its argument.
+func (NetRPCEcho) EchoBatch(b echosvc.Batch, reply *echosvc.Batch) error {
+	*reply = b
+	return nil
+}
+
+// netRPCCall calls method with arg on c and waits for the reply or for
+// ctx to end.
+func netRPCCall[T any](ctx context.Context, c *rpc.Client, method string, arg T) (T, error) {
+	var reply T
+	select {
+	case call := <-c.Go(method, arg, &reply, make(chan *rpc.Call, 1)).Done:
+		return reply, call.Error
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 // Start implements Peer.
@@ -60,20 +93,22 @@ func (NetRPC) Start() (Client, func(), error) {
 		return nil, nil, fmt.Errorf("net/rpc: %w", err)
 	}
 	c := rpc.NewClient(conn)
-	call := func(ctx context.Context, p []byte) ([]byte, error) {
-		var reply []byte
-		select {
-		case call := <-c.Go("Echo.Echo", p, &reply, make(chan *rpc.Call, 1)).Done:
-			return reply, call.Error
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
 	stop := func() {
 		c.Close()
 		stopServer()
 	}
-	return ClientFunc(call), stop, nil
+	return Calls{
+		Bytes: func(ctx context.Context, p []byte) ([]byte, error) { return netRPCCall(ctx, c, "Echo.Echo", p) },
+		Record: func(ctx context.Context, r echosvc.Record) (echosvc.Record, error) {
+			return netRPCCall(ctx, c, "Echo.EchoRecord", r)
+		},
+		Blob: func(ctx context.Context, b echosvc.Blob) (echosvc.Blob, error) {
+			return netRPCCall(ctx, c, "Echo.EchoBlob", b)
+		},
+		Batch: func(ctx context.Context, b echosvc.Batch) (echosvc.Batch, error) {
+			return netRPCCall(ctx, c, "Echo.EchoBatch", b)
+		},
+	}, stop, nil
 }
 
 // connSet tracks a server's connections so that stopping it can close

@@ -2,10 +2,8 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
-	"strconv"
-	"strings"
+
+	"github.com/remoting-go/remoting/test/bench/echosvc"
 )
 
 // A Peer is an RPC system under comparison. Start runs a server of it on
@@ -28,6 +26,20 @@ type ClientFunc func(ctx context.Context, p []byte) ([]byte, error)
 
 // Call calls f(ctx, p).
 func (f ClientFunc) Call(ctx context.Context, p []byte) ([]byte, error) { return f(ctx, p) }
+
+// Calls is the Client of a row that has a codec: besides the byte slice it
+// echoes the struct payloads, as the same Go types on every row. A row
+// without a codec (a floor) returns a plain Client, and a struct payload
+// is sent to it as a byte slice as long as the struct's CBOR encoding.
+type Calls struct {
+	Bytes  func(ctx context.Context, p []byte) ([]byte, error)
+	Record func(ctx context.Context, r echosvc.Record) (echosvc.Record, error)
+	Blob   func(ctx context.Context, b echosvc.Blob) (echosvc.Blob, error)
+	Batch  func(ctx context.Context, b echosvc.Batch) (echosvc.Batch, error)
+}
+
+// Call calls c.Bytes(ctx, p).
+func (c Calls) Call(ctx context.Context, p []byte) ([]byte, error) { return c.Bytes(ctx, p) }
 
 // Kind says what a row is compared as.
 type Kind int
@@ -69,43 +81,4 @@ func Rows() []Row {
 		{Name: FloorRow, Kind: KindFloor, Peer: YamuxFloor{}},
 		{Name: "yamux-stream-per-call", Kind: KindDesign, Peer: YamuxStreamPerCall{}},
 	}
-}
-
-// A Payload is the size of the byte slice sent in each call and echoed
-// back.
-type Payload struct {
-	Name string
-	Size int
-}
-
-// The payloads measured by default.
-var (
-	Small = Payload{Name: "small", Size: 100}
-	KiB4  = Payload{Name: "4k", Size: 4096}
-)
-
-// ParsePayload reads a payload name: "small" (100 bytes), or a size in
-// bytes with an optional k suffix for KiB ("4k", "512").
-func ParsePayload(s string) (Payload, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == Small.Name {
-		return Small, nil
-	}
-	num, mult := s, 1
-	if n, ok := strings.CutSuffix(s, "k"); ok {
-		num, mult = n, 1024
-	}
-	n, err := strconv.Atoi(num)
-	if err != nil || n <= 0 {
-		return Payload{}, fmt.Errorf("payload %q: want small or a size such as 4k or 512", s)
-	}
-	return Payload{Name: s, Size: n * mult}, nil
-}
-
-// Bytes returns a fresh random payload of p's size. Random bytes keep any
-// compression or run-length trick from flattering a row.
-func (p Payload) Bytes() []byte {
-	b := make([]byte, p.Size)
-	rand.Read(b)
-	return b
 }

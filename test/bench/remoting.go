@@ -23,10 +23,27 @@ type echoImpl struct{}
 
 func (echoImpl) Echo(_ context.Context, p []byte) ([]byte, error) { return p, nil }
 
+// structsImpl is the remote object of the struct payloads.
+type structsImpl struct{}
+
+func (structsImpl) EchoRecord(_ context.Context, r echosvc.Record) (echosvc.Record, error) {
+	return r, nil
+}
+
+func (structsImpl) EchoBlob(_ context.Context, b echosvc.Blob) (echosvc.Blob, error) { return b, nil }
+
+func (structsImpl) EchoBatch(_ context.Context, b echosvc.Batch) (echosvc.Batch, error) {
+	return b, nil
+}
+
 // Start implements Peer.
 func (r Remoting) Start() (Client, func(), error) {
 	srv := invoker.NewServer(r.Server)
 	if _, err := srv.Register("echo", echosvc.EchoInvoker(), lifecycle.Static(echoImpl{})); err != nil {
+		return nil, nil, fmt.Errorf("remoting: register: %w", err)
+	}
+	if _, err := srv.Register("structs", echosvc.StructsInvoker(), lifecycle.Static(structsImpl{})); err != nil {
+		srv.Close()
 		return nil, nil, fmt.Errorf("remoting: register: %w", err)
 	}
 	lis, err := invoker.Listen("tcp://127.0.0.1:0", nil)
@@ -53,9 +70,15 @@ func (r Remoting) Start() (Client, func(), error) {
 		stopServer()
 		return nil, nil, fmt.Errorf("remoting: %w", err)
 	}
+	sp, err := echosvc.LookupStructs(ctx, c, "structs")
+	if err != nil {
+		c.Close()
+		stopServer()
+		return nil, nil, fmt.Errorf("remoting: %w", err)
+	}
 	stop := func() {
 		c.Close()
 		stopServer()
 	}
-	return ClientFunc(p.Echo), stop, nil
+	return Calls{Bytes: p.Echo, Record: sp.EchoRecord, Blob: sp.EchoBlob, Batch: sp.EchoBatch}, stop, nil
 }

@@ -50,27 +50,35 @@ func cpuModel() string {
 type column struct {
 	header string
 	value  func(Result) float64
+	spread func(*Spread) [2]float64
 	format func(float64) string
 	lower  bool // lower is better
 }
 
 func columns(callers []int) []column {
 	cols := []column{
-		{header: "p50", value: func(r Result) float64 { return float64(r.P50) }, format: formatDuration, lower: true},
-		{header: "p99", value: func(r Result) float64 { return float64(r.P99) }, format: formatDuration, lower: true},
+		{header: "p50", value: func(r Result) float64 { return float64(r.P50) }, spread: func(s *Spread) [2]float64 { return s.P50 }, format: formatDuration, lower: true},
+		{header: "p99", value: func(r Result) float64 { return float64(r.P99) }, spread: func(s *Spread) [2]float64 { return s.P99 }, format: formatDuration, lower: true},
 	}
 	for _, n := range callers {
 		cols = append(cols, column{
 			header: fmt.Sprintf("calls/s ×%d", n),
 			value:  func(r Result) float64 { return r.Throughput[n] },
+			spread: func(s *Spread) [2]float64 { return s.Throughput[n] },
 			format: formatRate,
 		})
 	}
 	return append(cols,
-		column{header: "allocs/call", value: func(r Result) float64 { return r.AllocsPerCall }, format: formatCount, lower: true},
-		column{header: "B/call", value: func(r Result) float64 { return r.BytesPerCall }, format: formatBytes, lower: true},
+		column{header: "allocs/call", value: func(r Result) float64 { return r.AllocsPerCall }, spread: func(s *Spread) [2]float64 { return s.AllocsPerCall }, format: formatCount, lower: true},
+		column{header: "B/call", value: func(r Result) float64 { return r.BytesPerCall }, spread: func(s *Spread) [2]float64 { return s.BytesPerCall }, format: formatBytes, lower: true},
 	)
 }
+
+// The rows that a table's ratios refer to.
+const (
+	RefNetRPC = "net/rpc"
+	RefGRPC   = "grpc"
+)
 
 // payloads returns the payloads of the results, in order of appearance.
 func (rep *Report) payloads() []Payload {
@@ -101,15 +109,30 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	b := new(strings.Builder)
 	fmt.Fprintf(b, "Machine: %s.\n\n", rep.Machine)
 	if len(rep.Results) > 0 {
-		fmt.Fprintf(b, "Client and server in one process over loopback TCP; each figure from a %v run after a %v warmup. ", cfg.Duration, cfg.Warmup)
-		fmt.Fprintf(b, "Cells: figure (ratio to the best of net/rpc, grpc and drpc / ratio to %s). ", FloorRow)
-		fmt.Fprintf(b, "A ratio is the row's figure divided by the reference's: below 1 is better for latency and allocations, above 1 is better for calls/s.\n")
+		if rounds := rep.Results[0].Rounds; rounds > 1 {
+			fmt.Fprintf(b, "Client and server in one process over loopback TCP; each figure is the median of %d rounds, and in each round every row was measured in turn, with a %v run per figure after a %v warmup. ", rounds, cfg.Duration, cfg.Warmup)
+			fmt.Fprintf(b, "Cells: median ±half the range over the rounds, as a percentage of the median (ratio to %s / ratio to %s, medians of the same run). ", RefNetRPC, RefGRPC)
+		} else {
+			fmt.Fprintf(b, "Client and server in one process over loopback TCP; each figure from a %v run after a %v warmup. ", cfg.Duration, cfg.Warmup)
+			fmt.Fprintf(b, "Cells: figure (ratio to %s / ratio to %s). ", RefNetRPC, RefGRPC)
+		}
+		fmt.Fprintf(b, "A ratio is the row's figure divided by the reference's: below 1 is better for latency and allocations, above 1 is better for calls/s. ")
+		fmt.Fprintf(b, "Struct payloads are the same Go types on every row (CBOR on remoting, grpc and drpc, gob on net/rpc); the floors, which have no codec, echo as many bytes as the struct's CBOR encoding.\n")
 	}
 
 	cols := columns(cfg.Callers)
 	for _, pl := range rep.payloads() {
 		rs := rep.resultsFor(pl)
-		fmt.Fprintf(b, "\n### %s: %d B each way\n\n", pl.Name, pl.Size)
+		switch pl.Shape {
+		case ShapeRecord:
+			fmt.Fprintf(b, "\n### %s: one Record (strings, numbers, a time, three tags), %d B of CBOR each way\n\n", pl.Name, pl.Size)
+		case ShapeBlob:
+			fmt.Fprintf(b, "\n### %s: a Blob (id, time, 4 KiB of bytes), %d B of CBOR each way\n\n", pl.Name, pl.Size)
+		case ShapeBatch:
+			fmt.Fprintf(b, "\n### %s: a Batch of %d Records, %d B of CBOR each way\n\n", pl.Name, batchLen, pl.Size)
+		default:
+			fmt.Fprintf(b, "\n### %s: %d B each way\n\n", pl.Name, pl.Size)
+		}
 		b.WriteString("| row |")
 		for _, c := range cols {
 			fmt.Fprintf(b, " %s |", c.header)
@@ -120,16 +143,16 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 		}
 		b.WriteString("\n")
 
-		best := make([]float64, len(cols))
-		floor := make([]float64, len(cols))
-		for i, c := range cols {
-			best[i], floor[i] = references(rs, c)
-		}
 		for _, r := range rs {
 			fmt.Fprintf(b, "| %s |", r.Row.Name)
-			for i, c := range cols {
+			for _, c := range cols {
 				v := c.value(r)
-				fmt.Fprintf(b, " %s (%s / %s) |", c.format(v), formatRatio(v, best[i]), formatRatio(v, floor[i]))
+				spread := ""
+				if r.Spread != nil && v != 0 {
+					lohi := c.spread(r.Spread)
+					spread = fmt.Sprintf(" ±%.0f%%", (lohi[1]-lohi[0])/2/v*100)
+				}
+				fmt.Fprintf(b, " %s%s (%s / %s) |", c.format(v), spread, formatRatio(v, reference(rs, RefNetRPC, c)), formatRatio(v, reference(rs, RefGRPC, c)))
 			}
 			b.WriteString("\n")
 		}
@@ -150,23 +173,15 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-// references returns the best peer's figure and the floor's figure of a
-// column, 0 where there is none.
-func references(rs []Result, c column) (best, floor float64) {
-	found := false
+// reference returns the figure of column c in the row named name, 0 if
+// there is no such row.
+func reference(rs []Result, name string, c column) float64 {
 	for _, r := range rs {
-		v := c.value(r)
-		if r.Row.Name == FloorRow {
-			floor = v
-		}
-		if r.Row.Kind != KindPeer {
-			continue
-		}
-		if !found || (c.lower && v < best) || (!c.lower && v > best) {
-			best, found = v, true
+		if r.Row.Name == name {
+			return c.value(r)
 		}
 	}
-	return best, floor
+	return 0
 }
 
 func formatRatio(v, ref float64) string {

@@ -22,8 +22,8 @@ func TestPeersEcho(t *testing.T) {
 			c, stop, err := row.Peer.Start()
 			require.NoError(t, err, "Start")
 			defer stop()
-			for _, pl := range []Payload{Small, KiB4} {
-				assert.NoError(t, Check(c, pl.Bytes()), "Check(%s payload)", pl.Name)
+			for _, pl := range append([]Payload{Small, KiB4}, StructPayloads...) {
+				assert.NoError(t, Check(c, pl), "Check(%s payload)", pl.Name)
 			}
 		})
 	}
@@ -80,7 +80,9 @@ func TestParsePayload(t *testing.T) {
 	}{
 		{in: "small", want: Small},
 		{in: "4k", want: KiB4},
-		{in: "512", want: Payload{Name: "512", Size: 512}},
+		{in: "512", want: Payload{Name: "512", Size: 512, Shape: ShapeBytes}},
+		{in: "struct", want: Struct},
+		{in: "nested", want: Nested},
 		{in: "big", wantErr: true},
 		{in: "0", wantErr: true},
 	}
@@ -118,8 +120,8 @@ func TestReport(t *testing.T) {
 	require.NoError(t, rep.WriteMarkdown(&md), "WriteMarkdown")
 	out := md.String()
 	assert.Contains(t, out, "Machine: test machine.", "WriteMarkdown")
-	assert.Contains(t, out, "| remoting | 40.0µs (0.80 / 2.00) | 80.0µs (0.80 / 2.00) | 90.0k (1.50 / 0.50) |", "WriteMarkdown")
-	assert.Contains(t, out, "| grpc | 80.0µs (1.60 / 4.00) |", "WriteMarkdown")
+	assert.Contains(t, out, "| remoting | 40.0µs (0.80 / 0.50) | 80.0µs (0.80 / 0.50) | 90.0k (1.50 / 4.50) |", "WriteMarkdown")
+	assert.Contains(t, out, "| grpc | 80.0µs (1.60 / 1.00) |", "WriteMarkdown")
 
 	var svg bytes.Buffer
 	require.NoError(t, rep.WriteSVG(&svg), "WriteSVG")

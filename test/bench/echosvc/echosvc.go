@@ -1,12 +1,17 @@
 // Package echosvc is the remote interface the benchmarks call through the
 // remoting middleware: one method that returns its argument, so that a call
 // measures the middleware and the network and nothing else, and a remote
-// factory of such objects, for the client-dependent lifecycle.
+// factory of such objects, for the client-dependent lifecycle. Structs
+// echoes the struct payloads, which every peer carries as the same Go
+// types.
 package echosvc
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
-//go:generate go tool stubgen -type Echo,Factory
+//go:generate go tool stubgen -type Echo,Factory,Structs
 
 // Echo returns what it is given.
 type Echo interface {
@@ -20,4 +25,36 @@ type Echo interface {
 type Factory interface {
 	// NewEcho makes an Echo for the caller.
 	NewEcho(ctx context.Context) (Echo, error)
+}
+
+// Structs returns the struct it is given, one method per payload shape.
+type Structs interface {
+	// EchoRecord returns r.
+	EchoRecord(ctx context.Context, r Record) (Record, error)
+	// EchoBlob returns b.
+	EchoBlob(ctx context.Context, b Blob) (Blob, error)
+	// EchoBatch returns b.
+	EchoBatch(ctx context.Context, b Batch) (Batch, error)
+}
+
+// Record is the small struct payload: what a typical message of a user
+// holds. It carries no CBOR tags, as a user's type would not.
+type Record struct {
+	ID    string
+	Count int64
+	Score float64
+	At    time.Time
+	Tags  []string
+}
+
+// Blob is a Record's header with a block of opaque bytes.
+type Blob struct {
+	ID   string
+	At   time.Time
+	Data []byte
+}
+
+// Batch is a nested payload: a slice of Records.
+type Batch struct {
+	Records []Record
 }

@@ -6,10 +6,13 @@
 //
 // Usage:
 //
-//	go run ./cmd/bench [-rows regexp] [-payload small,4k] [-duration 3s]
-//	                   [-callers 1,16,64,256] [-features=true]
-//	                   [-out file.md] [-svg file.svg]
+//	go run ./cmd/bench [-rows regexp] [-payload struct,struct-4k,nested,small,4k]
+//	                   [-rounds 5] [-duration 1s] [-callers 1,16,64]
+//	                   [-features=true] [-out file.md] [-svg file.svg]
 //
+// The peer rows are measured in interleaved rounds: in each round every
+// row is started, measured with every payload and stopped, and each
+// figure reported is the median over the rounds, with its spread.
 // -rows selects peer rows and feature rows alike, by name. Progress goes
 // to standard error, the tables to standard output (and to -out). The exit
 // status is 1 if a row could not be measured.
@@ -37,22 +40,23 @@ const (
 
 func main() {
 	rowsFlag := flag.String("rows", "", "regexp selecting rows by name; default all")
-	payloadFlag := flag.String("payload", "small,4k", "comma-separated payloads: small (100 B) or a size such as 4k or 512")
-	duration := flag.Duration("duration", 3*time.Second, "length of each measurement")
-	warmup := flag.Duration("warmup", 500*time.Millisecond, "calls made before a row is measured")
-	callersFlag := flag.String("callers", "1,16,64,256", "comma-separated numbers of concurrent callers")
+	payloadFlag := flag.String("payload", "struct,struct-4k,nested,small,4k", "comma-separated payloads: struct, struct-4k, nested, small (100 B) or a size such as 4k or 512")
+	rounds := flag.Int("rounds", 5, "interleaved rounds of the peer rows; each figure is the median over them")
+	duration := flag.Duration("duration", time.Second, "length of each measurement")
+	warmup := flag.Duration("warmup", 300*time.Millisecond, "calls made before a row is measured with a payload")
+	callersFlag := flag.String("callers", "1,16,64", "comma-separated numbers of concurrent callers")
 	out := flag.String("out", "", "also write the markdown to this file")
 	svg := flag.String("svg", "", "write a bar chart of calls/s at 64 callers to this SVG file")
 	features := flag.Bool("features", true, "also measure the feature rows: lifecycle strategies, invocation modes, reactivation, leases")
 	flag.Parse()
 
-	if err := run(*rowsFlag, *payloadFlag, *callersFlag, *duration, *warmup, *features, *out, *svg); err != nil {
+	if err := run(*rowsFlag, *payloadFlag, *callersFlag, *rounds, *duration, *warmup, *features, *out, *svg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rowsExpr, payloadList, callerList string, duration, warmup time.Duration, features bool, out, svg string) error {
+func run(rowsExpr, payloadList, callerList string, rounds int, duration, warmup time.Duration, features bool, out, svg string) error {
 	re, err := regexp.Compile(rowsExpr)
 	if err != nil {
 		return fmt.Errorf("-rows: %w", err)
@@ -98,16 +102,12 @@ func run(rowsExpr, payloadList, callerList string, duration, warmup time.Duratio
 		Config:  bench.Config{Callers: callers, Duration: duration, Warmup: warmup, Log: os.Stderr},
 	}
 	start := time.Now()
-	for _, pl := range payloads {
-		for _, row := range rows {
-			res, err := bench.Measure(row, pl, rep.Config)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "bench:", err)
-				rep.Errors = append(rep.Errors, err)
-				continue
-			}
-			rep.Results = append(rep.Results, res)
+	if len(rows) > 0 {
+		res, errs := bench.MeasureRounds(rows, payloads, rounds, rep.Config)
+		for _, err := range errs {
+			fmt.Fprintln(os.Stderr, "bench:", err)
 		}
+		rep.Results, rep.Errors = res, errs
 	}
 	if len(frows) > 0 {
 		res, err := bench.MeasureFeatures(frows, rep.Config)

@@ -1,0 +1,257 @@
+package wire
+
+import (
+	"bytes"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// record is a user's struct as a generated argument struct carries it: no
+// CBOR tags, so it travels as a map keyed by field name.
+type record struct {
+	ID    string
+	Count int64
+	Score float64
+	At    time.Time
+	Tags  []string
+}
+
+// recordArgs is a generated argument struct.
+type recordArgs struct {
+	_ struct{} `cbor:",toarray"`
+	R record
+}
+
+func sampleRecord() recordArgs {
+	return recordArgs{R: record{
+		ID: "order-004711", Count: 1_234_567_890_123, Score: 0.8125,
+		At:   time.Date(2026, 12, 1, 9, 30, 15, 123456789, time.FixedZone("", 3600)),
+		Tags: []string{"priority", "express", "gift-wrapped"},
+	}}
+}
+
+// TestRecordRoundTrip checks what the wire promises for a user's struct:
+// nanoseconds and the zone offset survive, and a field this end does not
+// know is ignored.
+func TestRecordRoundTrip(t *testing.T) {
+	in := sampleRecord()
+	buf, err := MarshalBuffer(&in)
+	require.NoError(t, err, "MarshalBuffer")
+	defer PutBuffer(buf)
+	var out recordArgs
+	require.NoError(t, Unmarshal(buf.Bytes(), &out), "Unmarshal(%x)", buf.Bytes())
+	assert.True(t, in.R.At.Equal(out.R.At), "Unmarshal(%x): At %v, want %v", buf.Bytes(), out.R.At, in.R.At)
+	_, off := out.R.At.Zone()
+	assert.Equal(t, 3600, off, "Unmarshal(%x): zone offset", buf.Bytes())
+	out.R.At = in.R.At
+	assert.Equal(t, in, out, "Unmarshal(%x)", buf.Bytes())
+
+	type newerRecord struct {
+		ID    string
+		Count int64
+		Score float64
+		At    time.Time
+		Tags  []string
+		Extra map[string]int
+	}
+	type newerArgs struct {
+		_ struct{} `cbor:",toarray"`
+		R newerRecord
+	}
+	newer, err := Marshal(&newerArgs{R: newerRecord{ID: in.R.ID, Count: in.R.Count, Extra: map[string]int{"x": 1}}})
+	require.NoError(t, err, "Marshal")
+	var old recordArgs
+	require.NoError(t, Unmarshal(newer, &old), "Unmarshal(%x) into the older type", newer)
+	assert.Equal(t, in.R.ID, old.R.ID, "Unmarshal(%x) into the older type", newer)
+}
+
+func BenchmarkMarshalRecord(b *testing.B) {
+	in := sampleRecord()
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, err := MarshalBuffer(&in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		PutBuffer(buf)
+	}
+}
+
+func BenchmarkUnmarshalRecord(b *testing.B) {
+	in := sampleRecord()
+	data, err := Marshal(&in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var out recordArgs
+		if err := Unmarshal(data, &out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// planned holds the types the plans cover, nested, with every kind of
+// field they support.
+type planned struct {
+	_       struct{} `cbor:",toarray"`
+	B       bool
+	I       int
+	I8      int8
+	I16     int16
+	I32     int32
+	I64     int64
+	U       uint
+	U8      uint8
+	U16     uint16
+	U32     uint32
+	U64     uint64
+	F       float64
+	S       string
+	Bytes   []byte
+	T       time.Time
+	Records []record
+	R       record
+	Nested  [][]string
+}
+
+func samplePlanned() []planned {
+	r := sampleRecord().R
+	return []planned{
+		{},
+		{B: true, I: -1, I8: -128, I16: 32767, I32: -1 << 31, I64: -1 << 63, U: 1 << 40, U8: 255, U16: 65535,
+			U32: 1<<32 - 1, U64: 1<<64 - 1, F: -0.1, S: "héllo", Bytes: []byte{}, T: r.At,
+			Records: []record{r, {}, {Tags: []string{}}}, R: r, Nested: [][]string{nil, {}, {"a"}}},
+		{I: 23, I64: 24, U: 255, U16: 256, S: string(make([]byte, 300)), Bytes: make([]byte, 70000),
+			T: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Records: []record{}},
+		{T: time.Date(1, 1, 1, 0, 0, 0, 1, time.FixedZone("", -(3*3600+30*60)))},
+	}
+}
+
+// TestPlanBytes checks that the plans encode as the encode mode does, and
+// decode what they encoded as the decode mode does.
+func TestPlanBytes(t *testing.T) {
+	for i, in := range samplePlanned() {
+		want, err := encMode.Marshal(&in)
+		require.NoError(t, err, "encMode.Marshal(sample %d)", i)
+		got, err := Marshal(&in)
+		require.NoError(t, err, "Marshal(sample %d)", i)
+		assert.Equal(t, want, got, "Marshal(sample %d)", i)
+
+		var viaMode, viaPlan planned
+		require.NoError(t, decMode.Unmarshal(want, &viaMode), "decMode.Unmarshal(%x)", want)
+		require.NoError(t, Unmarshal(want, &viaPlan), "Unmarshal(%x)", want)
+		assert.Equal(t, viaMode, viaPlan, "Unmarshal(%x)", want)
+	}
+}
+
+// TestPlanFallback checks that what the plans do not take is left to the
+// modes, with their outcome.
+func TestPlanFallback(t *testing.T) {
+	r := sampleRecord()
+	good, err := Marshal(&r)
+	require.NoError(t, err, "Marshal")
+	enc := func(v any) []byte {
+		b, err := encMode.Marshal(v)
+		require.NoError(t, err, "encMode.Marshal(%v)", v)
+		return b
+	}
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		{"trailing bytes", append(append([]byte{}, good...), 0)},
+		{"truncated", good[:len(good)-1]},
+		{"duplicate field", enc([]any{map[string]any{"ID": "a", "Count": 1}})[:0]},
+		{"unknown field", enc([]any{map[string]any{"ID": "a", "Extra": []int{1}}})},
+		{"int where a string goes", enc([]any{map[string]any{"ID": 1}})},
+		{"float where an int goes", enc([]any{map[string]any{"Count": 1.5}})},
+		{"int for a float", enc([]any{map[string]any{"Score": 2}})},
+		{"epoch time", enc([]any{map[string]any{"At": cbor.Tag{Number: 1, Content: 1700000000}}})},
+		{"bad time text", enc([]any{map[string]any{"At": cbor.Tag{Number: 0, Content: "yesterday"}}})},
+		{"invalid UTF-8", append([]byte{0x81, 0xa1, 0x62, 'I', 'D', 0x61}, 0xff)},
+		{"indefinite array", []byte{0x9f, 0xa0, 0xff}},
+		{"lowercase field", enc([]any{map[string]any{"id": "a"}})},
+		{"too many elements", []byte{0x82, 0xa0, 0xa0}},
+		{"deep nesting", append(bytes.Repeat([]byte{0x81}, 40), 0xa0)},
+	}
+	// A map with the same key twice, which no encoder of this package makes.
+	tests[2].in = []byte{0x81, 0xa2, 0x62, 'I', 'D', 0x61, 'a', 0x62, 'I', 'D', 0x61, 'b'}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var viaMode, viaPlan recordArgs
+			wantErr := decMode.Unmarshal(tc.in, &viaMode)
+			gotErr := Unmarshal(tc.in, &viaPlan)
+			if wantErr != nil {
+				require.Error(t, gotErr, "Unmarshal(%x)", tc.in)
+				assert.Equal(t, wantErr.Error(), gotErr.Error(), "Unmarshal(%x)", tc.in)
+				return
+			}
+			require.NoError(t, gotErr, "Unmarshal(%x)", tc.in)
+			assert.Equal(t, viaMode, viaPlan, "Unmarshal(%x)", tc.in)
+		})
+	}
+
+	t.Run("not a zero value", func(t *testing.T) {
+		in := enc([]any{map[string]any{"ID": "a", "Extra": 1}})
+		viaMode := recordArgs{R: record{Count: 7}}
+		viaPlan := viaMode
+		require.NoError(t, decMode.Unmarshal(in, &viaMode), "decMode.Unmarshal(%x)", in)
+		require.NoError(t, Unmarshal(in, &viaPlan), "Unmarshal(%x)", in)
+		assert.Equal(t, viaMode, viaPlan, "Unmarshal(%x)", in)
+	})
+	for _, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		in := planned{F: f}
+		want, got := enc(&in), must(t)(Marshal(&in))
+		assert.Equal(t, want, got, "Marshal(%v)", f)
+	}
+	far := planned{T: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	_, wantErr := encMode.Marshal(&far)
+	_, gotErr := Marshal(&far)
+	assert.Equal(t, wantErr, gotErr, "Marshal(year 10000)")
+}
+
+func must(t *testing.T) func([]byte, error) []byte {
+	return func(b []byte, err error) []byte {
+		t.Helper()
+		require.NoError(t, err)
+		return b
+	}
+}
+
+// The Mode benchmarks measure the encode and decode modes alone, without
+// the plans, for comparison.
+func BenchmarkMarshalRecordMode(b *testing.B) {
+	in := sampleRecord()
+	b.ReportAllocs()
+	for b.Loop() {
+		buf := bufPool.Get().(*bytes.Buffer)
+		buf.Reset()
+		if err := encMode.MarshalToBuffer(&in, buf); err != nil {
+			b.Fatal(err)
+		}
+		PutBuffer(buf)
+	}
+}
+
+func BenchmarkUnmarshalRecordMode(b *testing.B) {
+	in := sampleRecord()
+	data, err := Marshal(&in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var out recordArgs
+		if err := decMode.Unmarshal(data, &out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
