@@ -420,6 +420,17 @@ func LookupStructs(ctx context.Context, r remoting.Resolver, name string) (*Stru
 	return NewStructsProxy(r, ref), nil
 }
 
+// StructsByKey returns a proxy for the keyed object of Structs that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func StructsByKey(c remoting.Caller, key string) (*StructsProxy, error) {
+	ref, err := remoting.KeyRef(StructsInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewStructsProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *StructsProxy) Ref() remoting.Ref { return p.ref }
 

@@ -39,6 +39,17 @@ func LookupShop(ctx context.Context, r remoting.Resolver, name string) (*ShopPro
 	return NewShopProxy(r, ref), nil
 }
 
+// ShopByKey returns a proxy for the keyed object of Shop that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func ShopByKey(c remoting.Caller, key string) (*ShopProxy, error) {
+	ref, err := remoting.KeyRef(ShopInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewShopProxy(c, ref), nil
+}
+
 // Ref returns the reference of the object the proxy calls.
 func (p *ShopProxy) Ref() remoting.Ref { return p.ref }
 
@@ -303,6 +314,17 @@ func LookupWatcher(ctx context.Context, r remoting.Resolver, name string) (*Watc
 		return nil, err
 	}
 	return NewWatcherProxy(r, ref), nil
+}
+
+// WatcherByKey returns a proxy for the keyed object of Watcher that key names, calling through c. It makes no call: the
+// reference is computed (remoting.KeyRef), and the server activates the object on its first call. It fails only
+// for a key that remoting.CheckKey refuses, with InvalidArgument.
+func WatcherByKey(c remoting.Caller, key string) (*WatcherProxy, error) {
+	ref, err := remoting.KeyRef(WatcherInterface, key)
+	if err != nil {
+		return nil, err
+	}
+	return NewWatcherProxy(c, ref), nil
 }
 
 // Ref returns the reference of the object the proxy calls.
