@@ -10,8 +10,12 @@
 // temporary directory, and two clients, in one process over real loopback
 // TCP, and prints what happens at each step:
 //
-//	go run ./examples/accounts
-//	go run ./examples/accounts -store bolt   # the default, and for now the only store
+//	go run ./examples/accounts                  # on a bbolt file: nothing to install
+//	go run ./examples/accounts -store postgres -url postgres://user@127.0.0.1:5432/db
+//	go run ./examples/accounts -store redis -url redis://127.0.0.1:6379/0
+//
+// Against PostgreSQL or Redis each run keeps its accounts under names of
+// its own (a table, a key prefix), so that runs do not see each other's.
 package main
 
 //go:generate go tool stubgen -type Account
@@ -32,6 +36,8 @@ import (
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/passivation"
 	"github.com/remoting-go/remoting/passivation/bolt"
+	"github.com/remoting-go/remoting/passivation/postgres"
+	"github.com/remoting-go/remoting/passivation/redis"
 	"github.com/remoting-go/remoting/requestor"
 )
 
@@ -117,7 +123,8 @@ func (a *account) Deactivate(context.Context) error {
 const idle = 200 * time.Millisecond
 
 func main() {
-	storeKind := flag.String("store", "bolt", "the store of the accounts' states: bolt (a bbolt file in a temporary directory)")
+	storeKind := flag.String("store", "bolt", "the store of the accounts' states: bolt (a bbolt file in a temporary directory), postgres or redis")
+	flag.StringVar(&storeURL, "url", os.Getenv("REMOTING_STORE_URL"), "the server of -store postgres or redis (default $REMOTING_STORE_URL)")
 	flag.Parse()
 	if err := run(*storeKind); err != nil {
 		fmt.Fprintln(os.Stderr, "accounts:", err)
@@ -125,17 +132,35 @@ func main() {
 	}
 }
 
+// storeURL is the server of a PostgreSQL or Redis store.
+var storeURL string
+
+// runName names this run's table or key prefix in a shared store.
+var runName = fmt.Sprintf("accounts_%d", time.Now().UnixNano())
+
 // openStore opens the store of the accounts' states. Any
-// passivation.Store serves: a store of another kind is opened here, by
-// the name -store gives it.
+// passivation.Store serves: each kind is opened here, by the name -store
+// gives it; every run of the servers below opens the same one.
 func openStore(kind, dir string) (passivation.Store, string, error) {
 	switch kind {
 	case "bolt":
 		path := filepath.Join(dir, "accounts.db")
 		s, err := bolt.Open(path, bolt.Options{})
 		return s, path, err
+	case "postgres":
+		if storeURL == "" {
+			return nil, "", errors.New("-store postgres needs -url")
+		}
+		s, err := postgres.Open(storeURL, postgres.Options{Table: runName})
+		return s, "table " + runName, err
+	case "redis":
+		if storeURL == "" {
+			return nil, "", errors.New("-store redis needs -url")
+		}
+		s, err := redis.Open(storeURL, redis.Options{Prefix: runName + ":"})
+		return s, "keys " + runName + ":*", err
 	}
-	return nil, "", fmt.Errorf("-store %q: unknown store (want bolt)", kind)
+	return nil, "", fmt.Errorf("-store %q: unknown store (want bolt, postgres or redis)", kind)
 }
 
 // server is one run of the bank's server on the store.
