@@ -52,6 +52,8 @@ type writer struct {
 	err     error         // sticky: the first write error, or errWriterClosed
 	closing bool          // shutdown was called: refuse new frames, flush the rest
 	running bool          // the goroutine is running
+	idle    bool          // the goroutine waits for frames (see writerLinger)
+	wake    chan struct{} // capacity 1: wakes an idle goroutine
 	writing bool          // a batch is being written
 	space   chan struct{} // closed when pending is taken; nil if nobody waits
 	done    chan struct{} // closed when the writer has failed or shut down and its goroutine has exited
@@ -67,6 +69,7 @@ func newWriter(w io.Writer, cfg writerConfig, preface []byte) *writer {
 		w:            w,
 		writerConfig: cfg,
 		done:         make(chan struct{}),
+		wake:         make(chan struct{}, 1),
 	}
 	if len(preface) > 0 {
 		wr.mu.Lock()
@@ -127,11 +130,58 @@ func (w *writer) writeFrame(ctx context.Context, f *wire.Frame) error {
 	return nil
 }
 
-// startLocked starts the goroutine unless it runs. The caller holds w.mu.
+// writerLinger is how long a writer's goroutine waits for more frames
+// once its queue is empty before it exits. A goroutine started afresh for
+// every frame grows its stack through yamux's write path every time; under
+// a steady load of larger frames (4 KiB replies) that halved the calls a
+// connection served. An idle stream still costs no goroutine after it.
+const writerLinger = 200 * time.Millisecond
+
+// startLocked starts the goroutine unless it runs, or wakes it if it
+// waits for frames. The caller holds w.mu.
 func (w *writer) startLocked() {
-	if !w.running {
+	switch {
+	case !w.running:
 		w.running = true
 		go w.loop()
+	case w.idle:
+		w.idle = false
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// linger waits, with w.mu held and released meanwhile, for a frame to be
+// queued, for the writer to end, or for writerLinger; it reports whether
+// the goroutine should go on.
+func (w *writer) linger(t *time.Timer) bool {
+	w.idle = true
+	w.mu.Unlock()
+	t.Reset(writerLinger)
+	select {
+	case <-w.wake:
+		// As at the start: let the frames about to be queued join this
+		// batch.
+		runtime.Gosched()
+	case <-t.C:
+	}
+	t.Stop()
+	w.mu.Lock()
+	w.idle = false
+	return w.err == nil && len(w.pending) > 0
+}
+
+// wakeLocked wakes an idle goroutine so that it sees the writer end. The
+// caller holds w.mu.
+func (w *writer) wakeLocked() {
+	if w.idle {
+		w.idle = false
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -152,8 +202,14 @@ func (w *writer) loop() {
 	// the write: under load this turns many small writes (and system
 	// calls) into one; alone, it costs a yield.
 	runtime.Gosched()
+	t := time.NewTimer(writerLinger)
+	t.Stop()
 	for {
 		w.mu.Lock()
+		if w.err == nil && len(w.pending) == 0 && !w.closing && w.linger(t) {
+			w.mu.Unlock()
+			continue
+		}
 		if w.err != nil || len(w.pending) == 0 {
 			w.running = false
 			if cap(w.pending) > maxIdleBuffer {
@@ -225,6 +281,7 @@ func (w *writer) flushed() bool {
 func (w *writer) shutdown() {
 	w.mu.Lock()
 	w.closing = true
+	w.wakeLocked()
 	w.endLocked()
 	w.mu.Unlock()
 }
@@ -243,6 +300,7 @@ func (w *writer) fail(err error) {
 		close(w.space)
 		w.space = nil
 	}
+	w.wakeLocked()
 	w.endLocked()
 	w.mu.Unlock()
 }
