@@ -109,7 +109,7 @@ type Client struct {
 
 	holds holds // the objects proxies hold, which the renewer keeps alive
 
-	chain        atomic.Pointer[remoting.Interceptor]                            // nil: no interceptors
+	chain        dispatch.Chain                                                  // the client\'s interceptors
 	next         remoting.Handler                                                // c.invoke, bound once
 	connect      func(context.Context, *remoting.Invocation) (*peer.Peer, error) // c.prepare, bound once
 	reg          *dispatch.Registry                                              // objects this client exports to its server
@@ -312,7 +312,7 @@ func (c *Client) forget(cn *peer.Peer) {
 // Unavailable when the server cannot be reached or the connection died.
 func (c *Client) Invoke(ctx context.Context, inv *remoting.Invocation) error {
 	if chain := c.chain.Load(); chain != nil {
-		return (*chain)(ctx, inv, c.next)
+		return chain(ctx, inv, c.next)
 	}
 	return c.invoke(ctx, inv)
 }
@@ -330,12 +330,7 @@ func (c *Client) invoke(ctx context.Context, inv *remoting.Invocation) error {
 // For ModeAsync calls the chain's next returns once the call is sent; an
 // interceptor that needs the outcome wraps inv.Done.
 func (c *Client) SetInterceptors(interceptors ...remoting.Interceptor) {
-	ic := remoting.Chain(interceptors...)
-	if ic == nil {
-		c.chain.Store(nil)
-		return
-	}
-	c.chain.Store(&ic)
+	c.chain.Set(interceptors...)
 }
 
 // SetCallbackInterceptors replaces, atomically, the chain of the calls the

@@ -121,7 +121,7 @@ type connCaller struct {
 
 func (c *connCaller) Invoke(ctx context.Context, inv *remoting.Invocation) error {
 	if chain := c.reg.callbacks.Load(); chain != nil {
-		return (*chain)(ctx, inv, c.p.Invoke)
+		return chain(ctx, inv, c.p.Invoke)
 	}
 	return c.p.Invoke(ctx, inv)
 }

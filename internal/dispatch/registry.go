@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/remoting-go/remoting"
@@ -89,10 +88,10 @@ type Registry struct {
 	owners  Owners // nil: owned objects are fixed, tracked in owned
 	closed  error  // returned by registrations after Close
 	objects objectTable
-	chain   atomic.Pointer[remoting.Interceptor] // nil: no interceptors
+	chain   Chain
 	// callbacks is the chain of the calls this end makes back to the
 	// objects the other end exported (Args.Caller); nil: none.
-	callbacks atomic.Pointer[remoting.Interceptor]
+	callbacks Chain
 	keys      keyKinds
 
 	mu       sync.Mutex
@@ -253,24 +252,14 @@ func (r *Registry) Close(ctx context.Context) error {
 // after the object and method are found and before an instance is
 // acquired, so a call an interceptor refuses activates nothing.
 func (r *Registry) SetInterceptors(interceptors ...remoting.Interceptor) {
-	ic := remoting.Chain(interceptors...)
-	if ic == nil {
-		r.chain.Store(nil)
-		return
-	}
-	r.chain.Store(&ic)
+	r.chain.Set(interceptors...)
 }
 
 // SetCallbackInterceptors replaces, as SetInterceptors does, the chain of
 // the calls this end makes to objects the other end exported (the Caller
 // of Args.Caller): a client-side chain, first outermost.
 func (r *Registry) SetCallbackInterceptors(interceptors ...remoting.Interceptor) {
-	ic := remoting.Chain(interceptors...)
-	if ic == nil {
-		r.callbacks.Store(nil)
-		return
-	}
-	r.callbacks.Store(&ic)
+	r.callbacks.Set(interceptors...)
 }
 
 // Dispatch serves one request: the naming service for the zero object id,
@@ -331,7 +320,7 @@ func (r *Registry) Dispatch(ctx context.Context, req *peer.Request) (reply any, 
 	}
 	ctx = remoting.NewServerContext(ctx, remoting.ServerInfo{Caller: caller, Remote: req.Peer.Remote(), Deadline: f.Deadline}, f.Meta)
 	if chain := r.chain.Load(); chain != nil {
-		return r.intercepted(ctx, *chain, req, obj, m, args)
+		return r.intercepted(ctx, chain, req, obj, m, args)
 	}
 	return r.call(ctx, req, obj, m, f.Method, args)
 }
