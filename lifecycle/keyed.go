@@ -80,6 +80,45 @@ type KeyedOptions struct {
 	// SaveInterval is the longest a changed state waits to be saved with
 	// SaveEveryInterval. Default [DefaultSaveInterval], 1 second.
 	SaveInterval time.Duration
+
+	// Directory, if set, decides whether an object may be active on this
+	// server: a cluster's (package cluster) makes sure that each keyed
+	// object is active on at most one server of many. Default: none, every
+	// object may be active here.
+	Directory Directory
+}
+
+// A Directory decides where keyed objects may be active. The objects
+// call it around each activation and before each call; package cluster
+// implements it on etcd, so that each object is active on at most one
+// server of a cluster at any time. Its methods must be safe for
+// concurrent use.
+type Directory interface {
+	// Claim is called before the object of key, whose id is id, activates
+	// here, with the object's turn held (no call of the key runs here).
+	// nil lets it activate; an error fails the call with it, before the
+	// method runs, and the object leaves the table, so that the next call
+	// of the key claims it anew. A cluster's error names the server that
+	// hosts the object.
+	Claim(ctx context.Context, id remoting.ObjectID, iface, key string) error
+	// Hosting returns nil while the objects claimed here may be served,
+	// and the error to fail their calls with once they may not (the server
+	// lost its claims, or is leaving). It is called before each call of a
+	// live object and must be cheap. An object that finds Hosting failing
+	// is dropped without being saved: its claim may be another server's
+	// by now, and the store keeps what was saved before.
+	Hosting() error
+	// Release is called when an object activated here has been saved (as
+	// its Durability says) and is about to be dropped (it passivated, it
+	// was evicted, the server closed, or a save failed), with its turn
+	// held, so that no new activation of its key starts here before it
+	// returns. Its error is logged by no one: a claim Release could not
+	// give up is still this server's, and a later Claim here takes it.
+	Release(ctx context.Context, id remoting.ObjectID)
+	// Attach is called once, when the objects are bound to their
+	// interface, so that the directory can evict them (see
+	// [KeyedObjects.Evict]) when the server leaves or loses its claims.
+	Attach(objs *KeyedObjects)
 }
 
 // DefaultSaveInterval is the default of [KeyedOptions.SaveInterval].
@@ -113,7 +152,7 @@ const DefaultSaveInterval = time.Second
 // a concrete T this is checked when the interface is registered; for an
 // interface type, on each instance.
 func Keyed[T any](newFn func(ctx context.Context, key string) (T, error), opts KeyedOptions) *KeyedObjects {
-	k := &KeyedObjects{store: opts.Store, durability: opts.Durability, interval: opts.SaveInterval}
+	k := &KeyedObjects{store: opts.Store, durability: opts.Durability, interval: opts.SaveInterval, dir: opts.Directory}
 	if k.interval <= 0 {
 		k.interval = DefaultSaveInterval
 	}
@@ -175,6 +214,7 @@ type KeyedObjects struct {
 	store      passivation.Store
 	durability Durability
 	interval   time.Duration // SaveEveryInterval's
+	dir        Directory     // nil: every object may be active here
 	after      atomic.Int64  // the idle time before passivation
 	err        error         // an option that cannot work, reported by Bind
 
@@ -226,6 +266,9 @@ func (k *KeyedObjects) Bind(b Binding, leave func(id remoting.ObjectID, s Strate
 	k.idle = lease.NewManager(lease.Options{OnEnd: k.idleEnded})
 	if k.durability == SaveEveryInterval {
 		k.saver = lease.NewManager(lease.Options{OnEnd: k.saveDue})
+	}
+	if k.dir != nil {
+		k.dir.Attach(k)
 	}
 	return nil
 }
@@ -394,6 +437,13 @@ func (o *keyedObject) Acquire(ctx context.Context) (any, error) {
 	}
 	switch o.state {
 	case keyedLive:
+		if o.k.dir != nil {
+			if err := o.k.dir.Hosting(); err != nil {
+				o.drop(context.WithoutCancel(ctx), keyedLeft)
+				o.give()
+				return nil, err
+			}
+		}
 		return o.inst, nil
 	case keyedLeft:
 		o.give()
@@ -447,6 +497,16 @@ func (o *keyedObject) activate(ctx context.Context) (v any, err error) {
 		o.b.emit(kind, 0, err)
 	}()
 	k := o.k
+	if k.dir != nil {
+		if err := k.dir.Claim(ctx, o.b.ID, o.b.Interface, o.key); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				k.dir.Release(context.WithoutCancel(ctx), o.b.ID)
+			}
+		}()
+	}
 	var r keyedRecord
 	var version uint64
 	rec, err := k.store.Load(ctx, o.b.ID)
@@ -526,6 +586,9 @@ func (o *keyedObject) save(ctx context.Context) error {
 func (o *keyedObject) drop(ctx context.Context, state keyedState) error {
 	inst := o.inst
 	o.state, o.inst = state, nil
+	if o.k.dir != nil {
+		o.k.dir.Release(ctx, o.b.ID)
+	}
 	o.k.live.CompareAndDelete(o.b.ID, o)
 	if state == keyedLeft {
 		o.leaveTable()
@@ -549,6 +612,10 @@ func (o *keyedObject) passivateIfIdle(ctx context.Context) (again time.Duration)
 	}
 	if idle := time.Duration(o.k.clock() - o.last.Load()); idle < after {
 		return after - idle
+	}
+	if o.k.lostClaims() {
+		o.drop(ctx, keyedLeft)
+		return 0
 	}
 	// With SaveEveryCall the store has the state already: the last call
 	// that could change it saved it.
@@ -579,11 +646,73 @@ func (o *keyedObject) Close(ctx context.Context) error {
 		return nil
 	}
 	var err error
-	if o.k.durability == SaveOnPassivation || o.dirty {
+	if (o.k.durability == SaveOnPassivation || o.dirty) && !o.k.lostClaims() {
 		err = o.save(ctx)
 		o.b.emit(remoting.EventPassivated, 0, err)
 	}
 	return errors.Join(err, o.drop(ctx, keyedClosed))
+}
+
+// lostClaims reports whether the directory says that the objects claimed
+// here may no longer be served: their states must not be saved from
+// here.
+func (k *KeyedObjects) lostClaims() bool { return k.dir != nil && k.dir.Hosting() != nil }
+
+// Interface returns the interface the objects are bound to; empty before
+// the server binds them.
+func (k *KeyedObjects) Interface() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.b.Interface
+}
+
+// Evict ends every live object now, as a passivation does, so that its
+// key can activate elsewhere: once the call running on it has returned
+// (or ctx has ended), its state is saved if save is set and its
+// Durability has not saved it already, it is released from the
+// directory and deactivated. A Directory calls it when the server leaves
+// its cluster (save set) or has lost its claims (save unset: another
+// server may have the object by now). An object whose save fails is
+// dropped all the same, and the error is returned, joined with the
+// others'. Without save, only objects the Directory no longer lets serve
+// (Hosting fails) are ended. Calls that arrive meanwhile activate their objects anew, as
+// the Directory lets them. Evict returns the number of objects it ended.
+func (k *KeyedObjects) Evict(ctx context.Context, save bool) (int, error) {
+	var objs []*keyedObject
+	k.live.Range(func(_, v any) bool {
+		objs = append(objs, v.(*keyedObject))
+		return true
+	})
+	n := 0
+	var errs []error
+	for _, o := range objs {
+		ended, err := o.evict(ctx, save)
+		if ended {
+			n++
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// evict ends the object for Evict.
+func (o *keyedObject) evict(ctx context.Context, save bool) (bool, error) {
+	if err := o.take(ctx); err != nil {
+		return false, fmt.Errorf("lifecycle: evict %s %q: %w", o.b.Interface, o.key, err)
+	}
+	defer o.give()
+	if o.state != keyedLive || !save && !o.k.lostClaims() {
+		return false, nil
+	}
+	var err error
+	if save && o.k.durability != SaveEveryCall && (o.k.durability != SaveEveryInterval || o.dirty) {
+		err = o.save(ctx)
+	}
+	o.drop(context.WithoutCancel(ctx), keyedLeft)
+	o.b.emit(remoting.EventPassivated, 0, err)
+	return true, err
 }
 
 // savingObject is the strategy of a keyed object that saves its state
@@ -656,7 +785,7 @@ func (k *KeyedObjects) saveDue(id remoting.ObjectID, reason lease.Reason) {
 		return // closing
 	}
 	defer o.give()
-	if o.state != keyedLive || !o.dirty {
+	if o.state != keyedLive || !o.dirty || k.lostClaims() {
 		return
 	}
 	if err := o.save(k.ctx); err != nil {
