@@ -68,6 +68,13 @@ type Options struct {
 	// to be sent calls, as a cluster layer decides. It adds to
 	// [Handler.SetFenced].
 	Fenced func() bool
+	// Cluster, if set, gives the node's view of its cluster for
+	// /debug/remoting and /debug/remoting/cluster: members, objects
+	// hosted, directory cache hits and misses, forwards, fencing. A
+	// cluster node's Status fits: func() any { return n.Status() }. The
+	// admin endpoint does not link the cluster package: the value is shown
+	// as JSON.
+	Cluster func() any
 	// PublicHealth serves /livez, /readyz and /healthz without the Token,
 	// for orchestrator probes that carry no credentials; the other routes
 	// still need it. Default false: every route needs the Token, if one
@@ -149,6 +156,7 @@ func NewHandler(opts Options) *Handler {
 	h.mux.HandleFunc("GET /readyz", h.readyz)
 	h.mux.HandleFunc("GET /healthz", h.readyz)
 	h.mux.HandleFunc("GET /debug/remoting", h.debug)
+	h.mux.HandleFunc("GET /debug/remoting/cluster", h.cluster)
 	h.mux.Handle("GET /metrics", h.metricsHandler())
 	return h
 }
@@ -222,6 +230,14 @@ func (h *Handler) debug(w http.ResponseWriter, _ *http.Request) {
 	h.writeJSON(w, http.StatusOK, h.Snapshot())
 }
 
+func (h *Handler) cluster(w http.ResponseWriter, _ *http.Request) {
+	if h.opts.Cluster == nil {
+		http.Error(w, "not a cluster node", http.StatusNotFound)
+		return
+	}
+	h.writeJSON(w, http.StatusOK, h.opts.Cluster())
+}
+
 func (h *Handler) writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -247,6 +263,7 @@ type Snapshot struct {
 	Adaptive  map[string]AdaptiveInfo `json:"adaptive,omitempty"`
 	Methods   []MethodInfo            `json:"methods,omitempty"`
 	Lifecycle []EventCount            `json:"lifecycle,omitempty"`
+	Cluster   any                     `json:"cluster,omitempty"`
 }
 
 // ServerStats are the server's counts (invoker.Stats).
@@ -340,6 +357,9 @@ func (h *Handler) Snapshot() Snapshot {
 		st := o.Server.Stats()
 		s.Server = &ServerStats{Connections: st.Connections, Objects: st.Objects, Running: st.Running,
 			Replies: st.Replies, Errors: st.Errors, Acks: st.Acks}
+	}
+	if o.Cluster != nil {
+		s.Cluster = o.Cluster()
 	}
 	if o.Objects != nil {
 		s.Objects = o.Objects()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,10 @@ import (
 
 // DefaultMaxHops is the default of [ClientOptions.MaxHops].
 const DefaultMaxHops = 3
+
+// DefaultMaxCached is the default of [ClientOptions.MaxCached]: at about
+// 100 bytes an entry, 100 MB.
+const DefaultMaxCached = 1 << 20
 
 // ClientOptions configure [Dial].
 type ClientOptions struct {
@@ -30,6 +35,10 @@ type ClientOptions struct {
 	// for a stale cache entry, one for a placement that lost a race, one
 	// spare.
 	MaxHops int
+	// MaxCached bounds the directory cache: past it, an entry is dropped
+	// for each one added (the call of a dropped object pays a miss, and
+	// perhaps a hop). Default [DefaultMaxCached].
+	MaxCached int
 	// Local, if set, is the node the client runs on and a Caller that
 	// reaches it without a socket: calls routed to Local.ID go through
 	// Local.Caller. cluster/node.Node.Client sets it.
@@ -69,6 +78,7 @@ type Client struct {
 	mu    sync.Mutex
 	conns map[string]*nodeConn // by endpoint
 	dir   sync.Map             // remoting.ObjectID -> string, the node an object was last found on
+	nDir  atomic.Int64         // entries in dir, about
 
 	singletons sync.Map // remoting.ObjectID -> *singleton
 
@@ -98,6 +108,9 @@ func Dial(ctx context.Context, opts ClientOptions) (*Client, error) {
 	}
 	if opts.MaxHops <= 0 {
 		opts.MaxHops = DefaultMaxHops
+	}
+	if opts.MaxCached <= 0 {
+		opts.MaxCached = DefaultMaxCached
 	}
 	cli, own, err := o.Connect()
 	if err != nil {
@@ -131,8 +144,7 @@ type ClientStats struct {
 
 // Stats returns the client's counts.
 func (c *Client) Stats() ClientStats {
-	n := 0
-	c.dir.Range(func(any, any) bool { n++; return true })
+	n := int(c.nDir.Load())
 	c.mu.Lock()
 	conns := len(c.conns)
 	c.mu.Unlock()
@@ -163,7 +175,7 @@ func (c *Client) Close() error {
 func (c *Client) memberGone(id string) {
 	c.dir.Range(func(k, v any) bool {
 		if v.(string) == id {
-			c.dir.CompareAndDelete(k, v)
+			c.uncache(k.(remoting.ObjectID), id)
 		}
 		return true
 	})
@@ -214,7 +226,7 @@ func (c *Client) route(ctx context.Context, inv *remoting.Invocation, not string
 			c.hits.Add(1)
 			return m, nil
 		}
-		c.dir.CompareAndDelete(id, v)
+		c.uncache(id, v.(string))
 	}
 	c.misses.Add(1)
 	// A call whose failure the caller never hears of (one-way, or
@@ -265,7 +277,10 @@ func (c *Client) invokeKeyed(ctx context.Context, inv *remoting.Invocation, hop 
 func (c *Client) sendKeyed(ctx context.Context, inv *remoting.Invocation, m Member, hop int) error {
 	caller, err := c.callerOf(ctx, m)
 	if err != nil {
-		c.dir.CompareAndDelete(inv.Target.ID, m.ID)
+		c.uncache(inv.Target.ID, m.ID)
+		if next, ok := c.unreachable(ctx, inv, m, err, hop); ok {
+			return c.sendKeyed(ctx, inv, next, hop+1)
+		}
 		return err
 	}
 	if inv.Mode == remoting.ModeAsync {
@@ -286,7 +301,24 @@ func (c *Client) sendKeyed(ctx context.Context, inv *remoting.Invocation, m Memb
 	if next, ok := c.moved(inv, m, err, hop); ok {
 		return c.sendKeyed(ctx, inv, next, hop+1)
 	}
+	if next, ok := c.unreachable(ctx, inv, m, err, hop); ok {
+		return c.sendKeyed(ctx, inv, next, hop+1)
+	}
 	return err
+}
+
+// unreachable returns the node to send a keyed call to next if err says
+// that the call could not reach m at all (a connection to it could not
+// be made, so nothing was sent) and hops are left: a node that left a
+// moment ago, before the client saw it go.
+func (c *Client) unreachable(ctx context.Context, inv *remoting.Invocation, m Member, err error, hop int) (Member, bool) {
+	var op *net.OpError
+	if hop >= c.o.MaxHops || !errors.As(err, &op) || op.Op != "dial" || ctx.Err() != nil {
+		return Member{}, false
+	}
+	c.forwards.Add(1)
+	next, err := c.route(ctx, inv, m.ID)
+	return next, err == nil && next.ID != m.ID
 }
 
 // moved looks at the outcome err of a keyed call sent to m: it returns
@@ -299,26 +331,52 @@ func (c *Client) moved(inv *remoting.Invocation, m Member, err error, hop int) (
 	switch {
 	case err == nil || !errors.As(err, &mv):
 		if remoting.CodeOf(err) == remoting.CodeUnavailable {
-			c.dir.CompareAndDelete(id, m.ID)
+			c.uncache(id, m.ID)
 		} else {
-			c.dir.Store(id, m.ID)
+			c.cache(id, m.ID)
 		}
 		return Member{}, false
 	case hop >= c.o.MaxHops:
-		c.dir.CompareAndDelete(id, m.ID)
+		c.uncache(id, m.ID)
 		return Member{}, false
 	}
 	c.forwards.Add(1)
 	if mv.Node != "" && mv.Node != m.ID && mv.Endpoint != "" {
-		c.dir.Store(id, mv.Node)
+		c.cache(id, mv.Node)
 		return Member{ID: mv.Node, Endpoint: mv.Endpoint}, true
 	}
-	c.dir.CompareAndDelete(id, m.ID)
+	c.uncache(id, m.ID)
 	next, err := c.route(context.Background(), inv, m.ID)
 	if err != nil {
 		return Member{}, false
 	}
 	return next, true
+}
+
+// cache notes that object id is on node, keeping the cache bounded.
+func (c *Client) cache(id remoting.ObjectID, node string) {
+	if _, loaded := c.dir.Swap(id, node); loaded {
+		return
+	}
+	if c.nDir.Add(1) <= int64(c.o.MaxCached) {
+		return
+	}
+	c.dir.Range(func(k, _ any) bool {
+		if k != id {
+			if _, ok := c.dir.LoadAndDelete(k); ok {
+				c.nDir.Add(-1)
+			}
+			return false
+		}
+		return true
+	})
+}
+
+// uncache forgets that object id is on node.
+func (c *Client) uncache(id remoting.ObjectID, node string) {
+	if c.dir.CompareAndDelete(id, node) {
+		c.nDir.Add(-1)
+	}
 }
 
 // callerOf returns the Caller that reaches member m.

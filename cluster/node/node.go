@@ -41,6 +41,10 @@ type Options struct {
 	// Requestor configures the connections of the node's own Client to the
 	// other nodes.
 	Requestor requestor.Options
+	// LeaveGrace is how long Shutdown keeps the server serving after the
+	// node has left, answering the calls of clients that have not yet
+	// seen it go with "moved", before it shuts the server down. Default 1 s.
+	LeaveGrace time.Duration
 	// OnFence, if set, is called with true when the node stops serving
 	// its keyed objects because it could not renew its lease in time, and
 	// with false when it serves again (admin.Handler.SetFenced fits).
@@ -104,6 +108,9 @@ func Join(ctx context.Context, opts Options) (*Node, error) {
 	}
 	if opts.ID == "" {
 		opts.ID = remoting.NewObjectID().String()[:13]
+	}
+	if opts.LeaveGrace <= 0 {
+		opts.LeaveGrace = time.Second
 	}
 	cli, own, err := co.Connect()
 	if err != nil {
@@ -391,11 +398,14 @@ func (n *Node) Leave(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Shutdown leaves the cluster (Leave), shuts the server down
-// (invoker.Server.Shutdown), and closes the node (Close), in that order:
-// a node's graceful stop, for SIGTERM.
+// Shutdown leaves the cluster (Leave), keeps serving for
+// Options.LeaveGrace so that clients that still send calls here are told
+// where to go, shuts the server down (invoker.Server.Shutdown), and
+// closes the node (Close), in that order: a node's graceful stop, for
+// SIGTERM.
 func (n *Node) Shutdown(ctx context.Context) error {
 	errLeave := n.Leave(ctx)
+	sleep(ctx, n.o.LeaveGrace)
 	errShut := n.o.Server.Shutdown(ctx)
 	return errors.Join(errLeave, errShut, n.Close())
 }

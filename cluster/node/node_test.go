@@ -2,8 +2,10 @@ package node_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/admin"
 	"github.com/remoting-go/remoting/cluster"
 	"github.com/remoting-go/remoting/cluster/node"
 	"github.com/remoting-go/remoting/internal/etcdserver"
@@ -357,5 +360,37 @@ func TestSingletonFailsOver(t *testing.T) {
 	t.Logf("singleton answered again %v after its leader died", time.Since(start))
 	if next, _ := cl.Leader(ctx, "ledger"); next == leader || next == "" {
 		t.Errorf("leader %q after %q died", next, leader)
+	}
+}
+
+func TestAdminShowsTheCluster(t *testing.T) {
+	c := newCluster(t, 2, lifecycle.SaveEveryCall)
+	nd := c.nodes[0].node
+	h := admin.NewHandler(admin.Options{Server: c.nodes[0].srv, Fenced: nd.Fenced, Cluster: func() any { return nd.Status() }})
+	cl, err := nd.Client(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := deposit(context.Background(), cl, key(i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/debug/remoting/cluster", nil))
+	var st node.Status
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
+		t.Fatalf("%v: %s", err, rec.Body)
+	}
+	if len(st.Members) != 2 || st.ID != nd.ID() || st.Fenced || st.Client == nil || st.Client.CacheMisses != 10 {
+		t.Errorf("status %s", rec.Body)
+	}
+	if st.Hosted != c.nodes[0].objs.Len() || st.Claims != uint64(st.Hosted) {
+		t.Errorf("hosted %d, claims %d; node holds %d", st.Hosted, st.Claims, c.nodes[0].objs.Len())
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != 200 {
+		t.Errorf("/readyz = %d", rec.Code)
 	}
 }
