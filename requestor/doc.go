@@ -52,6 +52,14 @@
 //     after failover its calls go to the next server, which answers
 //     NotFound unless it has that object too (a keyed object, activated by
 //     its key, is one it has).
+//   - Objects a remote factory made for the client, which it holds and
+//     renews, are renewed on the endpoint they were made through only:
+//     while the client is on another, their renewals are not sent (the
+//     other server would take their ids for ids of its own, and report
+//     them gone), so their server ends them once their lease or its grace
+//     period for the client runs out. If the client gets back to that
+//     endpoint before then, they live on. They count in [Client.Held] until
+//     their proxies are released.
 //   - Callback objects the client exported over the connection are
 //     released when it ends (the server that was calling them is gone); a
 //     program that wants to be called back by the next server passes them
