@@ -45,6 +45,14 @@ type Options struct {
 	// documentation. Default none: the client reconnects to the primary
 	// only.
 	Failover []string
+	// Dialer, if set, opens the client's connections instead of a
+	// net.Dialer: it is called with the Go network ("tcp" for "tls://"
+	// endpoints, "tcp" or "unix" for the others) and the endpoint's
+	// address, within the DialTimeout. It may return any net.Conn, such as
+	// one end of a net.Pipe. For "tls://" endpoints the client runs TLS
+	// with Options.TLS over the connection it returns. Default nil: a
+	// net.Dialer (a tls.Dialer for "tls://").
+	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 	// DialTimeout bounds one connection attempt including the handshake,
 	// when the caller's context allows longer. Default 10s.
 	DialTimeout time.Duration
@@ -279,15 +287,46 @@ func (c *Client) dialOne(ctx context.Context, ep remote) (*peer.Peer, error) {
 	return p, nil
 }
 
-// netConn opens the network connection to ep. Its errors name the
-// address.
+// netConn opens the network connection to ep, with Options.Dialer if set.
+// Its errors name the address.
 func (c *Client) netConn(ctx context.Context, ep remote) (net.Conn, error) {
-	if ep.network == "tls" {
-		d := tls.Dialer{Config: c.opts.TLS}
-		return d.DialContext(ctx, "tcp", ep.addr) // a *net.OpError names the address
+	if c.opts.Dialer == nil {
+		if ep.network == "tls" {
+			d := tls.Dialer{Config: c.opts.TLS}
+			return d.DialContext(ctx, "tcp", ep.addr) // a *net.OpError names the address
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, ep.network, ep.addr)
 	}
-	var d net.Dialer
-	return d.DialContext(ctx, ep.network, ep.addr)
+	network := ep.network
+	if network == "tls" {
+		network = "tcp"
+	}
+	nc, err := c.opts.Dialer(ctx, network, ep.addr)
+	if err == nil && nc == nil {
+		err = errors.New("Options.Dialer returned no connection")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", ep.name, err)
+	}
+	if ep.network != "tls" {
+		return nc, nil
+	}
+	cfg := c.opts.TLS
+	if cfg.ServerName == "" {
+		// As tls.Dialer does: the server's name is the address's host.
+		cfg = cfg.Clone()
+		cfg.ServerName = ep.addr
+		if host, _, err := net.SplitHostPort(ep.addr); err == nil {
+			cfg.ServerName = host
+		}
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("tls handshake with %s: %w", ep.name, err)
+	}
+	return tc, nil
 }
 
 // conn returns a usable connection, dialing if there is none. Concurrent
