@@ -49,7 +49,8 @@ type Options struct {
 	// net.Dialer: it is called with the Go network ("tcp" for "tls://"
 	// endpoints, "tcp" or "unix" for the others) and the endpoint's
 	// address, within the DialTimeout. It may return any net.Conn, such as
-	// one end of a net.Pipe. For "tls://" endpoints the client runs TLS
+	// one end of a net.Pipe whose other end a server serves with
+	// invoker.Server.ServeConn. For "tls://" endpoints the client runs TLS
 	// with Options.TLS over the connection it returns. Default nil: a
 	// net.Dialer (a tls.Dialer for "tls://").
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)

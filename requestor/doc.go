@@ -70,6 +70,10 @@
 // and the client's renewer renews the object's lease on the server
 // meanwhile, in batches. [Client.Release] ends the object at once.
 //
+// Options.Dialer replaces the network: with it a client can be connected
+// over any net.Conn, such as one end of a [net.Pipe] whose other end a
+// server in the same process serves with invoker.Server.ServeConn.
+//
 // For users: [Dial], [Options] and the [Client]'s Lookup, Release,
 // SetInterceptors, Close and its counts (Exported, Held, OnewayFailures);
 // Invoke is what proxies call. Export and Hold are for generated code,
