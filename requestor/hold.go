@@ -54,10 +54,11 @@ type held struct {
 //
 // An object is renewed only on the endpoint of the connection the client
 // had when Hold was first called for it: the one the factory's reply came
-// on. While the client is connected to another endpoint of its Failover
-// list, the object's renewals are not sent (its server would end it once
-// its lease or the client's grace period ran out), and they resume if the
-// client comes back to that endpoint.
+// on, unless the client failed over in between. While the client is
+// connected to another endpoint of its Failover list, the object's
+// renewals are not sent, so its server ends it when its lease or the
+// client's grace period runs out; if the client gets back to that
+// endpoint first, the renewals resume.
 func (c *Client) Hold(ref remoting.Ref) (release func()) {
 	if ref.ID.IsZero() {
 		return func() {}
