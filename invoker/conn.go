@@ -23,14 +23,19 @@ type conn struct {
 }
 
 // serve performs the handshake and starts a peer that serves the
-// connection. It reports whether it did: then the peer's OnClose ends the
+// connection, and returns the peer. Then the peer's OnClose ends the
 // connection's bookkeeping (Server.peerGone), and no goroutine waits for
-// the peer meanwhile.
-func (c *conn) serve() bool {
+// the peer meanwhile. If the handshake fails, serve ends the bookkeeping
+// itself and returns the handshake's error.
+func (c *conn) serve() (*peer.Peer, error) {
 	sess, err := transport.Server(c.srv.ctx, c.nc, c.srv.opts.transport(c.srv.budget))
 	if err != nil {
 		c.srv.opts.Logger.Warn("remoting: connection refused", "remote", c.nc.RemoteAddr(), "err", err)
-		return false
+		c.srv.mu.Lock()
+		c.srv.forget(c)
+		c.srv.mu.Unlock()
+		c.srv.wg.Done()
+		return nil, err
 	}
 	id := sess.RemoteID()
 	c.srv.peerCame(id)
@@ -48,14 +53,14 @@ func (c *conn) serve() bool {
 	if c.closed {
 		c.mu.Unlock()
 		p.Close()
-		return true
+		return p, nil
 	}
 	c.peer = p
 	c.mu.Unlock()
 	if c.srv.shuttingDown() {
 		p.GoAway()
 	}
-	return true
+	return p, nil
 }
 
 // addStats adds the connection's counts to st. The caller holds srv.mu.

@@ -32,8 +32,16 @@
 // call and belong to the client that called the factory. Unregister
 // removes an object registered by either call.
 //
+// Serve accepts connections from a listener; ServeConn serves one
+// connection the program made itself, such as one end of a [net.Pipe]
+// whose other end a requestor.Client dials through its Options.Dialer: a
+// client in the same process, with no socket. Both hold a connection to
+// the same limits and handshake, and count it in Stats.
+//
 // Goroutines: Serve runs one accept loop per listener (in the caller's
-// goroutine). Each connection gets one goroutine for its handshake, then
+// goroutine). ServeConn runs its connection's handshake in the caller's
+// goroutine and returns when the connection ends. Each accepted
+// connection gets one goroutine for its handshake, then
 // the goroutines of its session: yamux's receive and send loops, a reader
 // for the control stream, one that accepts the client's call streams, one
 // that waits for the session to end, and one reader per call stream the

@@ -374,11 +374,40 @@ func (s *Server) Serve(lis net.Listener) error {
 			continue
 		}
 		backoff = 0
-		if !s.startConn(nc) {
-			nc.Close()
+		c, err := s.admit(nc)
+		switch {
+		case errors.Is(err, ErrServerClosed):
 			return ErrServerClosed
+		case err == nil:
+			go c.serve()
 		}
 	}
+}
+
+// ServeConn serves one connection that the server did not accept itself,
+// such as one end of a [net.Pipe] whose other end a requestor.Client
+// dials through Options.Dialer, as Serve serves each connection it
+// accepts: the same handshake, limits, counts in Stats, and end by
+// Shutdown or Close. MaxConnectionsPerAddress counts nc.RemoteAddr()'s
+// host; every net.Pipe has the address "pipe", so they all count as one
+// host. The server owns nc from the call on and closes it.
+//
+// ServeConn blocks, running the handshake on the caller's goroutine, until
+// the connection has ended, and returns nil. It returns at once, with nc
+// closed, ErrServerClosed after Shutdown or Close; a *remoting.Error with
+// CodeResourceExhausted if a limit is reached (the client is told why, as
+// at Serve); or the handshake's error.
+func (s *Server) ServeConn(nc net.Conn) error {
+	c, err := s.admit(nc)
+	if err != nil {
+		return err
+	}
+	p, err := c.serve()
+	if err != nil {
+		return fmt.Errorf("invoker: serve connection from %s: %w", nc.RemoteAddr(), err)
+	}
+	<-p.Done()
+	return nil
 }
 
 // The backoff after a failed accept: it starts at minAcceptBackoff and
@@ -394,30 +423,27 @@ func (s *Server) shuttingDown() bool {
 	return s.closed || s.draining
 }
 
-func (s *Server) startConn(nc net.Conn) bool {
+// admit counts nc as a connection of the server, to be served by its
+// serve, or refuses it: with ErrServerClosed after Shutdown or Close
+// (closing nc), or with the limit it is over (answering its handshake
+// with the refusal, which closes it).
+func (s *Server) admit(nc net.Conn) (*conn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || s.draining {
-		return false
+		nc.Close()
+		return nil, ErrServerClosed
 	}
 	host := hostOf(nc.RemoteAddr())
 	if refusal := s.overLimit(host); refusal != nil {
 		s.refuse(nc, refusal)
-		return true
+		return nil, refusal
 	}
 	c := &conn{srv: s, nc: nc, host: host}
 	s.conns[c] = struct{}{}
 	s.perHost[host]++
-	s.wg.Add(1) // done by peerGone once served, or below if the handshake fails
-	go func() {
-		if !c.serve() {
-			s.mu.Lock()
-			s.forget(c)
-			s.mu.Unlock()
-			s.wg.Done()
-		}
-	}()
-	return true
+	s.wg.Add(1) // done by peerGone once served, or by serve if the handshake fails
+	return c, nil
 }
 
 // maxRefusing bounds the connections being refused at once: each takes a

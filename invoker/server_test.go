@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"sort"
 	"sync/atomic"
@@ -482,4 +483,91 @@ func TestServeSeveralListeners(t *testing.T) {
 			t.Fatal("Serve did not return")
 		}
 	}
+}
+
+// pipeTo returns a client of s over a net.Pipe that s serves with
+// ServeConn, and the channel ServeConn's result arrives on.
+func pipeTo(t *testing.T, s *invoker.Server) (*requestor.Client, <-chan error) {
+	t.Helper()
+	served := make(chan error, 1)
+	c, err := requestor.Dial(ctxT(t), "tcp://in-process", requestor.Options{
+		Dialer: func(context.Context, string, string) (net.Conn, error) {
+			client, server := net.Pipe()
+			go func() { served <- s.ServeConn(server) }()
+			return client, nil
+		},
+	})
+	require.NoError(t, err, "Dial over a pipe")
+	t.Cleanup(func() { c.Close() })
+	return c, served
+}
+
+func TestServeConn(t *testing.T) {
+	s := serve(t, invoker.Options{})
+	c, served := pipeTo(t, s.Server)
+	got, err := echo(t, c).Echo(ctxT(t), "piped")
+	require.NoError(t, err, "Echo over a pipe")
+	assert.Equal(t, "piped", got, "Echo over a pipe")
+	require.Eventually(t, func() bool { return s.Stats().Connections == 1 }, wait, time.Millisecond, "Connections with a piped client")
+
+	require.NoError(t, c.Close(), "Close the client")
+	select {
+	case err := <-served:
+		assert.NoError(t, err, "ServeConn once its client hung up")
+	case <-time.After(wait):
+		t.Fatal("ServeConn did not return after its client hung up")
+	}
+	require.Eventually(t, func() bool { return s.Stats().Connections == 0 }, wait, time.Millisecond, "Connections after the piped client hung up")
+}
+
+func TestServeConnRefusals(t *testing.T) {
+	t.Run("over MaxConnections", func(t *testing.T) {
+		s := serve(t, invoker.Options{MaxConnections: 1})
+		pipeTo(t, s.Server)
+		client, server := net.Pipe()
+		dialed := make(chan error, 1)
+		go func() {
+			_, err := requestor.Dial(ctxT(t), "tcp://in-process", requestor.Options{
+				Dialer: func(context.Context, string, string) (net.Conn, error) { return client, nil },
+			})
+			dialed <- err
+		}()
+		err := s.ServeConn(server)
+		assert.Equal(t, remoting.CodeResourceExhausted, remoting.CodeOf(err), "ServeConn past MaxConnections: %v", err)
+		select {
+		case err := <-dialed:
+			assert.Contains(t, errString(err), "its limit", "Dial refused past MaxConnections")
+		case <-time.After(wait):
+			t.Fatal("Dial did not return")
+		}
+	})
+	t.Run("not this protocol", func(t *testing.T) {
+		s := serve(t, invoker.Options{HandshakeTimeout: time.Second})
+		client, server := net.Pipe()
+		defer client.Close()
+		go func() {
+			client.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+			io.Copy(io.Discard, client)
+		}()
+		err := s.ServeConn(server)
+		assert.ErrorContains(t, err, "invoker: serve connection from pipe", "ServeConn of a peer that does not speak the protocol")
+		assert.NotErrorIs(t, err, invoker.ErrServerClosed, "ServeConn of a peer that does not speak the protocol")
+		assert.Zero(t, s.Stats().Connections, "Connections after a failed handshake")
+	})
+	t.Run("after Shutdown", func(t *testing.T) {
+		s := serve(t, invoker.Options{})
+		require.NoError(t, s.Shutdown(ctxT(t)), "Shutdown")
+		client, server := net.Pipe()
+		defer client.Close()
+		assert.ErrorIs(t, s.ServeConn(server), invoker.ErrServerClosed, "ServeConn after Shutdown")
+		_, err := client.Read(make([]byte, 1))
+		assert.ErrorIs(t, err, io.EOF, "reading a pipe ServeConn refused")
+	})
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

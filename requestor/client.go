@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,30 @@ type Options struct {
 	// TLS, if set, secures the connection; required for "tls://"
 	// endpoints.
 	TLS *tls.Config
+	// Failover lists further endpoints of the same service (servers that
+	// register the same named objects), tried in order after the one
+	// given to Dial, which is the primary. Dial connects to the first of
+	// them that handshakes. When the connection fails (or its server
+	// shuts down), the next dial starts with the endpoint after the one
+	// that failed and goes round the list; RedialBackoff applies only
+	// once every endpoint has failed in a row.
+	//
+	// Calls in flight on the connection that fails end with Unavailable
+	// and are not sent again: the server may or may not have run them.
+	// Calls made after the failure go to the next endpoint. What is tied
+	// to the connection does not move: see "Failover" in the package
+	// documentation. Default none: the client reconnects to the primary
+	// only.
+	Failover []string
+	// Dialer, if set, opens the client's connections instead of a
+	// net.Dialer: it is called with the Go network ("tcp" for "tls://"
+	// endpoints, "tcp" or "unix" for the others) and the endpoint's
+	// address, within the DialTimeout. It may return any net.Conn, such as
+	// one end of a net.Pipe whose other end a server serves with
+	// invoker.Server.ServeConn. For "tls://" endpoints the client runs TLS
+	// with Options.TLS over the connection it returns. Default nil: a
+	// net.Dialer (a tls.Dialer for "tls://").
+	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 	// DialTimeout bounds one connection attempt including the handshake,
 	// when the caller's context allows longer. Default 10s.
 	DialTimeout time.Duration
@@ -83,15 +108,16 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Client is a connection to one server endpoint that generated proxies
-// call through. It implements [remoting.Caller] and is safe for concurrent
-// use by any number of goroutines.
+// Client is a connection to a server endpoint (one at a time of those it
+// was given) that generated proxies call through. It implements
+// [remoting.Caller] and is safe for concurrent use by any number of
+// goroutines.
 type Client struct {
-	endpoint string            // normalised: "<network>://<address>"
-	id       remoting.ObjectID // this client's id, the same on every connection
-	network  string
-	addr     string
-	opts     Options
+	endpoint  string            // the primary's, normalised: "<network>://<address>"
+	endpoints []remote          // the primary, then Options.Failover
+	names     string            // the endpoints, for messages
+	id        remoting.ObjectID // this client's id, the same on every connection
+	opts      Options
 
 	mu sync.Mutex
 	// cur is the connection new calls use, nil if none; written under mu,
@@ -101,7 +127,9 @@ type Client struct {
 	dialErr  error         // the last dial's error
 	nextDial time.Time     // no dial before this time (backoff)
 	backoff  time.Duration
-	conns    map[*peer.Peer]struct{} // every live connection, current or draining
+	conns    map[*peer.Peer]int // every live connection, current or draining, and its endpoint's index
+	last     int                // the index of the endpoint of the connection made last
+	start    int                // the index of the endpoint the next dial tries first
 	closed   bool
 	life     context.Context // canceled by Close: ends dials and renewals
 	end      context.CancelFunc
@@ -123,63 +151,119 @@ var (
 	_ codegen.Holder    = (*Client)(nil)
 )
 
+// remote is one endpoint a Client may dial.
+type remote struct {
+	name    string // normalised: "<network>://<address>"
+	network string // "tcp", "tcp4", "tcp6", "unix" or "tls"
+	addr    string
+}
+
 // Dial connects to the server at endpoint ("tcp://host:port",
-// "unix:///path.sock", "tls://host:port", or a bare "host:port" for tcp)
-// and performs the handshake. It fails if the server cannot be reached,
-// does not speak this protocol, or speaks another version of it.
+// "unix:///path.sock", "tls://host:port", or a bare "host:port" for tcp),
+// or if it cannot, to the first of Options.Failover that it can, and
+// performs the handshake. It fails if no endpoint can be reached, speaks
+// this protocol and the same version of it; with several endpoints, the
+// error names each and what went wrong with it.
 func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
-	network, addr, err := remoting.ParseEndpoint(endpoint)
-	if err != nil {
-		return nil, err
-	}
-	if network == "tls" && opts.TLS == nil {
-		return nil, fmt.Errorf("requestor: dial %s: tls endpoint needs Options.TLS", endpoint)
+	endpoints := make([]remote, 0, 1+len(opts.Failover))
+	names := make([]string, 0, cap(endpoints))
+	for _, e := range append([]string{endpoint}, opts.Failover...) {
+		network, addr, err := remoting.ParseEndpoint(e)
+		if err != nil {
+			return nil, err
+		}
+		if network == "tls" && opts.TLS == nil {
+			return nil, fmt.Errorf("requestor: dial %s: tls endpoint needs Options.TLS", e)
+		}
+		ep := remote{name: network + "://" + addr, network: network, addr: addr}
+		for _, other := range endpoints {
+			if other.name == ep.name {
+				return nil, fmt.Errorf("requestor: dial %s: endpoint %s listed twice", endpoint, ep.name)
+			}
+		}
+		endpoints = append(endpoints, ep)
+		names = append(names, ep.name)
 	}
 	c := &Client{
-		endpoint: network + "://" + addr,
-		id:       remoting.NewObjectID(),
-		reg:      dispatch.NewRegistry(opts.Logger, nil, unavailable(ErrClosed)),
-		network:  network,
-		addr:     addr,
-		opts:     opts.withDefaults(),
-		conns:    make(map[*peer.Peer]struct{}),
+		endpoint:  endpoints[0].name,
+		endpoints: endpoints,
+		names:     strings.Join(names, ", "),
+		id:        remoting.NewObjectID(),
+		reg:       dispatch.NewRegistry(opts.Logger, nil, unavailable(ErrClosed)),
+		opts:      opts.withDefaults(),
+		conns:     make(map[*peer.Peer]int),
 	}
 	c.life, c.end = context.WithCancel(context.Background())
 	c.next = c.invoke
 	c.connect = c.prepare
 	c.SetInterceptors(opts.Interceptors...)
 	c.reg.SetInterceptors(opts.CallbackInterceptors...)
-	cn, err := c.dial(ctx)
+	cn, i, err := c.dial(ctx, 0)
 	if err != nil {
 		c.end()
 		return nil, err
 	}
 	c.mu.Lock()
-	c.cur.Store(cn)
-	c.conns[cn] = struct{}{}
+	c.use(cn, i)
 	c.mu.Unlock()
 	return c, nil
 }
 
-// Endpoint returns the normalised endpoint the client dials, the Endpoint
-// of the references Lookup returns.
+// Endpoint returns the client's primary endpoint, normalised: the one
+// given to Dial, and the Endpoint of the references Lookup returns. It is
+// the same after the client has failed over to another endpoint, for the
+// endpoints of Options.Failover are those of the same service and the
+// references work on each of them.
 func (c *Client) Endpoint() string { return c.endpoint }
 
-// dial opens a connection and its call streams.
-func (c *Client) dial(ctx context.Context) (*peer.Peer, error) {
+// use makes cn, a connection to endpoint i, the one new calls use. The
+// caller holds c.mu.
+func (c *Client) use(cn *peer.Peer, i int) {
+	c.cur.Store(cn)
+	c.conns[cn] = i
+	c.last = i
+	c.start = (i + 1) % len(c.endpoints)
+}
+
+// dial connects to the first endpoint that handshakes, trying each once in
+// turn from endpoints[start] round the list, and returns the connection
+// and its endpoint's index. It stops early when ctx ends.
+func (c *Client) dial(ctx context.Context, start int) (*peer.Peer, int, error) {
+	errs := make([]error, 0, len(c.endpoints))
+	for k := range c.endpoints {
+		i := (start + k) % len(c.endpoints)
+		cn, err := c.dialOne(ctx, c.endpoints[i])
+		if err == nil {
+			return cn, i, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+		if len(c.endpoints) > 1 {
+			c.opts.Logger.Info("remoting: endpoint failed", "endpoint", c.endpoints[i].name, "err", err)
+		}
+	}
+	if len(errs) == 1 {
+		return nil, 0, errs[0]
+	}
+	tried := make([]string, len(errs))
+	msgs := make([]string, len(errs))
+	for k, err := range errs {
+		tried[k] = c.endpoints[(start+k)%len(c.endpoints)].name
+		msgs[k] = messageOf(err)
+	}
+	return nil, 0, &remoting.Error{Code: remoting.CodeUnavailable, Cause: errors.Join(errs...),
+		Message: fmt.Sprintf("no endpoint of %s answered: %s", strings.Join(tried, ", "), strings.Join(msgs, "; "))}
+}
+
+// dialOne opens a connection to ep and its call streams.
+func (c *Client) dialOne(ctx context.Context, ep remote) (*peer.Peer, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
-	var nc net.Conn
-	var err error
-	if c.network == "tls" {
-		d := tls.Dialer{Config: c.opts.TLS}
-		nc, err = d.DialContext(ctx, "tcp", c.addr)
-	} else {
-		var d net.Dialer
-		nc, err = d.DialContext(ctx, c.network, c.addr)
-	}
+	nc, err := c.netConn(ctx, ep)
 	if err != nil {
-		return nil, unavailable(err) // a *net.OpError names the address
+		return nil, unavailable(err)
 	}
 	sess, err := transport.Client(ctx, nc, transport.Options{
 		MaxFrameSize:      c.opts.MaxFrameSize,
@@ -189,7 +273,7 @@ func (c *Client) dial(ctx context.Context) (*peer.Peer, error) {
 		ID:                c.id,
 	})
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("connect %s: %w", c.endpoint, err))
+		return nil, unavailable(fmt.Errorf("connect %s: %w", ep.name, err))
 	}
 	p := peer.New(sess, c.reg, peer.Options{
 		Streams:      c.opts.Streams,
@@ -202,6 +286,48 @@ func (c *Client) dial(ctx context.Context) (*peer.Peer, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// netConn opens the network connection to ep, with Options.Dialer if set.
+// Its errors name the address.
+func (c *Client) netConn(ctx context.Context, ep remote) (net.Conn, error) {
+	if c.opts.Dialer == nil {
+		if ep.network == "tls" {
+			d := tls.Dialer{Config: c.opts.TLS}
+			return d.DialContext(ctx, "tcp", ep.addr) // a *net.OpError names the address
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, ep.network, ep.addr)
+	}
+	network := ep.network
+	if network == "tls" {
+		network = "tcp"
+	}
+	nc, err := c.opts.Dialer(ctx, network, ep.addr)
+	if err == nil && nc == nil {
+		err = errors.New("Options.Dialer returned no connection")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", ep.name, err)
+	}
+	if ep.network != "tls" {
+		return nc, nil
+	}
+	cfg := c.opts.TLS
+	if cfg.ServerName == "" {
+		// As tls.Dialer does: the server's name is the address's host.
+		cfg = cfg.Clone()
+		cfg.ServerName = ep.addr
+		if host, _, err := net.SplitHostPort(ep.addr); err == nil {
+			cfg.ServerName = host
+		}
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("tls handshake with %s: %w", ep.name, err)
+	}
+	return tc, nil
 }
 
 // conn returns a usable connection, dialing if there is none. Concurrent
@@ -231,12 +357,12 @@ func (c *Client) conn(ctx context.Context) (*peer.Peer, error) {
 				// Not unavailable(...): it would return the dial's own
 				// Unavailable error and drop what this one adds.
 				return nil, &remoting.Error{Code: remoting.CodeUnavailable, Cause: err,
-					Message: fmt.Sprintf("reconnecting to %s in %v: %s", c.endpoint, c.nextDial.Sub(now).Round(time.Millisecond), messageOf(err))}
+					Message: fmt.Sprintf("reconnecting to %s in %v: %s", c.names, c.nextDial.Sub(now).Round(time.Millisecond), messageOf(err))}
 			}
 			wait = make(chan struct{})
 			c.dialing = wait
 			c.wg.Add(1)
-			go c.redial(wait)
+			go c.redial(wait, c.start)
 		}
 		c.mu.Unlock()
 		select {
@@ -253,10 +379,11 @@ func (c *Client) conn(ctx context.Context) (*peer.Peer, error) {
 	}
 }
 
-// redial runs one dial in the background for every caller that needs it.
-func (c *Client) redial(done chan struct{}) {
+// redial runs one dial in the background for every caller that needs it,
+// from endpoints[start] on.
+func (c *Client) redial(done chan struct{}, start int) {
 	defer c.wg.Done()
-	cn, err := c.dial(c.life)
+	cn, i, err := c.dial(c.life, start)
 	c.mu.Lock()
 	c.dialing = nil
 	switch {
@@ -264,14 +391,13 @@ func (c *Client) redial(done chan struct{}) {
 		c.dialErr = err
 		c.backoff = min(max(2*c.backoff, c.opts.RedialBackoff), c.opts.MaxRedialBackoff)
 		c.nextDial = time.Now().Add(c.backoff)
-		c.opts.Logger.Info("remoting: reconnect failed", "endpoint", c.endpoint, "err", err, "retry_in", c.backoff)
+		c.opts.Logger.Info("remoting: reconnect failed", "endpoints", c.names, "err", err, "retry_in", c.backoff)
 	case c.closed:
 		c.dialErr = unavailable(ErrClosed)
 	default:
 		c.dialErr, c.backoff, c.nextDial = nil, 0, time.Time{}
-		c.cur.Store(cn)
-		c.conns[cn] = struct{}{}
-		c.opts.Logger.Info("remoting: reconnected", "endpoint", c.endpoint)
+		c.use(cn, i)
+		c.opts.Logger.Info("remoting: reconnected", "endpoint", c.endpoints[i].name)
 	}
 	closed := c.closed
 	c.mu.Unlock()
@@ -345,10 +471,20 @@ func (c *Client) prepare(ctx context.Context, inv *remoting.Invocation) (*peer.P
 	if err := ctx.Err(); err != nil {
 		return nil, contextError(err)
 	}
-	if inv.Target.Endpoint != "" && inv.Target.Endpoint != c.endpoint {
-		return nil, remoting.Errorf(remoting.CodeInvalidArgument, "reference to %s used on a client of %s", inv.Target.Endpoint, c.endpoint)
+	if inv.Target.Endpoint != "" && !c.serves(inv.Target.Endpoint) {
+		return nil, remoting.Errorf(remoting.CodeInvalidArgument, "reference to %s used on a client of %s", inv.Target.Endpoint, c.names)
 	}
 	return c.conn(ctx)
+}
+
+// serves reports whether endpoint is one of the client's.
+func (c *Client) serves(endpoint string) bool {
+	for _, ep := range c.endpoints {
+		if ep.name == endpoint {
+			return true
+		}
+	}
+	return false
 }
 
 // Export makes impl, a local object, callable by the server this client is

@@ -6,6 +6,7 @@ import (
 	"log"
 	"time"
 
+	"github.com/remoting-go/remoting"
 	"github.com/remoting-go/remoting/internal/testservice"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
@@ -230,4 +231,57 @@ func Example_callback() {
 	})
 	<-done
 	// Output: got ping
+}
+
+// Failover: a client given the endpoints of two servers of one service
+// uses the first, and when its connection fails moves to the next. The
+// call that was in flight when the first server went away is not sent
+// again; the next call goes to the second server.
+func Example_failover() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	// Two servers of the same service: each registers "echo".
+	serve := func() (*invoker.Server, string) {
+		srv := invoker.NewServer(invoker.Options{})
+		if _, err := srv.Register("echo", testservice.EchoInvoker(), lifecycle.Static(&testservice.Impl{})); err != nil {
+			log.Fatal(err)
+		}
+		lis, err := invoker.Listen("tcp://127.0.0.1:0", nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		go srv.Serve(lis)
+		return srv, "tcp://" + lis.Addr().String()
+	}
+	first, primary := serve()
+	defer first.Close()
+	second, other := serve()
+	defer second.Close()
+
+	c, err := requestor.Dial(ctx, primary, requestor.Options{Failover: []string{other}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	echo, err := testservice.LookupEcho(ctx, c, "echo")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	inFlight := make(chan error, 1)
+	go func() { inFlight <- echo.Sleep(ctx, time.Minute) }()
+	for first.Stats().Running == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	first.Close() // the first server goes away with the call running
+	fmt.Println("in flight:", remoting.CodeOf(<-inFlight))
+
+	reply, err := echo.Echo(ctx, "hello")
+	fmt.Println(reply, err)
+	fmt.Println("same endpoint:", c.Endpoint() == primary)
+	// Output:
+	// in flight: Unavailable
+	// hello <nil>
+	// same endpoint: true
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/internal/peer"
 	"github.com/remoting-go/remoting/internal/wire"
 )
 
@@ -32,6 +33,7 @@ type holds struct {
 // held is one held object.
 type held struct {
 	n   int           // proxies that hold it
+	at  int           // the index of the endpoint of the server that has it
 	ttl time.Duration // zero: not known yet; positive: its lease's; negative: it has no lease
 	due time.Time     // when to renew it next, if ttl is not negative
 }
@@ -49,10 +51,21 @@ type held struct {
 // exists. A failed renewal (the server is unreachable) is tried again
 // within a second, and reconnects the client, so that a client that comes
 // back within the server's grace period keeps its objects.
+//
+// An object is renewed only on the endpoint of the connection the client
+// had when Hold was first called for it: the one the factory's reply came
+// on, unless the client failed over in between. While the client is
+// connected to another endpoint of its Failover list, the object's
+// renewals are not sent, so its server ends it when its lease or the
+// client's grace period runs out; if the client gets back to that
+// endpoint first, the renewals resume.
 func (c *Client) Hold(ref remoting.Ref) (release func()) {
 	if ref.ID.IsZero() {
 		return func() {}
 	}
+	c.mu.Lock()
+	at := c.last
+	c.mu.Unlock()
 	h := &c.holds
 	h.mu.Lock()
 	if h.refs == nil {
@@ -62,7 +75,7 @@ func (c *Client) Hold(ref remoting.Ref) (release func()) {
 	e := h.refs[ref.ID]
 	fresh := e == nil
 	if fresh {
-		e = &held{}
+		e = &held{at: at}
 		h.refs[ref.ID] = e
 	}
 	e.n++
@@ -125,11 +138,7 @@ func (c *Client) renewer() {
 	for {
 		ids, wait := c.holds.due(time.Now())
 		if len(ids) > 0 {
-			for len(ids) > 0 {
-				n := min(len(ids), renewBatch)
-				c.renew(ids[:n])
-				ids = ids[n:]
-			}
+			c.renewDue(ids)
 			continue // the replies moved the due times
 		}
 		if wait > 0 {
@@ -145,11 +154,17 @@ func (c *Client) renewer() {
 	}
 }
 
-// due returns the ids to renew now, or if there are none, how long to
+// dueID is an object to renew now, and the index of its server's endpoint.
+type dueID struct {
+	id remoting.ObjectID
+	at int
+}
+
+// due returns the objects to renew now, or if there are none, how long to
 // wait before looking again (negative: until kicked). An object whose
 // renewal is due within half the shortest renewal interval goes with
 // those due now, so that objects are renewed in few calls.
-func (h *holds) due(now time.Time) (ids []remoting.ObjectID, wait time.Duration) {
+func (h *holds) due(now time.Time) (ids []dueID, wait time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var interval time.Duration
@@ -164,7 +179,7 @@ func (h *holds) due(now time.Time) (ids []remoting.ObjectID, wait time.Duration)
 		switch {
 		case e.ttl < 0:
 		case !e.due.After(horizon):
-			ids = append(ids, id)
+			ids = append(ids, dueID{id, e.at})
 			e.due = now.Add(renewRetry) // until the reply says better
 		case next.IsZero() || e.due.Before(next):
 			next = e.due
@@ -176,28 +191,71 @@ func (h *holds) due(now time.Time) (ids []remoting.ObjectID, wait time.Duration)
 	return ids, max(next.Sub(now), time.Millisecond)
 }
 
-// renew renews ids on the server and records what the reply says of each.
-func (c *Client) renew(ids []remoting.ObjectID) {
+// renewDue renews, on the connection new calls use (dialing one if there
+// is none), the due objects whose server is at that connection's
+// endpoint. The others are put off, as failed renewals are, until the
+// client is connected to theirs again.
+func (c *Client) renewDue(due []dueID) {
+	ctx, cancel := context.WithTimeout(c.life, renewTimeout)
+	defer cancel()
+	sent := time.Now()
+	ids := make([]remoting.ObjectID, 0, len(due))
+	cn, err := c.conn(ctx)
+	cancel()
+	if err != nil {
+		for _, d := range due {
+			ids = append(ids, d.id)
+		}
+		c.renewFailed(ids, sent, err)
+		return
+	}
+	c.mu.Lock()
+	at, live := c.conns[cn]
+	c.mu.Unlock()
+	var later []remoting.ObjectID
+	for _, d := range due {
+		if live && d.at == at {
+			ids = append(ids, d.id)
+		} else {
+			later = append(later, d.id)
+		}
+	}
+	c.holds.retry(later, sent)
+	for len(ids) > 0 {
+		n := min(len(ids), renewBatch)
+		c.renew(cn, ids[:n])
+		ids = ids[n:]
+	}
+}
+
+// renew renews ids on cn and records what the reply says of each.
+func (c *Client) renew(cn *peer.Peer, ids []remoting.ObjectID) {
 	ctx, cancel := context.WithTimeout(c.life, renewTimeout)
 	defer cancel()
 	sent := time.Now()
 	var reply wire.RenewReply
-	err := c.Invoke(ctx, &remoting.Invocation{Method: wire.RenewMethod, Args: &wire.RenewArgs{IDs: ids}, Reply: &reply})
+	inv := &remoting.Invocation{Method: wire.RenewMethod, Args: &wire.RenewArgs{IDs: ids}, Reply: &reply}
+	// Through the client's interceptors, but on cn only: on another
+	// connection the ids would name objects of another server.
+	on := func(ctx context.Context, inv *remoting.Invocation) error {
+		return peer.Send(ctx, inv, func(context.Context, *remoting.Invocation) (*peer.Peer, error) { return cn, nil }, nil)
+	}
+	var err error
+	if chain := c.chain.Load(); chain != nil {
+		err = chain(ctx, inv, on)
+	} else {
+		err = on(ctx, inv)
+	}
 	if err == nil && len(reply.TTLs) != len(ids) {
 		err = remoting.Errorf(remoting.CodeInternal, "renew: %d ttls for %d ids", len(reply.TTLs), len(ids))
+	}
+	if err != nil {
+		c.renewFailed(ids, sent, err)
+		return
 	}
 	h := &c.holds
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err != nil {
-		for _, id := range ids {
-			if e := h.refs[id]; e != nil && e.ttl > 0 {
-				e.due = sent.Add(min(renewRetry, e.ttl/6))
-			}
-		}
-		c.opts.Logger.Info("remoting: lease renewal failed; retrying", "endpoint", c.endpoint, "objects", len(ids), "err", err)
-		return
-	}
 	for i, id := range ids {
 		e := h.refs[id]
 		if e == nil {
@@ -211,6 +269,25 @@ func (c *Client) renew(ids []remoting.ObjectID) {
 			e.ttl = -1
 		default:
 			delete(h.refs, id)
+		}
+	}
+}
+
+// renewFailed schedules ids, whose renewal sent at sent failed with err,
+// to be tried again soon.
+func (c *Client) renewFailed(ids []remoting.ObjectID, sent time.Time, err error) {
+	c.holds.retry(ids, sent)
+	c.opts.Logger.Info("remoting: lease renewal failed; retrying", "endpoints", c.names, "objects", len(ids), "err", err)
+}
+
+// retry schedules the renewal of ids, which was not done at sent, again
+// within renewRetry, and sooner for a lease of under six times that.
+func (h *holds) retry(ids []remoting.ObjectID, sent time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, id := range ids {
+		if e := h.refs[id]; e != nil && e.ttl > 0 {
+			e.due = sent.Add(min(renewRetry, e.ttl/6))
 		}
 	}
 }

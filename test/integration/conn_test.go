@@ -216,3 +216,27 @@ func TestTLS(t *testing.T) {
 	assert.ErrorIs(t, err, remoting.ErrUnavailable, "an untrusted certificate is refused")
 	_ = s
 }
+
+// With Options.Dialer, a tls:// endpoint runs TLS over the connection the
+// Dialer returns, with the server's name taken from the address.
+func TestTLSOverDialer(t *testing.T) {
+	cert := selfSigned(t)
+	lis, err := invoker.Listen("tls://127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	require.NoError(t, err)
+	serveOn(t, lis, invoker.Options{})
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	var asked []string
+	var d net.Dialer
+	c := dial(t, "tls://"+lis.Addr().String(), requestor.Options{
+		TLS: &tls.Config{RootCAs: pool},
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			asked = append(asked, network)
+			return d.DialContext(ctx, network, addr)
+		},
+	})
+	got, err := lookup(t, c).Echo(ctxT(t), "over tls")
+	require.NoError(t, err, "Echo over TLS on a Dialer's connection")
+	assert.Equal(t, "over tls", got, "Echo over TLS on a Dialer's connection")
+	assert.Equal(t, []string{"tcp"}, asked, "networks the Dialer was asked for")
+}
