@@ -394,3 +394,33 @@ func TestAdminShowsTheCluster(t *testing.T) {
 		t.Errorf("/readyz = %d", rec.Code)
 	}
 }
+
+// A node's own client reaches the objects it hosts without a socket, and
+// through the server's interceptors.
+func TestCollocatedCallsSkipTheNetwork(t *testing.T) {
+	c := newCluster(t, 1, lifecycle.SaveEveryCall)
+	tn := c.nodes[0]
+	var intercepted atomic.Int64
+	tn.srv.SetInterceptors(func(ctx context.Context, inv *remoting.Invocation, next remoting.Handler) error {
+		intercepted.Add(1)
+		return next(ctx, inv)
+	})
+	cl, err := tn.node.Client(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := deposit(context.Background(), cl, "local", 3); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := account.AccountByKey(cl, "local")
+	if err := p.Async().Fail(context.Background(), 1).Wait(context.Background()); !errors.Is(err, remoting.ErrApplication) {
+		t.Errorf("async Fail: %v, want the application error", err)
+	}
+	if intercepted.Load() != 2 {
+		t.Errorf("server interceptor saw %d calls, want 2", intercepted.Load())
+	}
+	if st := cl.Stats(); st.Connections != 0 {
+		t.Errorf("client opened %d sockets for its own node", st.Connections)
+	}
+}

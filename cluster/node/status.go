@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"net"
 	"time"
 
 	"github.com/remoting-go/remoting/cluster"
@@ -9,9 +10,11 @@ import (
 )
 
 // Client returns the node's own cluster client, made at the first call:
-// code running on the node calls the cluster's objects through it, and a
-// call routed to an object this node hosts goes to the node's server
-// without leaving the process's network stack for another machine. The
+// code running on the node calls the cluster's objects through it. A
+// call routed to this node (an object it hosts, or one the placement puts
+// here) goes to the node's server in process, over a net.Pipe served by
+// invoker.Server.ServeConn (collocation): through the same interceptors,
+// lifecycle, modes and errors as a remote call, without a socket. The
 // node closes it.
 func (n *Node) Client(ctx context.Context) (*cluster.Client, error) {
 	n.clientMu.Lock()
@@ -19,7 +22,17 @@ func (n *Node) Client(ctx context.Context) (*cluster.Client, error) {
 	if n.client != nil {
 		return n.client, nil
 	}
-	local, err := requestor.Dial(ctx, n.o.Endpoint, n.o.Requestor)
+	// The node's own objects are called over an in-process connection to
+	// its server: the same handshake, interceptors, lifecycle, modes and
+	// errors as a call from another machine, without a socket.
+	lo := n.o.Requestor
+	lo.Failover = nil
+	lo.Dialer = func(context.Context, string, string) (net.Conn, error) {
+		client, server := net.Pipe()
+		go n.o.Server.ServeConn(server)
+		return client, nil
+	}
+	local, err := requestor.Dial(ctx, n.o.Endpoint, lo)
 	if err != nil {
 		return nil, err
 	}
