@@ -683,19 +683,37 @@ func (k *KeyedObjects) Evict(ctx context.Context, save bool) (int, error) {
 		objs = append(objs, v.(*keyedObject))
 		return true
 	})
-	n := 0
-	var errs []error
+	// Each eviction waits for its object's call and may save and release
+	// it (a store write and a directory write): evictConcurrency of them
+	// run at once.
+	var (
+		mu   sync.Mutex
+		n    int
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, evictConcurrency)
+	)
 	for _, o := range objs {
-		ended, err := o.evict(ctx, save)
-		if ended {
-			n++
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ended, err := o.evict(ctx, save)
+			mu.Lock()
+			defer mu.Unlock()
+			if ended {
+				n++
+			}
+			if err != nil {
+				errs = append(errs, err)
+			}
+		})
 	}
+	wg.Wait()
 	return n, errors.Join(errs...)
 }
+
+// evictConcurrency is how many objects Evict ends at once.
+const evictConcurrency = 16
 
 // evict ends the object for Evict.
 func (o *keyedObject) evict(ctx context.Context, save bool) (bool, error) {
