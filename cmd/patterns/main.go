@@ -35,7 +35,7 @@ const examplesPattern = "github.com/remoting-go/remoting/examples/..."
 // order puts the demos in the order a reader meets the patterns; demos not
 // listed follow alphabetically.
 var order = []string{
-	"static", "lazy", "perrequest", "pooling", "leasing", "passivation", "accounts",
+	"static", "lazy", "perrequest", "pooling", "leasing", "passivation", "accounts", "cluster",
 	"oneway", "syncwithserver", "pollobject", "resultcallback", "pubsub",
 	"interceptors", "reconfigure", "adaptivepool", "tracing",
 }

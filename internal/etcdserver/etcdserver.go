@@ -14,6 +14,9 @@ import (
 	"go.uber.org/zap"
 )
 
+// MaxRequestBytes is the largest request the server accepts.
+const MaxRequestBytes = 4<<20 + 512<<10
+
 // Server is one embedded etcd member.
 type Server struct {
 	// Endpoint is the client URL, "http://127.0.0.1:<port>".
@@ -42,6 +45,10 @@ func Start(dir string) (*Server, error) {
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.ListenMetricsUrls = nil
+	// Requests up to the middleware's frame limit (4 MiB) and some room:
+	// the cluster demo keeps objects' states in etcd, as large as a call
+	// can carry them. etcd's default is 1.5 MiB.
+	cfg.MaxRequestBytes = MaxRequestBytes
 	s := &Server{Endpoint: client.String(), cfg: cfg}
 	return s, s.start()
 }
