@@ -89,6 +89,18 @@
 //     and loses nothing.
 //   - No persistence (appendonly no, save ""): a restart loses everything.
 //
+// Measured on Linux with redis-server 7.0 on a local disk: keyed objects
+// saving every call (lifecycle.SaveEveryCall) under 64 callers, Redis
+// killed with SIGKILL after about 2,000 acknowledged writes and started
+// again from its files (TestKeyedRedisKilledUnderLoad in test/lifecycle,
+// TestKillLoss here for the store alone). Under appendfsync always and
+// everysec no acknowledged write was lost, in every run; under appendfsync
+// no, none either (the page cache survives a kill of the process); with
+// RDB snapshots only, all of them were, as no snapshot had been taken in
+// the second of load. A kill of the process says nothing of a crash of
+// the operating system or a loss of power, through which only appendfsync
+// always keeps every acknowledged write.
+//
 // With replicas, replication is asynchronous: a failover can lose
 // acknowledged writes that had not reached the replica, whatever the
 // settings above. After a loss the version counter can be behind versions
