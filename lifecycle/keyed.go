@@ -195,6 +195,27 @@ type keyedRecord struct {
 	State     []byte
 }
 
+// KeyedRecord returns the id and the record data under which a keyed
+// object of the interface iface (the name on the wire, as in the
+// generated <I>Interface constant) and key keeps state in its store, as
+// [Keyed] writes them; state is what the object's SaveState returns. It
+// is for loading many objects' states into a store without activating
+// each one: an import from another database, or a store prepared for a
+// test. The caller saves data under id with the store's Save (or the
+// store's own bulk path, for stores that document their layout).
+func KeyedRecord(iface, key string, state []byte) (remoting.ObjectID, []byte, error) {
+	data, err := encodeKeyed(iface, key, state)
+	if err != nil {
+		return remoting.ObjectID{}, nil, fmt.Errorf("lifecycle: keyed record of %s %q: %w", iface, key, err)
+	}
+	return remoting.KeyID(iface, key), data, nil
+}
+
+// encodeKeyed returns the record data of a keyed object's state.
+func encodeKeyed(iface, key string, state []byte) ([]byte, error) {
+	return passivation.Encode(keyedRecordSchema, keyedRecord{Interface: iface, Key: key, State: state})
+}
+
 // KeyedObjects keeps the keyed objects of one interface: it makes each
 // object's strategy when the object is first called, keeps the live ones,
 // and passivates those that sit idle. [Keyed] makes one; the server binds
@@ -569,7 +590,7 @@ func (o *keyedObject) save(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("lifecycle: save the state of %s %q: %w", o.b.Interface, o.key, err)
 	}
-	data, err := passivation.Encode(keyedRecordSchema, keyedRecord{Interface: o.b.Interface, Key: o.key, State: state})
+	data, err := encodeKeyed(o.b.Interface, o.key, state)
 	if err != nil {
 		return fmt.Errorf("lifecycle: save the state of %s %q: %w", o.b.Interface, o.key, err)
 	}

@@ -106,3 +106,33 @@ func TestDurabilityString(t *testing.T) {
 	assert.Equal(t, "every interval", lifecycle.SaveEveryInterval.String())
 	assert.Equal(t, "Durability(7)", lifecycle.Durability(7).String())
 }
+
+// TestKeyedRecord: a record that KeyedRecord made and a caller saved is
+// the state the object of that key activates with, and it is the record
+// the object writes itself for the same state.
+func TestKeyedRecord(t *testing.T) {
+	ctx := ctxT(t)
+	store := passivation.NewMemoryStore()
+	t.Cleanup(func() { store.Close() })
+	iface := binding().Interface
+	state, err := passivation.Encode(1, 41)
+	require.NoError(t, err)
+	id, data, err := lifecycle.KeyedRecord(iface, "a", state)
+	require.NoError(t, err, "KeyedRecord")
+	assert.Equal(t, remoting.KeyID(iface, "a"), id, "KeyedRecord's id")
+	_, err = store.Save(ctx, id, data, 0)
+	require.NoError(t, err, "Save")
+
+	k := lifecycle.Keyed(newCounter, lifecycle.KeyedOptions{Store: store})
+	require.NoError(t, k.Bind(binding(), nil))
+	t.Cleanup(func() { k.Close() })
+	st := k.Object(id, "a")
+	v, err := st.Acquire(ctx)
+	require.NoError(t, err, "Acquire")
+	assert.Equal(t, 41, v.(*counter).n, "the state of the record KeyedRecord made")
+	st.Return(v)
+	require.NoError(t, st.Close(ctx), "Close") // saves, SaveOnPassivation
+	rec, err := store.Load(ctx, id)
+	require.NoError(t, err, "Load")
+	assert.Equal(t, data, rec.Data, "the record the object wrote for the same state")
+}

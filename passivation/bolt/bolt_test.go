@@ -271,3 +271,14 @@ read:
 	})
 	assert.NoError(t, err, "bbolt Check of the file after the crash")
 }
+
+// BenchmarkStore measures Save and Load on a file in the temporary
+// directory (each Save commits and fsyncs), beside the other stores':
+//
+//	go test -run X -bench Store ./passivation/bolt
+func BenchmarkStore(b *testing.B) {
+	s, err := bolt.Open(filepath.Join(b.TempDir(), "bench.db"), bolt.Options{})
+	require.NoError(b, err, "Open")
+	b.Cleanup(func() { s.Close() })
+	storetest.Benchmark(b, s)
+}

@@ -89,6 +89,28 @@
 //     and loses nothing.
 //   - No persistence (appendonly no, save ""): a restart loses everything.
 //
+// Measured on Linux with redis-server 7.0 on a local disk, on a machine of
+// 2 cores that other work kept busy: keyed objects saving every call
+// (lifecycle.SaveEveryCall) under 64 callers, Redis killed with SIGKILL
+// after about 2,000 acknowledged writes and started again from its files
+// (TestKeyedRedisKilledUnderLoad in test/lifecycle; TestKillLoss here, for
+// the store alone under 16 callers, adds appendfsync no):
+//
+//	persistence           keyed, 64 callers       store, 16 callers
+//	appendfsync always    0 lost in 7 runs        0 lost in 2 runs
+//	appendfsync everysec  0 lost in 6 runs;       0 lost in 2 runs
+//	                      51 of 2,016 in 1 run
+//	appendfsync no        -                       0 lost in 2 runs
+//	RDB snapshots only    all lost in each run    all lost in 2 runs
+//
+// (With snapshots only, no snapshot was due in the second of load.) The
+// loss under everysec is consistent with the case described above, in
+// which Redis holds writes back while an fsync is slow and answers all the
+// same: a kill of Redis under everysec loses acknowledged writes rarely,
+// not never. A kill of the process says nothing of a crash of the
+// operating system or a loss of power, through which only appendfsync
+// always keeps every acknowledged write.
+//
 // With replicas, replication is asynchronous: a failover can lose
 // acknowledged writes that had not reached the replica, whatever the
 // settings above. After a loss the version counter can be behind versions

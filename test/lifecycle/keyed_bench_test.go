@@ -11,10 +11,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/remoting-go/remoting/internal/testserver"
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/passivation"
 	"github.com/remoting-go/remoting/passivation/bolt"
+	"github.com/remoting-go/remoting/passivation/postgres"
+	"github.com/remoting-go/remoting/passivation/redis"
 	"github.com/remoting-go/remoting/test/lifecycle/account"
 )
 
@@ -22,8 +25,10 @@ import (
 // object of the same interface, in the same run: warm is a read-only call
 // of an object that has its instance (the goal: within 1.10x of static),
 // with one caller and with 64 callers on 64 keys; the deposit rows are a
-// call that changes the state, with each durability and store, to compare
-// with the in-memory row (SaveOnPassivation, which saves nothing per call):
+// call that changes the state, with each durability and store (bbolt, and
+// a PostgreSQL and a Redis server that the row starts), with one caller
+// and with 64 callers on 64 keys, to compare with the in-memory row
+// (SaveOnPassivation, which saves nothing per call):
 //
 //	go test -run X -bench Keyed -count 5 ./test/lifecycle
 func BenchmarkKeyed(b *testing.B) {
@@ -118,29 +123,82 @@ func BenchmarkKeyed(b *testing.B) {
 		})
 	}
 
-	boltStore, err := bolt.Open(filepath.Join(b.TempDir(), "bench.db"), bolt.Options{})
-	require.NoError(b, err)
-	b.Cleanup(func() { boltStore.Close() })
-	for _, row := range []struct {
-		name  string
-		d     lifecycle.Durability
-		store passivation.Store
-	}{
-		{"memory-onpassivation", lifecycle.SaveOnPassivation, nil},
-		{"memory-everycall", lifecycle.SaveEveryCall, passivation.NewMemoryStore()},
-		{"bolt-everyinterval", lifecycle.SaveEveryInterval, boltStore},
-		{"bolt-everycall", lifecycle.SaveEveryCall, boltStore},
-	} {
-		b.Run("callers=1/deposit-"+row.name, func(b *testing.B) {
-			s := startServer(b, invoker.Options{})
-			require.NoError(b, s.Keyed(account.AccountInvoker(), lifecycle.Keyed(new(account.Tracker).New, lifecycle.KeyedOptions{Store: row.store, Durability: row.d})))
-			p, err := account.AccountByKey(s.dial(b), "deposit-"+row.name)
-			require.NoError(b, err)
-			for b.Loop() {
-				if _, err := p.Deposit(ctx, 1); err != nil {
-					b.Fatal(err)
+	// The deposit rows start their store on first use, in the row's own
+	// b, so that a missing server skips that row alone.
+	for _, n := range []int{1, callers} {
+		for _, row := range []struct {
+			name  string
+			d     lifecycle.Durability
+			store func(b *testing.B) passivation.Store
+		}{
+			{"memory-onpassivation", lifecycle.SaveOnPassivation, func(*testing.B) passivation.Store { return nil }},
+			{"memory-everycall", lifecycle.SaveEveryCall, func(*testing.B) passivation.Store { return passivation.NewMemoryStore() }},
+			{"bolt-everyinterval", lifecycle.SaveEveryInterval, benchBolt},
+			{"bolt-everycall", lifecycle.SaveEveryCall, benchBolt},
+			{"postgres-everycall", lifecycle.SaveEveryCall, benchPostgres},
+			{"redis-everysec-everycall", lifecycle.SaveEveryCall, benchRedis("everysec")},
+			{"redis-always-everycall", lifecycle.SaveEveryCall, benchRedis("always")},
+		} {
+			b.Run(fmt.Sprintf("callers=%d/deposit-%s", n, row.name), func(b *testing.B) {
+				store := row.store(b)
+				s := startServer(b, invoker.Options{})
+				require.NoError(b, s.Keyed(account.AccountInvoker(), lifecycle.Keyed(new(account.Tracker).New, lifecycle.KeyedOptions{Store: store, Durability: row.d})))
+				c := s.dial(b)
+				if n == 1 {
+					p, err := account.AccountByKey(c, "deposit-"+row.name)
+					require.NoError(b, err)
+					for b.Loop() {
+						if _, err := p.Deposit(ctx, 1); err != nil {
+							b.Fatal(err)
+						}
+					}
+					return
 				}
-			}
-		})
+				// RunParallel calls this function for each b.N it tries, so
+				// the store's start and its first write (PostgreSQL creates
+				// its table) stay out of the time.
+				_, err := byKey(b, c, "warm-up").Deposit(ctx, 1)
+				require.NoError(b, err, "the first Deposit")
+				b.ResetTimer()
+				var next atomic.Int64
+				procs := runtime.GOMAXPROCS(0)
+				b.SetParallelism((n + procs - 1) / procs)
+				b.RunParallel(func(pb *testing.PB) {
+					p := byKey(b, c, fmt.Sprint("deposit-", row.name, "-", next.Add(1)))
+					for pb.Next() {
+						if _, err := p.Deposit(ctx, 1); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// The stores of the deposit rows, each closed by the b that opened it.
+
+func benchBolt(b *testing.B) passivation.Store {
+	s, err := bolt.Open(filepath.Join(b.TempDir(), "bench.db"), bolt.Options{})
+	require.NoError(b, err)
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+func benchPostgres(b *testing.B) passivation.Store {
+	s, err := postgres.Open(testserver.StartPostgres(b).ConnString()+"&pool_max_conns=64", postgres.Options{})
+	require.NoError(b, err)
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+func benchRedis(fsync string) func(b *testing.B) passivation.Store {
+	return func(b *testing.B) passivation.Store {
+		r := testserver.StartRedis(b, testserver.RedisOptions{AppendFsync: fsync})
+		s, err := redis.Open("redis://"+r.Addr()+"/0?pool_size=64", redis.Options{})
+		require.NoError(b, err)
+		b.Cleanup(func() { s.Close() })
+		return s
 	}
 }

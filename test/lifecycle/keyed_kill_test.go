@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,13 +19,13 @@ import (
 
 	"github.com/remoting-go/remoting/invoker"
 	"github.com/remoting-go/remoting/lifecycle"
-	"github.com/remoting-go/remoting/passivation/bolt"
 	"github.com/remoting-go/remoting/requestor"
 	"github.com/remoting-go/remoting/test/lifecycle/account"
 )
 
 // The child process of TestKeyedKilledUnderLoad serves when these are
-// set: the store's path, and the durability as a number.
+// set: the store's spec (see openStoreSpec), and the durability as a
+// number.
 const (
 	keyedChildStoreEnv      = "REMOTING_KEYED_CHILD_STORE"
 	keyedChildDurabilityEnv = "REMOTING_KEYED_CHILD_DURABILITY"
@@ -34,21 +33,33 @@ const (
 
 // TestKeyedKilledUnderLoad kills, with SIGKILL, a server process whose
 // keyed Accounts 64 callers deposit into, restarts a server on the same
-// bbolt file, and counts the acknowledged deposits that are not in the
-// balances. With SaveEveryCall none may be lost; with SaveEveryInterval
-// (every 50ms) and SaveOnPassivation the loss is measured and logged.
+// store, and counts the acknowledged deposits that are not in the
+// balances. The store outlives the kill: a bbolt file, a PostgreSQL
+// server or a Redis server (which the test starts, and which stays up).
+// With SaveEveryCall none may be lost, on any store; with
+// SaveEveryInterval (every 50ms) and SaveOnPassivation, on bbolt, the
+// loss is measured and logged.
 func TestKeyedKilledUnderLoad(t *testing.T) {
-	if path := os.Getenv(keyedChildStoreEnv); path != "" {
+	if spec := os.Getenv(keyedChildStoreEnv); spec != "" {
 		d, _ := strconv.Atoi(os.Getenv(keyedChildDurabilityEnv))
-		serveKeyedUntilKilled(path, lifecycle.Durability(d))
+		serveKeyedUntilKilled(spec, lifecycle.Durability(d))
 		return
 	}
 	if testing.Short() {
 		t.Skip("runs child processes")
 	}
-	for _, d := range []lifecycle.Durability{lifecycle.SaveEveryCall, lifecycle.SaveEveryInterval, lifecycle.SaveOnPassivation} {
-		t.Run(d.String(), func(t *testing.T) {
-			acked, balances, inflight := killUnderLoad(t, d)
+	for _, tc := range []struct {
+		store string
+		d     lifecycle.Durability
+	}{
+		{"bolt", lifecycle.SaveEveryCall},
+		{"bolt", lifecycle.SaveEveryInterval},
+		{"bolt", lifecycle.SaveOnPassivation},
+		{"postgres", lifecycle.SaveEveryCall},
+		{"redis", lifecycle.SaveEveryCall},
+	} {
+		t.Run(tc.store+"/"+tc.d.String(), func(t *testing.T) {
+			acked, balances, inflight := killUnderLoad(t, newStoreSpec(t, tc.store), tc.d)
 			lost, total := int64(0), int64(0)
 			for k := range acked {
 				total += acked[k]
@@ -57,10 +68,10 @@ func TestKeyedKilledUnderLoad(t *testing.T) {
 				}
 				assert.LessOrEqual(t, balances[k], acked[k]+inflight[k], "key %d: more in the balance than was sent", k)
 			}
-			t.Logf("durability %s: %d deposits acknowledged before the kill, %d of them lost (%.1f%%)", d, total, lost, 100*float64(lost)/float64(max(total, 1)))
+			t.Logf("%s, durability %s: %d deposits acknowledged before the kill, %d of them lost (%.1f%%)", tc.store, tc.d, total, lost, 100*float64(lost)/float64(max(total, 1)))
 			require.Greater(t, total, int64(0), "deposits acknowledged")
-			if d == lifecycle.SaveEveryCall {
-				assert.Zero(t, lost, "acknowledged deposits lost with SaveEveryCall")
+			if tc.d == lifecycle.SaveEveryCall {
+				assert.Zero(t, lost, "acknowledged deposits lost with SaveEveryCall on %s", tc.store)
 			}
 		})
 	}
@@ -74,10 +85,9 @@ const (
 // killUnderLoad runs the child, loads it, kills it and reads the balances
 // back; it returns, per key, the deposits acknowledged, the balance after
 // the restart, and how many deposits were in flight at the kill.
-func killUnderLoad(t *testing.T, d lifecycle.Durability) (acked, balances, inflight [killKeys]int64) {
-	path := filepath.Join(t.TempDir(), "accounts.db")
+func killUnderLoad(t *testing.T, spec string, d lifecycle.Durability) (acked, balances, inflight [killKeys]int64) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKeyedKilledUnderLoad$")
-	cmd.Env = append(os.Environ(), keyedChildStoreEnv+"="+path, keyedChildDurabilityEnv+"="+strconv.Itoa(int(d)))
+	cmd.Env = append(os.Environ(), keyedChildStoreEnv+"="+spec, keyedChildDurabilityEnv+"="+strconv.Itoa(int(d)))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -128,7 +138,7 @@ func killUnderLoad(t *testing.T, d lifecycle.Durability) (acked, balances, infli
 	cmd.Wait()
 	wg.Wait()
 
-	store, err := bolt.Open(path, bolt.Options{})
+	store, err := openStoreSpec(spec)
 	require.NoError(t, err, "open the killed child's store")
 	defer store.Close()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -150,10 +160,11 @@ func killUnderLoad(t *testing.T, d lifecycle.Durability) (acked, balances, infli
 }
 
 // serveKeyedUntilKilled is the child process: a server of keyed Accounts
-// on the bbolt file in path, saving as d says (every 50ms with
-// SaveEveryInterval) and passivating after 10ms idle. It prints its address and serves until it is killed.
-func serveKeyedUntilKilled(path string, d lifecycle.Durability) {
-	store, err := bolt.Open(path, bolt.Options{})
+// on the store spec names, saving as d says (every 50ms with
+// SaveEveryInterval) and passivating after 10ms idle. It prints its
+// address and serves until it is killed.
+func serveKeyedUntilKilled(spec string, d lifecycle.Durability) {
+	store, err := openStoreSpec(spec)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)

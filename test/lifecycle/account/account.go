@@ -98,13 +98,17 @@ const stateSchema = 1
 
 type state struct{ N int64 }
 
+// State returns the state of an Account whose balance is n, as its
+// SaveState encodes it: for stores filled without calls.
+func State(n int64) ([]byte, error) { return passivation.Encode(stateSchema, state{N: n}) }
+
 // SaveState implements lifecycle.StateSaver.
 func (a *Impl) SaveState(ctx context.Context) ([]byte, error) {
 	if a.t.FailSave.Load() {
 		return nil, ErrInjected
 	}
 	a.t.Saves.Add(1)
-	return passivation.Encode(stateSchema, state{N: a.n})
+	return State(a.n)
 }
 
 // RestoreState implements lifecycle.StateRestorer.
