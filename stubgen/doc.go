@@ -101,7 +101,7 @@
 // are arrays whose field names do not matter, so a client and a server
 // generated from slightly different versions of an interface keep working
 // for the methods they share. The file refers to
-// codegen.SupportStubgenVersion2, so it does not compile against a runtime
+// codegen.SupportStubgenVersion3, so it does not compile against a runtime
 // that does not support this contract (the message names the constant).
 // Generated code imports only the root package remoting and
 // remoting/codegen, the runtime package made for it.
