@@ -85,6 +85,15 @@
 //     invoker.Server; its ReadOnly table lists the methods whose doc
 //     comment in the interface has the line //remoting:readonly, after
 //     which a keyed object that saves every call does not save;
+//   - descriptionOfCart, the Interface Description that CartInvoker()
+//     carries (codegen.Description) and a server returns to clients that
+//     ask (remoting.Describe, cmd/remoting): each method's name, wire name,
+//     doc comment (without directives) and read-only mark, its parameters
+//     and results by name (a0, a1 and r0, r1 where they have none), and a
+//     table of the types they use, each once and by index, as the CBOR
+//     encoder sees them: kind and size, struct fields with their keys and
+//     order (the encoder's rules for tags and embedded structs), elements,
+//     time.Time, byte strings, references;
 //   - per method, an unexported arguments struct and, unless error is the
 //     only result, a results struct, both encoded as CBOR arrays, and the
 //     invoke function of the Invoker; for a method with remote interface

@@ -181,6 +181,10 @@ func jsonForm(d *wire.Description, i int) string {
 		return "encodes itself: cannot be built from JSON"
 	case wire.TypeStruct:
 		return "object"
+	case wire.TypeString:
+		return "string"
+	case wire.TypeBool:
+		return "true or false"
 	}
 	return ""
 }

@@ -343,18 +343,21 @@ var descriptionOfCatalog = &codegen.Description{
 		{
 			Name:    "Get",
 			Wire:    "Catalog.Get",
+			Doc:     "Get returns the item sku names; an unknown sku is an\n*UnknownSKUError.",
 			Params:  []codegen.ValueDesc{{Name: "sku", Type: 0}},
 			Results: []codegen.ValueDesc{{Name: "r0", Type: 1}},
 		},
 		{
 			Name:    "Search",
 			Wire:    "Catalog.Search",
+			Doc:     "Search returns up to limit items that have tag, by SKU.",
 			Params:  []codegen.ValueDesc{{Name: "tag", Type: 0}, {Name: "limit", Type: 4}},
 			Results: []codegen.ValueDesc{{Name: "r0", Type: 5}},
 		},
 		{
 			Name:    "Served",
 			Wire:    "Catalog.Served",
+			Doc:     "Served returns how many calls the instance has served, and since\nwhen it exists.",
 			Results: []codegen.ValueDesc{{Name: "calls", Type: 2}, {Name: "since", Type: 6}},
 		},
 	},
