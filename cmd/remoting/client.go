@@ -53,10 +53,13 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer, min, max int, posi
 		return nil, errUsage
 	}
 	rest := fs.Args()
-	if len(rest) < min || len(rest) > max {
-		if len(rest) > 0 && strings.HasPrefix(rest[len(rest)-1], "-") && len(rest) > max {
-			fmt.Fprintf(stderr, "remoting %s: flags go before the endpoint\n", fs.Name())
+	for _, a := range rest {
+		if len(a) > 1 && a[0] == '-' && fs.Lookup(strings.TrimLeft(strings.SplitN(a, "=", 2)[0], "-")) != nil {
+			fmt.Fprintf(stderr, "remoting %s: flag %s after the arguments: flags go before the endpoint\n", fs.Name(), a)
+			return nil, errUsage
 		}
+	}
+	if len(rest) < min || len(rest) > max {
 		fs.Usage()
 		return nil, errUsage
 	}
@@ -166,6 +169,7 @@ type target struct {
 // object has the name, the keyed interface name names: its full name, or
 // the end of it after a '/' or a '.'.
 func (cn *conn) resolve(ctx context.Context, name string, keyed bool) (*target, error) {
+	var lookupErr error
 	if !keyed {
 		ref, err := cn.c.Lookup(ctx, name, "")
 		if err == nil {
@@ -178,9 +182,13 @@ func (cn *conn) resolve(ctx context.Context, name string, keyed bool) (*target, 
 		if remoting.CodeOf(err) != remoting.CodeNotFound {
 			return nil, err
 		}
+		lookupErr = err
 	}
 	l, err := cn.list(ctx)
 	if err != nil {
+		if lookupErr != nil {
+			return nil, lookupErr // the name is unknown, whatever the listing says
+		}
 		return nil, err
 	}
 	var found []string

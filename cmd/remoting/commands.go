@@ -144,10 +144,13 @@ func call(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if key != "" {
+	switch {
+	case key != "":
 		if t.ref, err = remoting.KeyRef(t.desc.Interface, key); err != nil {
 			return err
 		}
+	case t.keyed:
+		return remoting.Errorf(remoting.CodeInvalidArgument, "%s is an interface of keyed objects: name the object with -k <key>", t.desc.Interface)
 	}
 	md, err := t.method(method)
 	if err != nil {
