@@ -88,6 +88,14 @@ type Options struct {
 	// interceptor's client half; SetCallbackInterceptors replaces it.
 	// Default none.
 	CallbackInterceptors []remoting.Interceptor
+	// DisableDescribe turns off the naming service's remoting.List and
+	// remoting.Describe, which list the named objects and keyed
+	// interfaces and describe their methods and types to any client that
+	// asks (cmd/remoting uses them); a client that asks gets
+	// PermissionDenied. They run no interceptor, as remoting.Lookup does
+	// not: a server whose interfaces are not for every client to see
+	// turns them off. Default: on.
+	DisableDescribe bool
 }
 
 // Defaults of Options.
@@ -191,6 +199,11 @@ func NewServer(opts Options) *Server {
 	s.reg = dispatch.NewRegistry(opts.Logger, owners{s}, ErrServerClosed)
 	s.reg.SetInterceptors(opts.Interceptors...)
 	s.reg.SetCallbackInterceptors(opts.CallbackInterceptors...)
+	if opts.DisableDescribe {
+		s.reg.SetDescribing(dispatch.DescribeDenied)
+	} else {
+		s.reg.SetDescribing(dispatch.DescribeServed)
+	}
 	return s
 }
 

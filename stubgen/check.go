@@ -21,7 +21,8 @@ type generator struct {
 	ifaces []*iface
 	failed bool // a problem was reported; write nothing for the package
 
-	readOnly map[token.Pos]bool // methods marked read-only, by position; see readOnlyAt
+	readOnly map[token.Pos]bool   // methods marked read-only, by position; see readOnlyAt
+	docs     map[token.Pos]string // doc comments of methods, by position; see docAt
 }
 
 // iface is one interface to generate code for.
@@ -38,6 +39,7 @@ type iface struct {
 	byKey      string // CartByKey
 	invoker    string // CartInvoker
 	invokerVar string // invokerOfCart
+	descVar    string // descriptionOfCart
 
 	// Generated names of the invocation mode views.
 	oneway         string // CartOneway
@@ -55,6 +57,7 @@ type method struct {
 	variadic bool
 	fields   []string // field names of the arguments struct, one per param
 	readOnly bool     // marked //remoting:readonly: changes no state worth saving
+	doc      string   // the doc comment, directives left out
 
 	// The remote interfaces among the parameters and results, which travel
 	// as a remoting.Ref: one entry per param (result), nil for data.
@@ -222,7 +225,7 @@ func (g *generator) method(in *iface, m *types.Func) *method {
 		last = results.Len() - 1
 	}
 
-	mm := &method{name: m.Name(), wire: in.name + "." + m.Name(), variadic: sig.Variadic(), readOnly: g.readOnlyAt(m.Pos())}
+	mm := &method{name: m.Name(), wire: in.name + "." + m.Name(), variadic: sig.Variadic(), readOnly: g.readOnlyAt(m.Pos()), doc: g.docAt(m.Pos())}
 	for i := first; i < params.Len(); i++ {
 		v := params.At(i)
 		mm.params = append(mm.params, v)
@@ -593,6 +596,7 @@ func (g *generator) checkNames() {
 		in.proxy = in.name + "Proxy"
 		in.invoker = in.name + "Invoker"
 		in.invokerVar = "invokerOf" + upper
+		in.descVar = "descriptionOf" + upper
 		if exp {
 			in.newProxy, in.lookup = "New"+upper+"Proxy", "Lookup"+upper
 		} else {
@@ -630,7 +634,7 @@ func (g *generator) checkNames() {
 // declared returns the package-level names generated for in, less those
 // of its methods.
 func (in *iface) declared() []string {
-	return []string{in.constName, in.proxy, in.newProxy, in.lookup, in.byKey, in.invoker, in.invokerVar, in.oneway, in.syncWithServer, in.async, in.callback}
+	return []string{in.constName, in.proxy, in.newProxy, in.lookup, in.byKey, in.invoker, in.invokerVar, in.descVar, in.oneway, in.syncWithServer, in.async, in.callback}
 }
 
 // declared returns the package-level names generated for m.

@@ -17,24 +17,45 @@ const readOnlyDirective = "//remoting:readonly"
 // in other packages (embedded interfaces) are not read: mark them where
 // they are declared, in a package stubgen runs on.
 func (g *generator) readOnlyAt(pos token.Pos) bool {
-	if g.readOnly == nil {
-		g.readOnly = make(map[token.Pos]bool)
-		for _, f := range g.pkg.Syntax {
-			ast.Inspect(f, func(n ast.Node) bool {
-				it, ok := n.(*ast.InterfaceType)
-				if !ok {
-					return true
-				}
-				for _, field := range it.Methods.List {
-					if len(field.Names) == 1 && hasDirective(field.Doc, readOnlyDirective) {
-						g.readOnly[field.Names[0].Pos()] = true
-					}
-				}
-				return true
-			})
-		}
-	}
+	g.readMethodDocs()
 	return g.readOnly[pos]
+}
+
+// docAt returns the doc comment of the interface method declared at pos,
+// in a file of the package, without its directives; "" for methods
+// declared in other packages.
+func (g *generator) docAt(pos token.Pos) string {
+	g.readMethodDocs()
+	return g.docs[pos]
+}
+
+// readMethodDocs reads, once, the doc comments of the interface methods
+// declared in the package.
+func (g *generator) readMethodDocs() {
+	if g.readOnly != nil {
+		return
+	}
+	g.readOnly = make(map[token.Pos]bool)
+	g.docs = make(map[token.Pos]string)
+	for _, f := range g.pkg.Syntax {
+		ast.Inspect(f, func(n ast.Node) bool {
+			it, ok := n.(*ast.InterfaceType)
+			if !ok {
+				return true
+			}
+			for _, field := range it.Methods.List {
+				if len(field.Names) != 1 || field.Doc == nil {
+					continue
+				}
+				pos := field.Names[0].Pos()
+				if hasDirective(field.Doc, readOnlyDirective) {
+					g.readOnly[pos] = true
+				}
+				g.docs[pos] = strings.TrimSpace(field.Doc.Text())
+			}
+			return true
+		})
+	}
 }
 
 // hasDirective reports whether doc has a comment line that is exactly

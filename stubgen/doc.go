@@ -85,6 +85,15 @@
 //     invoker.Server; its ReadOnly table lists the methods whose doc
 //     comment in the interface has the line //remoting:readonly, after
 //     which a keyed object that saves every call does not save;
+//   - descriptionOfCart, the Interface Description that CartInvoker()
+//     carries (codegen.Description) and a server returns to clients that
+//     ask (remoting.Describe, cmd/remoting): each method's name, wire name,
+//     doc comment (without directives) and read-only mark, its parameters
+//     and results by name (a0, a1 and r0, r1 where they have none), and a
+//     table of the types they use, each once and by index, as the CBOR
+//     encoder sees them: kind and size, struct fields with their keys and
+//     order (the encoder's rules for tags and embedded structs), elements,
+//     time.Time, byte strings, references;
 //   - per method, an unexported arguments struct and, unless error is the
 //     only result, a results struct, both encoded as CBOR arrays, and the
 //     invoke function of the Invoker; for a method with remote interface
@@ -101,7 +110,7 @@
 // are arrays whose field names do not matter, so a client and a server
 // generated from slightly different versions of an interface keep working
 // for the methods they share. The file refers to
-// codegen.SupportStubgenVersion2, so it does not compile against a runtime
+// codegen.SupportStubgenVersion3, so it does not compile against a runtime
 // that does not support this contract (the message names the constant).
 // Generated code imports only the root package remoting and
 // remoting/codegen, the runtime package made for it.

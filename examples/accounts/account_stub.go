@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Account ----
 
@@ -295,7 +295,8 @@ var invokerOfAccount = &codegen.Invoker{
 	ReadOnly: map[string]bool{
 		"Account.Balance": true,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Account); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Account); return ok },
+	Description: descriptionOfAccount,
 }
 
 func accountBalanceInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -332,6 +333,40 @@ func accountWithdrawInvoke(ctx context.Context, impl any, args codegen.Args) (an
 		return nil, err
 	}
 	return &accountWithdrawResults{R0: r0}, nil
+}
+
+// ---- Account: Interface Description ----
+
+// descriptionOfAccount describes Account to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfAccount = &codegen.Description{
+	Interface: AccountInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:     "Balance",
+			Wire:     "Account.Balance",
+			Doc:      "Balance returns the balance. It changes nothing, so the server does\nnot save the account after it.",
+			Results:  []codegen.ValueDesc{{Name: "r0", Type: 0}},
+			ReadOnly: true,
+		},
+		{
+			Name:    "Deposit",
+			Wire:    "Account.Deposit",
+			Doc:     "Deposit adds amount and returns the new balance.",
+			Params:  []codegen.ValueDesc{{Name: "amount", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:    "Withdraw",
+			Wire:    "Account.Withdraw",
+			Doc:     "Withdraw takes amount out, if the balance covers it, and returns the\nnew balance.",
+			Params:  []codegen.ValueDesc{{Name: "amount", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+	},
 }
 
 // ---- Account: arguments and results ----

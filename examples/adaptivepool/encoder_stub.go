@@ -10,7 +10,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Encoder ----
 
@@ -147,7 +147,8 @@ var invokerOfEncoder = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Encoder.Encode": encoderEncodeInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Encoder); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Encoder); return ok },
+	Description: descriptionOfEncoder,
 }
 
 func encoderEncodeInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -156,6 +157,26 @@ func encoderEncodeInvoke(ctx context.Context, impl any, args codegen.Args) (any,
 		return nil, err
 	}
 	return nil, impl.(Encoder).Encode(ctx, a.Frame, a.D)
+}
+
+// ---- Encoder: Interface Description ----
+
+// descriptionOfEncoder describes Encoder to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfEncoder = &codegen.Description{
+	Interface: EncoderInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:   "Encode",
+			Wire:   "Encoder.Encode",
+			Doc:    "Encode works on frame for d.",
+			Params: []codegen.ValueDesc{{Name: "frame", Type: 0}, {Name: "d", Type: 1}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		1: {Kind: codegen.TypeInt, Name: "time.Duration", Bits: 64},
+	},
 }
 
 // ---- Encoder: arguments and results ----

@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Ledger ----
 
@@ -229,7 +229,8 @@ var invokerOfLedger = &codegen.Invoker{
 		"Ledger.Balance": ledgerBalanceInvoke,
 		"Ledger.Deposit": ledgerDepositInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Ledger); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Ledger); return ok },
+	Description: descriptionOfLedger,
 }
 
 func ledgerBalanceInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -254,6 +255,32 @@ func ledgerDepositInvoke(ctx context.Context, impl any, args codegen.Args) (any,
 		return nil, err
 	}
 	return &ledgerDepositResults{R0: r0}, nil
+}
+
+// ---- Ledger: Interface Description ----
+
+// descriptionOfLedger describes Ledger to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfLedger = &codegen.Description{
+	Interface: LedgerInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Balance",
+			Wire:    "Ledger.Balance",
+			Doc:     "Balance returns the caller's balance in cents.",
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:    "Deposit",
+			Wire:    "Ledger.Deposit",
+			Doc:     "Deposit adds cents to the caller's balance and returns it.",
+			Params:  []codegen.ValueDesc{{Name: "cents", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+	},
 }
 
 // ---- Ledger: arguments and results ----

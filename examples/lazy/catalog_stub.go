@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Catalog ----
 
@@ -229,7 +229,8 @@ var invokerOfCatalog = &codegen.Invoker{
 		"Catalog.Get":  catalogGetInvoke,
 		"Catalog.Size": catalogSizeInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Catalog); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Catalog); return ok },
+	Description: descriptionOfCatalog,
 }
 
 func catalogGetInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -254,6 +255,37 @@ func catalogSizeInvoke(ctx context.Context, impl any, args codegen.Args) (any, e
 		return nil, err
 	}
 	return &catalogSizeResults{R0: r0}, nil
+}
+
+// ---- Catalog: Interface Description ----
+
+// descriptionOfCatalog describes Catalog to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfCatalog = &codegen.Description{
+	Interface: CatalogInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Get",
+			Wire:    "Catalog.Get",
+			Params:  []codegen.ValueDesc{{Name: "sku", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 1}},
+		},
+		{
+			Name:    "Size",
+			Wire:    "Catalog.Size",
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 3}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+		1: {Kind: codegen.TypeStruct, Name: "main.Item", Fields: []codegen.FieldDesc{
+			{Name: "SKU", Key: "SKU", Type: 0},
+			{Name: "Name", Key: "Name", Type: 0},
+			{Name: "Cents", Key: "Cents", Type: 2},
+		}},
+		2: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+		3: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+	},
 }
 
 // ---- Catalog: arguments and results ----

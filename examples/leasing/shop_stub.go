@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Shop ----
 
@@ -174,7 +174,8 @@ var invokerOfShop = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Shop.NewCart": shopNewCartInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Shop); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Shop); return ok },
+	Description: descriptionOfShop,
 }
 
 func shopNewCartInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -191,6 +192,27 @@ func shopNewCartInvoke(ctx context.Context, impl any, args codegen.Args) (any, e
 		return nil, err
 	}
 	return &shopNewCartResults{R0: ref0}, nil
+}
+
+// ---- Shop: Interface Description ----
+
+// descriptionOfShop describes Shop to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfShop = &codegen.Description{
+	Interface: ShopInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "NewCart",
+			Wire:    "Shop.NewCart",
+			Doc:     "NewCart makes an empty cart for the calling client.",
+			Params:  []codegen.ValueDesc{{Name: "customer", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 1}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+		1: {Kind: codegen.TypeRef, Name: "main.Cart", Interface: "github.com/remoting-go/remoting/examples/leasing.Cart"},
+	},
 }
 
 // ---- Shop: arguments and results ----
@@ -403,7 +425,8 @@ var invokerOfCart = &codegen.Invoker{
 		"Cart.Add":   cartAddInvoke,
 		"Cart.Items": cartItemsInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Cart); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Cart); return ok },
+	Description: descriptionOfCart,
 }
 
 func cartAddInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -424,6 +447,35 @@ func cartItemsInvoke(ctx context.Context, impl any, args codegen.Args) (any, err
 		return nil, err
 	}
 	return &cartItemsResults{R0: r0}, nil
+}
+
+// ---- Cart: Interface Description ----
+
+// descriptionOfCart describes Cart to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfCart = &codegen.Description{
+	Interface: CartInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:   "Add",
+			Wire:   "Cart.Add",
+			Params: []codegen.ValueDesc{{Name: "sku", Type: 0}, {Name: "qty", Type: 1}},
+		},
+		{
+			Name:    "Items",
+			Wire:    "Cart.Items",
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 2}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+		1: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		2: {Kind: codegen.TypeSlice, Name: "[]main.Item", Elem: 3},
+		3: {Kind: codegen.TypeStruct, Name: "main.Item", Fields: []codegen.FieldDesc{
+			{Name: "SKU", Key: "SKU", Type: 0},
+			{Name: "Qty", Key: "Qty", Type: 1},
+		}},
+	},
 }
 
 // ---- Cart: arguments and results ----

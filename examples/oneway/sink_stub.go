@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Sink ----
 
@@ -207,7 +207,8 @@ var invokerOfSink = &codegen.Invoker{
 		"Sink.Log":     sinkLogInvoke,
 		"Sink.Written": sinkWrittenInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Sink); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Sink); return ok },
+	Description: descriptionOfSink,
 }
 
 func sinkLogInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -228,6 +229,32 @@ func sinkWrittenInvoke(ctx context.Context, impl any, args codegen.Args) (any, e
 		return nil, err
 	}
 	return &sinkWrittenResults{R0: r0, R1: r1}, nil
+}
+
+// ---- Sink: Interface Description ----
+
+// descriptionOfSink describes Sink to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfSink = &codegen.Description{
+	Interface: SinkInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:   "Log",
+			Wire:   "Sink.Log",
+			Doc:    "Log writes one line; seq numbers the lines of one sender from 1.",
+			Params: []codegen.ValueDesc{{Name: "seq", Type: 0}, {Name: "line", Type: 1}},
+		},
+		{
+			Name:    "Written",
+			Wire:    "Sink.Written",
+			Doc:     "Written returns how many lines the sink has written and how many of\nthem came out of order.",
+			Results: []codegen.ValueDesc{{Name: "lines", Type: 0}, {Name: "outOfOrder", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		1: {Kind: codegen.TypeString, Name: "string"},
+	},
 }
 
 // ---- Sink: arguments and results ----

@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Lobby ----
 
@@ -176,7 +176,8 @@ var invokerOfLobby = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Lobby.Open": lobbyOpenInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Lobby); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Lobby); return ok },
+	Description: descriptionOfLobby,
 }
 
 func lobbyOpenInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -193,6 +194,27 @@ func lobbyOpenInvoke(ctx context.Context, impl any, args codegen.Args) (any, err
 		return nil, err
 	}
 	return &lobbyOpenResults{R0: ref0}, nil
+}
+
+// ---- Lobby: Interface Description ----
+
+// descriptionOfLobby describes Lobby to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfLobby = &codegen.Description{
+	Interface: LobbyInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Open",
+			Wire:    "Lobby.Open",
+			Doc:     "Open makes a room for the calling client.",
+			Params:  []codegen.ValueDesc{{Name: "name", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 1}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+		1: {Kind: codegen.TypeRef, Name: "main.Room", Interface: "github.com/remoting-go/remoting/examples/passivation.Room"},
+	},
 }
 
 // ---- Lobby: arguments and results ----
@@ -425,7 +447,8 @@ var invokerOfRoom = &codegen.Invoker{
 		"Room.History": roomHistoryInvoke,
 		"Room.Say":     roomSayInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Room); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Room); return ok },
+	Description: descriptionOfRoom,
 }
 
 func roomHistoryInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -450,6 +473,36 @@ func roomSayInvoke(ctx context.Context, impl any, args codegen.Args) (any, error
 		return nil, err
 	}
 	return &roomSayResults{R0: r0}, nil
+}
+
+// ---- Room: Interface Description ----
+
+// descriptionOfRoom describes Room to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfRoom = &codegen.Description{
+	Interface: RoomInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "History",
+			Wire:    "Room.History",
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:    "Say",
+			Wire:    "Room.Say",
+			Params:  []codegen.ValueDesc{{Name: "who", Type: 2}, {Name: "text", Type: 2}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 3}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeSlice, Name: "[]main.Line", Elem: 1},
+		1: {Kind: codegen.TypeStruct, Name: "main.Line", Fields: []codegen.FieldDesc{
+			{Name: "Who", Key: "Who", Type: 2},
+			{Name: "Text", Key: "Text", Type: 2},
+		}},
+		2: {Kind: codegen.TypeString, Name: "string"},
+		3: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+	},
 }
 
 // ---- Room: arguments and results ----

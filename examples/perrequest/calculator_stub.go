@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Calculator ----
 
@@ -168,7 +168,8 @@ var invokerOfCalculator = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Calculator.Eval": calculatorEvalInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Calculator); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Calculator); return ok },
+	Description: descriptionOfCalculator,
 }
 
 func calculatorEvalInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -181,6 +182,37 @@ func calculatorEvalInvoke(ctx context.Context, impl any, args codegen.Args) (any
 		return nil, err
 	}
 	return &calculatorEvalResults{R0: r0}, nil
+}
+
+// ---- Calculator: Interface Description ----
+
+// descriptionOfCalculator describes Calculator to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfCalculator = &codegen.Description{
+	Interface: CalculatorInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Eval",
+			Wire:    "Calculator.Eval",
+			Doc:     "Eval applies ops, in order, to an accumulator that starts at zero.",
+			Params:  []codegen.ValueDesc{{Name: "ops", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 4}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeSlice, Name: "[]main.Op", Elem: 1},
+		1: {Kind: codegen.TypeStruct, Name: "main.Op", Fields: []codegen.FieldDesc{
+			{Name: "Code", Key: "Code", Type: 2},
+			{Name: "Arg", Key: "Arg", Type: 3},
+		}},
+		2: {Kind: codegen.TypeString, Name: "string"},
+		3: {Kind: codegen.TypeFloat, Name: "float64", Bits: 64},
+		4: {Kind: codegen.TypeStruct, Name: "main.Result", Fields: []codegen.FieldDesc{
+			{Name: "Value", Key: "Value", Type: 3},
+			{Name: "Instance", Key: "Instance", Type: 5},
+		}},
+		5: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+	},
 }
 
 // ---- Calculator: arguments and results ----

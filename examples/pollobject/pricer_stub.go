@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Pricer ----
 
@@ -166,7 +166,8 @@ var invokerOfPricer = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Pricer.Quote": pricerQuoteInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Pricer); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Pricer); return ok },
+	Description: descriptionOfPricer,
 }
 
 func pricerQuoteInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -179,6 +180,28 @@ func pricerQuoteInvoke(ctx context.Context, impl any, args codegen.Args) (any, e
 		return nil, err
 	}
 	return &pricerQuoteResults{R0: r0, R1: r1}, nil
+}
+
+// ---- Pricer: Interface Description ----
+
+// descriptionOfPricer describes Pricer to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfPricer = &codegen.Description{
+	Interface: PricerInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Quote",
+			Wire:    "Pricer.Quote",
+			Doc:     "Quote asks supplier for the price of qty units of sku, and how many\ndays delivery takes.",
+			Params:  []codegen.ValueDesc{{Name: "supplier", Type: 0}, {Name: "sku", Type: 0}, {Name: "qty", Type: 1}},
+			Results: []codegen.ValueDesc{{Name: "cents", Type: 2}, {Name: "days", Type: 1}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+		1: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		2: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+	},
 }
 
 // ---- Pricer: arguments and results ----

@@ -10,7 +10,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Worker ----
 
@@ -167,7 +167,8 @@ var invokerOfWorker = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Worker.Render": workerRenderInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Worker); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Worker); return ok },
+	Description: descriptionOfWorker,
 }
 
 func workerRenderInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -180,6 +181,34 @@ func workerRenderInvoke(ctx context.Context, impl any, args codegen.Args) (any, 
 		return nil, err
 	}
 	return &workerRenderResults{R0: r0}, nil
+}
+
+// ---- Worker: Interface Description ----
+
+// descriptionOfWorker describes Worker to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfWorker = &codegen.Description{
+	Interface: WorkerInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Render",
+			Wire:    "Worker.Render",
+			Doc:     "Render renders job, working on it for the given time.",
+			Params:  []codegen.ValueDesc{{Name: "job", Type: 0}, {Name: "work", Type: 1}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 2}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+		1: {Kind: codegen.TypeInt, Name: "time.Duration", Bits: 64},
+		2: {Kind: codegen.TypeStruct, Name: "main.Report", Fields: []codegen.FieldDesc{
+			{Name: "Worker", Key: "Worker", Type: 3},
+			{Name: "Jobs", Key: "Jobs", Type: 4},
+			{Name: "Output", Key: "Output", Type: 0},
+		}},
+		3: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+		4: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+	},
 }
 
 // ---- Worker: arguments and results ----

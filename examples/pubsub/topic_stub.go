@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Topic ----
 
@@ -289,7 +289,8 @@ var invokerOfTopic = &codegen.Invoker{
 		"Topic.Subscribe":   topicSubscribeInvoke,
 		"Topic.Subscribers": topicSubscribersInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Topic); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Topic); return ok },
+	Description: descriptionOfTopic,
 }
 
 func topicPublishInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -326,6 +327,47 @@ func topicSubscribersInvoke(ctx context.Context, impl any, args codegen.Args) (a
 		return nil, err
 	}
 	return &topicSubscribersResults{R0: r0}, nil
+}
+
+// ---- Topic: Interface Description ----
+
+// descriptionOfTopic describes Topic to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfTopic = &codegen.Description{
+	Interface: TopicInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Publish",
+			Wire:    "Topic.Publish",
+			Doc:     "Publish sends text to every subscriber and returns its sequence\nnumber. It does not wait for any subscriber.",
+			Params:  []codegen.ValueDesc{{Name: "text", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "seq", Type: 1}},
+		},
+		{
+			Name:   "Subscribe",
+			Wire:   "Topic.Subscribe",
+			Doc:    "Subscribe adds s under name; s receives every event published from\nnow on.",
+			Params: []codegen.ValueDesc{{Name: "name", Type: 0}, {Name: "s", Type: 2}},
+		},
+		{
+			Name:    "Subscribers",
+			Wire:    "Topic.Subscribers",
+			Doc:     "Subscribers returns the status of every subscriber there has been.",
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 3}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+		1: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		2: {Kind: codegen.TypeRef, Name: "main.Subscriber", Interface: "github.com/remoting-go/remoting/examples/pubsub.Subscriber"},
+		3: {Kind: codegen.TypeSlice, Name: "[]main.Status", Elem: 4},
+		4: {Kind: codegen.TypeStruct, Name: "main.Status", Fields: []codegen.FieldDesc{
+			{Name: "Name", Key: "Name", Type: 0},
+			{Name: "Sent", Key: "Sent", Type: 1},
+			{Name: "Dropped", Key: "Dropped", Type: 1},
+			{Name: "Gone", Key: "Gone", Type: 0},
+		}},
+	},
 }
 
 // ---- Topic: arguments and results ----
@@ -510,7 +552,8 @@ var invokerOfSubscriber = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Subscriber.Deliver": subscriberDeliverInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Subscriber); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Subscriber); return ok },
+	Description: descriptionOfSubscriber,
 }
 
 func subscriberDeliverInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -519,6 +562,32 @@ func subscriberDeliverInvoke(ctx context.Context, impl any, args codegen.Args) (
 		return nil, err
 	}
 	return nil, impl.(Subscriber).Deliver(ctx, a.Ev)
+}
+
+// ---- Subscriber: Interface Description ----
+
+// descriptionOfSubscriber describes Subscriber to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfSubscriber = &codegen.Description{
+	Interface: SubscriberInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:   "Deliver",
+			Wire:   "Subscriber.Deliver",
+			Doc:    "Deliver hands over one event.",
+			Params: []codegen.ValueDesc{{Name: "ev", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeStruct, Name: "main.Event", Fields: []codegen.FieldDesc{
+			{Name: "Seq", Key: "Seq", Type: 1},
+			{Name: "Text", Key: "Text", Type: 2},
+			{Name: "At", Key: "At", Type: 3},
+		}},
+		1: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		2: {Kind: codegen.TypeString, Name: "string"},
+		3: {Kind: codegen.TypeTime, Name: "time.Time"},
+	},
 }
 
 // ---- Subscriber: arguments and results ----

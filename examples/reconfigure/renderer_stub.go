@@ -10,7 +10,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Renderer ----
 
@@ -167,7 +167,8 @@ var invokerOfRenderer = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Renderer.Render": rendererRenderInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Renderer); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Renderer); return ok },
+	Description: descriptionOfRenderer,
 }
 
 func rendererRenderInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -180,6 +181,28 @@ func rendererRenderInvoke(ctx context.Context, impl any, args codegen.Args) (any
 		return nil, err
 	}
 	return &rendererRenderResults{R0: r0}, nil
+}
+
+// ---- Renderer: Interface Description ----
+
+// descriptionOfRenderer describes Renderer to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfRenderer = &codegen.Description{
+	Interface: RendererInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Render",
+			Wire:    "Renderer.Render",
+			Doc:     "Render works on job for d and returns the renderer's serial number.",
+			Params:  []codegen.ValueDesc{{Name: "job", Type: 0}, {Name: "d", Type: 1}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 2}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+		1: {Kind: codegen.TypeInt, Name: "time.Duration", Bits: 64},
+		2: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+	},
 }
 
 // ---- Renderer: arguments and results ----

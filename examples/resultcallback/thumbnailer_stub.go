@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Thumbnailer ----
 
@@ -168,7 +168,8 @@ var invokerOfThumbnailer = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Thumbnailer.Render": thumbnailerRenderInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Thumbnailer); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Thumbnailer); return ok },
+	Description: descriptionOfThumbnailer,
 }
 
 func thumbnailerRenderInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -181,6 +182,27 @@ func thumbnailerRenderInvoke(ctx context.Context, impl any, args codegen.Args) (
 		return nil, err
 	}
 	return &thumbnailerRenderResults{R0: r0}, nil
+}
+
+// ---- Thumbnailer: Interface Description ----
+
+// descriptionOfThumbnailer describes Thumbnailer to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfThumbnailer = &codegen.Description{
+	Interface: ThumbnailerInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Render",
+			Wire:    "Thumbnailer.Render",
+			Doc:     "Render renders a thumbnail of the image name, size pixels wide, and\nreturns its size in bytes; larger sizes take longer.",
+			Params:  []codegen.ValueDesc{{Name: "name", Type: 0}, {Name: "size", Type: 1}},
+			Results: []codegen.ValueDesc{{Name: "bytes", Type: 1}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+		1: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+	},
 }
 
 // ---- Thumbnailer: arguments and results ----

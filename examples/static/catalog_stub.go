@@ -10,7 +10,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Catalog ----
 
@@ -293,7 +293,8 @@ var invokerOfCatalog = &codegen.Invoker{
 		"Catalog.Search": catalogSearchInvoke,
 		"Catalog.Served": catalogServedInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Catalog); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Catalog); return ok },
+	Description: descriptionOfCatalog,
 }
 
 func catalogGetInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -330,6 +331,50 @@ func catalogServedInvoke(ctx context.Context, impl any, args codegen.Args) (any,
 		return nil, err
 	}
 	return &catalogServedResults{R0: r0, R1: r1}, nil
+}
+
+// ---- Catalog: Interface Description ----
+
+// descriptionOfCatalog describes Catalog to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfCatalog = &codegen.Description{
+	Interface: CatalogInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Get",
+			Wire:    "Catalog.Get",
+			Doc:     "Get returns the item sku names; an unknown sku is an\n*UnknownSKUError.",
+			Params:  []codegen.ValueDesc{{Name: "sku", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 1}},
+		},
+		{
+			Name:    "Search",
+			Wire:    "Catalog.Search",
+			Doc:     "Search returns up to limit items that have tag, by SKU.",
+			Params:  []codegen.ValueDesc{{Name: "tag", Type: 0}, {Name: "limit", Type: 4}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 5}},
+		},
+		{
+			Name:    "Served",
+			Wire:    "Catalog.Served",
+			Doc:     "Served returns how many calls the instance has served, and since\nwhen it exists.",
+			Results: []codegen.ValueDesc{{Name: "calls", Type: 2}, {Name: "since", Type: 6}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+		1: {Kind: codegen.TypeStruct, Name: "main.Item", Fields: []codegen.FieldDesc{
+			{Name: "SKU", Key: "SKU", Type: 0},
+			{Name: "Name", Key: "Name", Type: 0},
+			{Name: "Cents", Key: "Cents", Type: 2},
+			{Name: "Tags", Key: "Tags", Type: 3},
+		}},
+		2: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+		3: {Kind: codegen.TypeSlice, Name: "[]string", Elem: 0},
+		4: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		5: {Kind: codegen.TypeSlice, Name: "[]main.Item", Elem: 1},
+		6: {Kind: codegen.TypeTime, Name: "time.Time"},
+	},
 }
 
 // ---- Catalog: arguments and results ----

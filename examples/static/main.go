@@ -5,6 +5,12 @@
 // It runs a server and a client in one process over real loopback TCP:
 //
 //	go run ./examples/static
+//
+// With -serve it only serves the catalog, on the address given, until
+// Ctrl-C or SIGTERM, for other clients such as the command-line client
+// cmd/remoting:
+//
+//	go run ./examples/static -serve 127.0.0.1:4000
 package main
 
 //go:generate go tool stubgen -type Catalog
@@ -12,12 +18,15 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/remoting-go/remoting"
@@ -36,8 +45,13 @@ type Item struct {
 
 // Catalog is the remote interface: ordinary Go, context first, error last.
 type Catalog interface {
+	// Get returns the item sku names; an unknown sku is an
+	// *UnknownSKUError.
 	Get(ctx context.Context, sku string) (Item, error)
+	// Search returns up to limit items that have tag, by SKU.
 	Search(ctx context.Context, tag string, limit int) ([]Item, error)
+	// Served returns how many calls the instance has served, and since
+	// when it exists.
 	Served(ctx context.Context) (calls int64, since time.Time, err error)
 }
 
@@ -98,10 +112,51 @@ func (c *catalog) Served(context.Context) (int64, time.Time, error) {
 }
 
 func main() {
+	addr := flag.String("serve", "", "only serve the catalog on this `address` (host:port) until Ctrl-C or SIGTERM")
+	flag.Parse()
+	if *addr != "" {
+		if err := serve(*addr); err != nil {
+			fmt.Fprintln(os.Stderr, "static:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "static:", err)
 		os.Exit(1)
 	}
+}
+
+// serve serves the catalog on addr until SIGTERM or Ctrl-C, then shuts
+// down gracefully.
+func serve(addr string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	srv := invoker.NewServer(invoker.Options{})
+	if _, err := srv.Register("catalog", CatalogInvoker(), lifecycle.Static(newCatalog())); err != nil {
+		return err
+	}
+	lis, err := invoker.Listen("tcp://"+addr, nil)
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	fmt.Printf("serving \"catalog\" on tcp://%s; Ctrl-C stops\n", lis.Addr())
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-served; !errors.Is(err, invoker.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 func run() error {

@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Indexer ----
 
@@ -146,7 +146,8 @@ var invokerOfIndexer = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Indexer.Reindex": indexerReindexInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Indexer); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Indexer); return ok },
+	Description: descriptionOfIndexer,
 }
 
 func indexerReindexInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -155,6 +156,25 @@ func indexerReindexInvoke(ctx context.Context, impl any, args codegen.Args) (any
 		return nil, err
 	}
 	return nil, impl.(Indexer).Reindex(ctx, a.Catalog)
+}
+
+// ---- Indexer: Interface Description ----
+
+// descriptionOfIndexer describes Indexer to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfIndexer = &codegen.Description{
+	Interface: IndexerInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:   "Reindex",
+			Wire:   "Indexer.Reindex",
+			Doc:    "Reindex rebuilds the index of one catalog; it takes a while.",
+			Params: []codegen.ValueDesc{{Name: "catalog", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+	},
 }
 
 // ---- Indexer: arguments and results ----

@@ -181,11 +181,8 @@ func (r *Registry) reacquire(ctx context.Context, obj *Object) (*Object, any, er
 
 // closeKeys stops the work of every Keys.
 func (r *Registry) closeKeys(ctx context.Context) []error {
-	r.keys.mu.Lock()
-	all := r.keys.all
-	r.keys.mu.Unlock()
 	var errs []error
-	for _, kind := range all {
+	for _, kind := range r.keyKindList() {
 		if err := kind.keys.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}

@@ -93,6 +93,9 @@ type Registry struct {
 	// objects the other end exported (Args.Caller); nil: none.
 	callbacks Chain
 	keys      keyKinds
+	// describe says how the naming service answers remoting.List and
+	// remoting.Describe.
+	describe Describing
 
 	mu       sync.Mutex
 	owned    map[remoting.ObjectID]map[remoting.ObjectID]struct{} // owner -> ids, without owners
@@ -111,6 +114,25 @@ func NewRegistry(logger *slog.Logger, owners Owners, closed error) *Registry {
 	}
 	return &Registry{logger: logger, owners: owners, closed: closed, owned: make(map[remoting.ObjectID]map[remoting.ObjectID]struct{})}
 }
+
+// Describing says how a Registry's naming service answers the requests
+// that list its objects and describe their interfaces.
+type Describing int
+
+const (
+	// DescribeNone answers them NotFound, as a naming service that
+	// predates them does: the registry of a client's callback objects.
+	DescribeNone Describing = iota
+	// DescribeDenied answers them PermissionDenied: a server that turned
+	// them off.
+	DescribeDenied
+	// DescribeServed answers them.
+	DescribeServed
+)
+
+// SetDescribing sets how the naming service answers remoting.List and
+// remoting.Describe; call it before the registry serves.
+func (r *Registry) SetDescribing(d Describing) { r.describe = d }
 
 // Insert enters obj, whose Instances are ready, into the table.
 func (r *Registry) Insert(obj Object) error {
@@ -280,6 +302,15 @@ func (r *Registry) Dispatch(ctx context.Context, req *peer.Request) (reply any, 
 		case f.Method == wire.RenewMethod && r.owners != nil:
 			req.Accept()
 			return r.renew(caller, args)
+		case (f.Method == wire.ListMethod || f.Method == wire.DescribeMethod) && r.describe != DescribeNone:
+			if r.describe == DescribeDenied {
+				return nil, remoting.Errorf(remoting.CodePermissionDenied, "%s is turned off on this server (invoker.Options.DisableDescribe)", f.Method)
+			}
+			req.Accept()
+			if f.Method == wire.ListMethod {
+				return r.list(args)
+			}
+			return r.describeInterface(args)
 		}
 		return nil, remoting.Errorf(remoting.CodeNotFound, "method %q not found on the naming service", f.Method)
 	}

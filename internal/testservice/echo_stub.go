@@ -10,7 +10,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Echo ----
 
@@ -483,7 +483,8 @@ var invokerOfEcho = &codegen.Invoker{
 		"Echo.Round": echoRoundInvoke,
 		"Echo.Sleep": echoSleepInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Echo); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Echo); return ok },
+	Description: descriptionOfEcho,
 }
 
 func echoBlobInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -556,6 +557,78 @@ func echoSleepInvoke(ctx context.Context, impl any, args codegen.Args) (any, err
 		return nil, err
 	}
 	return nil, impl.(Echo).Sleep(ctx, a.D)
+}
+
+// ---- Echo: Interface Description ----
+
+// descriptionOfEcho describes Echo to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfEcho = &codegen.Description{
+	Interface: EchoInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Blob",
+			Wire:    "Echo.Blob",
+			Doc:     "Blob returns n bytes.",
+			Params:  []codegen.ValueDesc{{Name: "n", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 1}},
+		},
+		{
+			Name:    "Count",
+			Wire:    "Echo.Count",
+			Doc:     "Count counts its calls and returns the count.",
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 2}},
+		},
+		{
+			Name:    "Echo",
+			Wire:    "Echo.Echo",
+			Doc:     "Echo returns its argument.",
+			Params:  []codegen.ValueDesc{{Name: "s", Type: 3}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 3}},
+		},
+		{
+			Name:   "Fail",
+			Wire:   "Echo.Fail",
+			Doc:    "Fail returns an error with the given code, or a plain error for 0, or\na *QuotaError for -1.",
+			Params: []codegen.ValueDesc{{Name: "code", Type: 0}, {Name: "msg", Type: 3}},
+		},
+		{
+			Name: "Panic",
+			Wire: "Echo.Panic",
+			Doc:  "Panic panics.",
+		},
+		{
+			Name:    "Round",
+			Wire:    "Echo.Round",
+			Doc:     "Round returns the payload it got.",
+			Params:  []codegen.ValueDesc{{Name: "p", Type: 4}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 4}},
+		},
+		{
+			Name:   "Sleep",
+			Wire:   "Echo.Sleep",
+			Doc:    "Sleep returns after d or when ctx ends, with ctx's error.",
+			Params: []codegen.ValueDesc{{Name: "d", Type: 8}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		1: {Kind: codegen.TypeBytes, Name: "[]byte"},
+		2: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+		3: {Kind: codegen.TypeString, Name: "string"},
+		4: {Kind: codegen.TypeStruct, Name: "testservice.Payload", Fields: []codegen.FieldDesc{
+			{Name: "Name", Key: "Name", Type: 3},
+			{Name: "Seq", Key: "Seq", Type: 2},
+			{Name: "Tags", Key: "Tags", Type: 5},
+			{Name: "Attrs", Key: "Attrs", Type: 6},
+			{Name: "When", Key: "When", Type: 7},
+			{Name: "Data", Key: "Data", Type: 1},
+		}},
+		5: {Kind: codegen.TypeSlice, Name: "[]string", Elem: 3},
+		6: {Kind: codegen.TypeMap, Name: "map[string]int", Key: 3, Elem: 0},
+		7: {Kind: codegen.TypeTime, Name: "time.Time"},
+		8: {Kind: codegen.TypeInt, Name: "time.Duration", Bits: 64},
+	},
 }
 
 // ---- Echo: arguments and results ----

@@ -112,3 +112,105 @@ func FuzzUnmarshalPlan(f *testing.F) {
 		}
 	})
 }
+
+// sampleDescription is a description with every kind of type, a
+// recursive one among them.
+func sampleDescription() Description {
+	return Description{
+		Interface: "example.com/shop.Cart",
+		Methods: []MethodDesc{
+			{Name: "Add", Wire: "Cart.Add", Doc: "Add adds.", Params: []ValueDesc{{Name: "sku", Type: 0}, {Name: "tags", Type: 3}}, Variadic: true},
+			{Name: "Items", Wire: "Cart.Items", Results: []ValueDesc{{Name: "r0", Type: 4}}, ReadOnly: true},
+		},
+		Types: []TypeDesc{
+			0: {Kind: TypeString, Name: "string"},
+			1: {Kind: TypeInt, Name: "int", Bits: 64},
+			2: {Kind: TypeTime, Name: "time.Time"},
+			3: {Kind: TypeSlice, Name: "[]string", Elem: 0},
+			4: {Kind: TypeStruct, Name: "shop.Node", Fields: []FieldDesc{
+				{Name: "N", Key: "1", KeyAsInt: true, Type: 1},
+				{Name: "At", Key: "at", OmitEmpty: true, Type: 2},
+				{Name: "Kids", Key: "Kids", Type: 5},
+				{Name: "Attrs", Key: "Attrs", Type: 6},
+				{Name: "Raw", Key: "Raw", Type: 7},
+				{Name: "Sum", Key: "Sum", Type: 8},
+				{Name: "Peer", Key: "Peer", Type: 9},
+			}},
+			5:  {Kind: TypeSlice, Name: "[]*shop.Node", Elem: 10},
+			6:  {Kind: TypeMap, Name: "map[string]int", Key: 0, Elem: 1},
+			7:  {Kind: TypeBytes, Name: "[16]byte", Len: 16},
+			8:  {Kind: TypeArray, Name: "[2]float32", Elem: 11, Len: 2},
+			9:  {Kind: TypeRef, Name: "shop.Observer", Interface: "example.com/shop.Observer"},
+			10: {Kind: TypePointer, Name: "*shop.Node", Elem: 4},
+			11: {Kind: TypeFloat, Name: "float32", Bits: 32},
+		},
+	}
+}
+
+// FuzzDecodeDescription decodes arbitrary bytes as the reply of
+// remoting.Describe, as cmd/remoting does, and checks it: no panic, and
+// a description that decodes and checks encodes to one that decodes to
+// the same and checks too.
+func FuzzDecodeDescription(f *testing.F) {
+	d := sampleDescription()
+	if err := d.Check(); err != nil {
+		f.Fatalf("sample description: %v", err)
+	}
+	b, err := Marshal(&d)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte{0xa1, 0x03, 0x81, 0xa1, 0x01, 0x09}) // a slice without an element type
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var d Description
+		if Unmarshal(in, &d) != nil || d.Check() != nil {
+			return
+		}
+		for _, m := range d.Methods {
+			d.Method(m.Name)
+		}
+		b, err := Marshal(&d)
+		if err != nil {
+			t.Fatalf("Marshal of a decoded description: %v", err)
+		}
+		var again Description
+		if err := Unmarshal(b, &again); err != nil {
+			t.Fatalf("re-encoded description does not decode: %v", err)
+		}
+		if err := again.Check(); err != nil || !reflect.DeepEqual(normalDesc(d), normalDesc(again)) {
+			t.Fatalf("round trip changed the description (%v): %+v -> %+v", err, d, again)
+		}
+	})
+}
+
+// normalDesc returns d encoded and decoded once: empty and nil slices,
+// which omitempty does not tell apart, become the same.
+func normalDesc(d Description) Description {
+	b, _ := Marshal(&d)
+	var n Description
+	Unmarshal(b, &n)
+	return n
+}
+
+// FuzzDecodeList decodes arbitrary bytes as the reply of remoting.List.
+func FuzzDecodeList(f *testing.F) {
+	l := ListReply{
+		Objects: []ListedObject{{Name: "cart", ID: remoting.NameID("cart"), Interface: "example.com/shop.Cart", Methods: []string{"Add"}}},
+		Keyed:   []ListedInterface{{Interface: "example.com/bank.Account", Methods: []string{"Balance", "Deposit"}}},
+	}
+	b, err := Marshal(&l)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var l ListReply
+		if Unmarshal(in, &l) != nil {
+			return
+		}
+		if _, err := Marshal(&l); err != nil {
+			t.Fatalf("Marshal of a decoded list: %v", err)
+		}
+	})
+}

@@ -10,7 +10,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Probe ----
 
@@ -379,7 +379,8 @@ var invokerOfProbe = &codegen.Invoker{
 		"Probe.Seen":  probeSeenInvoke,
 		"Probe.Sleep": probeSleepInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Probe); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Probe); return ok },
+	Description: descriptionOfProbe,
 }
 
 func probeEchoInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -432,6 +433,66 @@ func probeSleepInvoke(ctx context.Context, impl any, args codegen.Args) (any, er
 		return nil, err
 	}
 	return nil, impl.(Probe).Sleep(ctx, a.D)
+}
+
+// ---- Probe: Interface Description ----
+
+// descriptionOfProbe describes Probe to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfProbe = &codegen.Description{
+	Interface: ProbeInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Echo",
+			Wire:    "Probe.Echo",
+			Doc:     "Echo returns n.",
+			Params:  []codegen.ValueDesc{{Name: "n", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:   "Fail",
+			Wire:   "Probe.Fail",
+			Doc:    "Fail fails with a *remoting.Error with the given code.",
+			Params: []codegen.ValueDesc{{Name: "code", Type: 0}, {Name: "msg", Type: 1}},
+		},
+		{
+			Name:    "Flaky",
+			Wire:    "Probe.Flaky",
+			Doc:     "Flaky fails with Unavailable the first failures times it is called\nwith key, then returns how often it was called with key.",
+			Params:  []codegen.ValueDesc{{Name: "key", Type: 1}, {Name: "failures", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:    "Seen",
+			Wire:    "Probe.Seen",
+			Doc:     "Seen returns what the method saw, with tag.",
+			Params:  []codegen.ValueDesc{{Name: "tag", Type: 1}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 2}},
+		},
+		{
+			Name:   "Sleep",
+			Wire:   "Probe.Sleep",
+			Doc:    "Sleep returns after d, or when ctx ends.",
+			Params: []codegen.ValueDesc{{Name: "d", Type: 5}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		1: {Kind: codegen.TypeString, Name: "string"},
+		2: {Kind: codegen.TypeStruct, Name: "svc.Seen", Fields: []codegen.FieldDesc{
+			{Name: "Tag", Key: "Tag", Type: 1},
+			{Name: "Identity", Key: "Identity", Type: 1},
+			{Name: "HasIdentity", Key: "HasIdentity", Type: 3},
+			{Name: "Meta", Key: "Meta", Type: 4},
+			{Name: "Peer", Key: "Peer", Type: 1},
+			{Name: "Deadline", Key: "Deadline", Type: 5},
+			{Name: "Instance", Key: "Instance", Type: 6},
+		}},
+		3: {Kind: codegen.TypeBool, Name: "bool"},
+		4: {Kind: codegen.TypeMap, Name: "map[string]string", Key: 1, Elem: 1},
+		5: {Kind: codegen.TypeInt, Name: "time.Duration", Bits: 64},
+		6: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+	},
 }
 
 // ---- Probe: arguments and results ----
@@ -641,7 +702,8 @@ var invokerOfWorker = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Worker.Work": workerWorkInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Worker); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Worker); return ok },
+	Description: descriptionOfWorker,
 }
 
 func workerWorkInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -654,6 +716,27 @@ func workerWorkInvoke(ctx context.Context, impl any, args codegen.Args) (any, er
 		return nil, err
 	}
 	return &workerWorkResults{R0: r0}, nil
+}
+
+// ---- Worker: Interface Description ----
+
+// descriptionOfWorker describes Worker to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfWorker = &codegen.Description{
+	Interface: WorkerInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Work",
+			Wire:    "Worker.Work",
+			Doc:     "Work keeps the instance busy for d and returns its serial number.",
+			Params:  []codegen.ValueDesc{{Name: "d", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 1}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "time.Duration", Bits: 64},
+		1: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+	},
 }
 
 // ---- Worker: arguments and results ----

@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Echo ----
 
@@ -164,7 +164,8 @@ var invokerOfEcho = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Echo.Echo": echoEchoInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Echo); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Echo); return ok },
+	Description: descriptionOfEcho,
 }
 
 func echoEchoInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -177,6 +178,26 @@ func echoEchoInvoke(ctx context.Context, impl any, args codegen.Args) (any, erro
 		return nil, err
 	}
 	return &echoEchoResults{R0: r0}, nil
+}
+
+// ---- Echo: Interface Description ----
+
+// descriptionOfEcho describes Echo to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfEcho = &codegen.Description{
+	Interface: EchoInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Echo",
+			Wire:    "Echo.Echo",
+			Doc:     "Echo returns p.",
+			Params:  []codegen.ValueDesc{{Name: "p", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeBytes, Name: "[]byte"},
+	},
 }
 
 // ---- Echo: arguments and results ----
@@ -358,7 +379,8 @@ var invokerOfFactory = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Factory.NewEcho": factoryNewEchoInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Factory); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Factory); return ok },
+	Description: descriptionOfFactory,
 }
 
 func factoryNewEchoInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -375,6 +397,25 @@ func factoryNewEchoInvoke(ctx context.Context, impl any, args codegen.Args) (any
 		return nil, err
 	}
 	return &factoryNewEchoResults{R0: ref0}, nil
+}
+
+// ---- Factory: Interface Description ----
+
+// descriptionOfFactory describes Factory to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfFactory = &codegen.Description{
+	Interface: FactoryInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "NewEcho",
+			Wire:    "Factory.NewEcho",
+			Doc:     "NewEcho makes an Echo for the caller.",
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeRef, Name: "echosvc.Echo", Interface: "github.com/remoting-go/remoting/test/bench/echosvc.Echo"},
+	},
 }
 
 // ---- Factory: arguments and results ----
@@ -671,7 +712,8 @@ var invokerOfStructs = &codegen.Invoker{
 		"Structs.EchoBlob":   structsEchoBlobInvoke,
 		"Structs.EchoRecord": structsEchoRecordInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Structs); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Structs); return ok },
+	Description: descriptionOfStructs,
 }
 
 func structsEchoBatchInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -708,6 +750,61 @@ func structsEchoRecordInvoke(ctx context.Context, impl any, args codegen.Args) (
 		return nil, err
 	}
 	return &structsEchoRecordResults{R0: r0}, nil
+}
+
+// ---- Structs: Interface Description ----
+
+// descriptionOfStructs describes Structs to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfStructs = &codegen.Description{
+	Interface: StructsInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "EchoBatch",
+			Wire:    "Structs.EchoBatch",
+			Doc:     "EchoBatch returns b.",
+			Params:  []codegen.ValueDesc{{Name: "b", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:    "EchoBlob",
+			Wire:    "Structs.EchoBlob",
+			Doc:     "EchoBlob returns b.",
+			Params:  []codegen.ValueDesc{{Name: "b", Type: 8}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 8}},
+		},
+		{
+			Name:    "EchoRecord",
+			Wire:    "Structs.EchoRecord",
+			Doc:     "EchoRecord returns r.",
+			Params:  []codegen.ValueDesc{{Name: "r", Type: 2}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 2}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeStruct, Name: "echosvc.Batch", Fields: []codegen.FieldDesc{
+			{Name: "Records", Key: "Records", Type: 1},
+		}},
+		1: {Kind: codegen.TypeSlice, Name: "[]echosvc.Record", Elem: 2},
+		2: {Kind: codegen.TypeStruct, Name: "echosvc.Record", Fields: []codegen.FieldDesc{
+			{Name: "ID", Key: "ID", Type: 3},
+			{Name: "Count", Key: "Count", Type: 4},
+			{Name: "Score", Key: "Score", Type: 5},
+			{Name: "At", Key: "At", Type: 6},
+			{Name: "Tags", Key: "Tags", Type: 7},
+		}},
+		3: {Kind: codegen.TypeString, Name: "string"},
+		4: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+		5: {Kind: codegen.TypeFloat, Name: "float64", Bits: 64},
+		6: {Kind: codegen.TypeTime, Name: "time.Time"},
+		7: {Kind: codegen.TypeSlice, Name: "[]string", Elem: 3},
+		8: {Kind: codegen.TypeStruct, Name: "echosvc.Blob", Fields: []codegen.FieldDesc{
+			{Name: "ID", Key: "ID", Type: 3},
+			{Name: "At", Key: "At", Type: 6},
+			{Name: "Data", Key: "Data", Type: 9},
+		}},
+		9: {Kind: codegen.TypeBytes, Name: "[]byte"},
+	},
 }
 
 // ---- Structs: arguments and results ----

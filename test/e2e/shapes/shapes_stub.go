@@ -11,7 +11,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Shapes ----
 
@@ -1011,7 +1011,8 @@ var invokerOfShapes = &codegen.Invoker{
 		"Shapes.Time":    shapesTimeInvoke,
 		"Shapes.Unnamed": shapesUnnamedInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Shapes); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Shapes); return ok },
+	Description: descriptionOfShapes,
 }
 
 func shapesAddrInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -1184,6 +1185,159 @@ func shapesUnnamedInvoke(ctx context.Context, impl any, args codegen.Args) (any,
 		return nil, err
 	}
 	return &shapesUnnamedResults{R0: r0}, nil
+}
+
+// ---- Shapes: Interface Description ----
+
+// descriptionOfShapes describes Shapes to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfShapes = &codegen.Description{
+	Interface: ShapesInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Addr",
+			Wire:    "Shapes.Addr",
+			Doc:     "Addr returns a with port.",
+			Params:  []codegen.ValueDesc{{Name: "a", Type: 0}, {Name: "port", Type: 1}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 2}},
+		},
+		{
+			Name:    "Arrays",
+			Wire:    "Shapes.Arrays",
+			Doc:     "Arrays returns a reversed.",
+			Params:  []codegen.ValueDesc{{Name: "a", Type: 3}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 3}},
+		},
+		{
+			Name:    "Basics",
+			Wire:    "Shapes.Basics",
+			Doc:     "Basics returns its arguments.",
+			Params:  []codegen.ValueDesc{{Name: "b", Type: 6}, {Name: "i", Type: 7}, {Name: "i8", Type: 8}, {Name: "u16", Type: 1}, {Name: "u64", Type: 9}, {Name: "f32", Type: 10}, {Name: "f64", Type: 5}, {Name: "r", Type: 11}, {Name: "s", Type: 12}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 6}, {Name: "r1", Type: 7}, {Name: "r2", Type: 8}, {Name: "r3", Type: 1}, {Name: "r4", Type: 9}, {Name: "r5", Type: 10}, {Name: "r6", Type: 5}, {Name: "r7", Type: 11}, {Name: "r8", Type: 12}},
+		},
+		{
+			Name:    "Bytes",
+			Wire:    "Shapes.Bytes",
+			Doc:     "Bytes returns b; nil and empty stay apart.",
+			Params:  []codegen.ValueDesc{{Name: "b", Type: 13}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 13}},
+		},
+		{
+			Name:   "Fail",
+			Wire:   "Shapes.Fail",
+			Doc:    "Fail returns an error with msg.",
+			Params: []codegen.ValueDesc{{Name: "msg", Type: 12}},
+		},
+		{
+			Name:    "Generic",
+			Wire:    "Shapes.Generic",
+			Doc:     "Generic returns p.",
+			Params:  []codegen.ValueDesc{{Name: "p", Type: 14}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 14}},
+		},
+		{
+			Name:     "Join",
+			Wire:     "Shapes.Join",
+			Doc:      "Join joins parts with sep and counts them.",
+			Params:   []codegen.ValueDesc{{Name: "sep", Type: 12}, {Name: "parts", Type: 16}},
+			Results:  []codegen.ValueDesc{{Name: "r0", Type: 12}, {Name: "r1", Type: 7}},
+			Variadic: true,
+		},
+		{
+			Name:    "Maps",
+			Wire:    "Shapes.Maps",
+			Doc:     "Maps returns m; nil and empty stay apart.",
+			Params:  []codegen.ValueDesc{{Name: "m", Type: 17}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 17}},
+		},
+		{
+			Name:    "Named",
+			Wire:    "Shapes.Named",
+			Doc:     "Named returns k+1.",
+			Params:  []codegen.ValueDesc{{Name: "k", Type: 19}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 19}},
+		},
+		{
+			Name: "Nothing",
+			Wire: "Shapes.Nothing",
+			Doc:  "Nothing takes and returns nothing.",
+		},
+		{
+			Name:    "Pointer",
+			Wire:    "Shapes.Pointer",
+			Doc:     "Pointer returns p, nil or not.",
+			Params:  []codegen.ValueDesc{{Name: "p", Type: 20}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 20}},
+		},
+		{
+			Name:    "Slices",
+			Wire:    "Shapes.Slices",
+			Doc:     "Slices returns s; nil and empty stay apart.",
+			Params:  []codegen.ValueDesc{{Name: "s", Type: 16}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 16}},
+		},
+		{
+			Name:    "Struct",
+			Wire:    "Shapes.Struct",
+			Doc:     "Struct returns l.",
+			Params:  []codegen.ValueDesc{{Name: "l", Type: 21}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 21}},
+		},
+		{
+			Name:    "Time",
+			Wire:    "Shapes.Time",
+			Doc:     "Time returns at+d.",
+			Params:  []codegen.ValueDesc{{Name: "at", Type: 24}, {Name: "d", Type: 25}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 24}},
+		},
+		{
+			Name:    "Unnamed",
+			Wire:    "Shapes.Unnamed",
+			Doc:     "Unnamed repeats s n times.",
+			Params:  []codegen.ValueDesc{{Name: "a0", Type: 12}, {Name: "a1", Type: 7}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 12}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeBytes, Name: "netip.Addr"},
+		1: {Kind: codegen.TypeUint, Name: "uint16", Bits: 16},
+		2: {Kind: codegen.TypeBytes, Name: "netip.AddrPort"},
+		3: {Kind: codegen.TypeArray, Name: "[3]shapes.Point", Elem: 4, Len: 3},
+		4: {Kind: codegen.TypeStruct, Name: "shapes.Point", Fields: []codegen.FieldDesc{
+			{Name: "X", Key: "X", Type: 5},
+			{Name: "Y", Key: "Y", Type: 5},
+		}},
+		5:  {Kind: codegen.TypeFloat, Name: "float64", Bits: 64},
+		6:  {Kind: codegen.TypeBool, Name: "bool"},
+		7:  {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		8:  {Kind: codegen.TypeInt, Name: "int8", Bits: 8},
+		9:  {Kind: codegen.TypeUint, Name: "uint64", Bits: 64},
+		10: {Kind: codegen.TypeFloat, Name: "float32", Bits: 32},
+		11: {Kind: codegen.TypeInt, Name: "rune", Bits: 32},
+		12: {Kind: codegen.TypeString, Name: "string"},
+		13: {Kind: codegen.TypeBytes, Name: "[]byte"},
+		14: {Kind: codegen.TypeStruct, Name: "shapes.Pair[string, []shapes.Point]", Fields: []codegen.FieldDesc{
+			{Name: "Key", Key: "Key", Type: 12},
+			{Name: "Value", Key: "Value", Type: 15},
+		}},
+		15: {Kind: codegen.TypeSlice, Name: "[]shapes.Point", Elem: 4},
+		16: {Kind: codegen.TypeSlice, Name: "[]string", Elem: 12},
+		17: {Kind: codegen.TypeMap, Name: "map[string][]int", Key: 12, Elem: 18},
+		18: {Kind: codegen.TypeSlice, Name: "[]int", Elem: 7},
+		19: {Kind: codegen.TypeInt, Name: "shapes.Kind", Bits: 64},
+		20: {Kind: codegen.TypePointer, Name: "*shapes.Point", Elem: 4},
+		21: {Kind: codegen.TypeStruct, Name: "shapes.Line", Fields: []codegen.FieldDesc{
+			{Name: "From", Key: "From", Type: 4},
+			{Name: "To", Key: "To", Type: 4},
+			{Name: "Label", Key: "Label", Type: 22},
+			{Name: "Tags", Key: "Tags", Type: 16},
+			{Name: "Meta", Key: "Meta", Type: 23},
+		}},
+		22: {Kind: codegen.TypePointer, Name: "*string", Elem: 12},
+		23: {Kind: codegen.TypeMap, Name: "map[string]int", Key: 12, Elem: 7},
+		24: {Kind: codegen.TypeTime, Name: "time.Time"},
+		25: {Kind: codegen.TypeInt, Name: "time.Duration", Bits: 64},
+	},
 }
 
 // ---- Shapes: arguments and results ----
@@ -1531,7 +1685,8 @@ var invokerOfCounter = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Counter.Add": counterAddInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Counter); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Counter); return ok },
+	Description: descriptionOfCounter,
 }
 
 func counterAddInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -1544,6 +1699,26 @@ func counterAddInvoke(ctx context.Context, impl any, args codegen.Args) (any, er
 		return nil, err
 	}
 	return &counterAddResults{R0: r0}, nil
+}
+
+// ---- Counter: Interface Description ----
+
+// descriptionOfCounter describes Counter to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfCounter = &codegen.Description{
+	Interface: CounterInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Add",
+			Wire:    "Counter.Add",
+			Doc:     "Add adds n and returns the new count.",
+			Params:  []codegen.ValueDesc{{Name: "n", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+	},
 }
 
 // ---- Counter: arguments and results ----
@@ -1880,7 +2055,8 @@ var invokerOfFactory = &codegen.Invoker{
 		"Factory.Nil":        factoryNilInvoke,
 		"Factory.Visit":      factoryVisitInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Factory); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Factory); return ok },
+	Description: descriptionOfFactory,
 }
 
 func factoryNewCounterInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -1929,6 +2105,41 @@ func factoryVisitInvoke(ctx context.Context, impl any, args codegen.Args) (any, 
 		return nil, err
 	}
 	return &factoryVisitResults{R0: r0}, nil
+}
+
+// ---- Factory: Interface Description ----
+
+// descriptionOfFactory describes Factory to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfFactory = &codegen.Description{
+	Interface: FactoryInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "NewCounter",
+			Wire:    "Factory.NewCounter",
+			Doc:     "NewCounter returns a new counter of the caller's own, starting at\nstart.",
+			Params:  []codegen.ValueDesc{{Name: "start", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 1}},
+		},
+		{
+			Name:    "Nil",
+			Wire:    "Factory.Nil",
+			Doc:     "Nil returns no counter.",
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 1}},
+		},
+		{
+			Name:    "Visit",
+			Wire:    "Factory.Visit",
+			Doc:     "Visit calls v.Visit(ctx, i) for i from 0 to n-1 and returns the sum\nof the results, or -1 if v is nil.",
+			Params:  []codegen.ValueDesc{{Name: "v", Type: 2}, {Name: "n", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		1: {Kind: codegen.TypeRef, Name: "shapes.Counter", Interface: "github.com/remoting-go/remoting/test/e2e/shapes.Counter"},
+		2: {Kind: codegen.TypeRef, Name: "shapes.Visitor", Interface: "github.com/remoting-go/remoting/test/e2e/shapes.Visitor"},
+	},
 }
 
 // ---- Factory: arguments and results ----
@@ -2137,7 +2348,8 @@ var invokerOfVisitor = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Visitor.Visit": visitorVisitInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Visitor); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Visitor); return ok },
+	Description: descriptionOfVisitor,
 }
 
 func visitorVisitInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -2150,6 +2362,26 @@ func visitorVisitInvoke(ctx context.Context, impl any, args codegen.Args) (any, 
 		return nil, err
 	}
 	return &visitorVisitResults{R0: r0}, nil
+}
+
+// ---- Visitor: Interface Description ----
+
+// descriptionOfVisitor describes Visitor to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfVisitor = &codegen.Description{
+	Interface: VisitorInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Visit",
+			Wire:    "Visitor.Visit",
+			Doc:     "Visit is called with i and returns what it adds to the sum.",
+			Params:  []codegen.ValueDesc{{Name: "i", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+	},
 }
 
 // ---- Visitor: arguments and results ----
@@ -2319,7 +2551,8 @@ var invokerOfGate = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Gate.Pass": gatePassInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Gate); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Gate); return ok },
+	Description: descriptionOfGate,
 }
 
 func gatePassInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -2332,6 +2565,26 @@ func gatePassInvoke(ctx context.Context, impl any, args codegen.Args) (any, erro
 		return nil, err
 	}
 	return &gatePassResults{R0: r0}, nil
+}
+
+// ---- Gate: Interface Description ----
+
+// descriptionOfGate describes Gate to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfGate = &codegen.Description{
+	Interface: GateInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Pass",
+			Wire:    "Gate.Pass",
+			Doc:     "Pass waits until the gate opens, then returns n.",
+			Params:  []codegen.ValueDesc{{Name: "n", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+	},
 }
 
 // ---- Gate: arguments and results ----

@@ -10,7 +10,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Account ----
 
@@ -447,7 +447,8 @@ var invokerOfAccount = &codegen.Invoker{
 		"Account.Hold":    true,
 		"Account.Key":     true,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Account); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Account); return ok },
+	Description: descriptionOfAccount,
 }
 
 func accountBalanceInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -512,6 +513,62 @@ func accountPanicInvoke(ctx context.Context, impl any, args codegen.Args) (any, 
 		return nil, err
 	}
 	return nil, impl.(Account).Panic(ctx, a.N)
+}
+
+// ---- Account: Interface Description ----
+
+// descriptionOfAccount describes Account to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfAccount = &codegen.Description{
+	Interface: AccountInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:     "Balance",
+			Wire:     "Account.Balance",
+			Doc:      "Balance returns the balance.",
+			Results:  []codegen.ValueDesc{{Name: "r0", Type: 0}},
+			ReadOnly: true,
+		},
+		{
+			Name:    "Deposit",
+			Wire:    "Account.Deposit",
+			Doc:     "Deposit adds n and returns the new balance.",
+			Params:  []codegen.ValueDesc{{Name: "n", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:   "Fail",
+			Wire:   "Account.Fail",
+			Doc:    "Fail adds n and then returns an error.",
+			Params: []codegen.ValueDesc{{Name: "n", Type: 0}},
+		},
+		{
+			Name:     "Hold",
+			Wire:     "Account.Hold",
+			Doc:      "Hold keeps the call running for d, or until ctx ends, and returns\nthe balance.",
+			Params:   []codegen.ValueDesc{{Name: "d", Type: 1}},
+			Results:  []codegen.ValueDesc{{Name: "r0", Type: 0}},
+			ReadOnly: true,
+		},
+		{
+			Name:     "Key",
+			Wire:     "Account.Key",
+			Doc:      "Key returns the key the account was made for.",
+			Results:  []codegen.ValueDesc{{Name: "r0", Type: 2}},
+			ReadOnly: true,
+		},
+		{
+			Name:   "Panic",
+			Wire:   "Account.Panic",
+			Doc:    "Panic adds n and then panics.",
+			Params: []codegen.ValueDesc{{Name: "n", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+		1: {Kind: codegen.TypeInt, Name: "time.Duration", Bits: 64},
+		2: {Kind: codegen.TypeString, Name: "string"},
+	},
 }
 
 // ---- Account: arguments and results ----

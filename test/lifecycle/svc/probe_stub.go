@@ -10,7 +10,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Probe ----
 
@@ -293,7 +293,8 @@ var invokerOfProbe = &codegen.Invoker{
 		"Probe.Hold": probeHoldInvoke,
 		"Probe.Who":  probeWhoInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Probe); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Probe); return ok },
+	Description: descriptionOfProbe,
 }
 
 func probeEchoInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -330,6 +331,40 @@ func probeWhoInvoke(ctx context.Context, impl any, args codegen.Args) (any, erro
 		return nil, err
 	}
 	return &probeWhoResults{R0: r0}, nil
+}
+
+// ---- Probe: Interface Description ----
+
+// descriptionOfProbe describes Probe to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfProbe = &codegen.Description{
+	Interface: ProbeInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Echo",
+			Wire:    "Probe.Echo",
+			Doc:     "Echo returns n and does nothing else.",
+			Params:  []codegen.ValueDesc{{Name: "n", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:    "Hold",
+			Wire:    "Probe.Hold",
+			Doc:     "Hold keeps the instance busy for d, or until ctx ends, and returns\nits serial number.",
+			Params:  []codegen.ValueDesc{{Name: "d", Type: 1}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:    "Who",
+			Wire:    "Probe.Who",
+			Doc:     "Who returns the serial number of the instance that served the call.",
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+		1: {Kind: codegen.TypeInt, Name: "time.Duration", Bits: 64},
+	},
 }
 
 // ---- Probe: arguments and results ----

@@ -10,7 +10,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Maker ----
 
@@ -177,7 +177,8 @@ var invokerOfMaker = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Maker.NewTally": makerNewTallyInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Maker); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Maker); return ok },
+	Description: descriptionOfMaker,
 }
 
 func makerNewTallyInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -194,6 +195,27 @@ func makerNewTallyInvoke(ctx context.Context, impl any, args codegen.Args) (any,
 		return nil, err
 	}
 	return &makerNewTallyResults{R0: ref0}, nil
+}
+
+// ---- Maker: Interface Description ----
+
+// descriptionOfMaker describes Maker to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfMaker = &codegen.Description{
+	Interface: MakerInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "NewTally",
+			Wire:    "Maker.NewTally",
+			Doc:     "NewTally makes a Tally for the caller, starting at start.",
+			Params:  []codegen.ValueDesc{{Name: "start", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 1}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+		1: {Kind: codegen.TypeRef, Name: "tally.Tally", Interface: "github.com/remoting-go/remoting/test/lifecycle/tally.Tally"},
+	},
 }
 
 // ---- Maker: arguments and results ----
@@ -491,7 +513,8 @@ var invokerOfTally = &codegen.Invoker{
 		"Tally.Get":  tallyGetInvoke,
 		"Tally.Hold": tallyHoldInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Tally); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Tally); return ok },
+	Description: descriptionOfTally,
 }
 
 func tallyAddInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -528,6 +551,40 @@ func tallyHoldInvoke(ctx context.Context, impl any, args codegen.Args) (any, err
 		return nil, err
 	}
 	return &tallyHoldResults{R0: r0}, nil
+}
+
+// ---- Tally: Interface Description ----
+
+// descriptionOfTally describes Tally to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfTally = &codegen.Description{
+	Interface: TallyInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Add",
+			Wire:    "Tally.Add",
+			Doc:     "Add adds n and returns the new value.",
+			Params:  []codegen.ValueDesc{{Name: "n", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:    "Get",
+			Wire:    "Tally.Get",
+			Doc:     "Get returns the value.",
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:    "Hold",
+			Wire:    "Tally.Hold",
+			Doc:     "Hold keeps the call running for d, or until ctx ends, and returns\nthe value.",
+			Params:  []codegen.ValueDesc{{Name: "d", Type: 1}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+		1: {Kind: codegen.TypeInt, Name: "time.Duration", Bits: 64},
+	},
 }
 
 // ---- Tally: arguments and results ----

@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Recorder ----
 
@@ -209,7 +209,8 @@ var invokerOfRecorder = &codegen.Invoker{
 		"Recorder.Record":   recorderRecordInvoke,
 		"Recorder.Recorded": recorderRecordedInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Recorder); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Recorder); return ok },
+	Description: descriptionOfRecorder,
 }
 
 func recorderRecordInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -230,6 +231,32 @@ func recorderRecordedInvoke(ctx context.Context, impl any, args codegen.Args) (a
 		return nil, err
 	}
 	return &recorderRecordedResults{R0: r0}, nil
+}
+
+// ---- Recorder: Interface Description ----
+
+// descriptionOfRecorder describes Recorder to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfRecorder = &codegen.Description{
+	Interface: RecorderInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:   "Record",
+			Wire:   "Recorder.Record",
+			Doc:    "Record appends n to the record.",
+			Params: []codegen.ValueDesc{{Name: "n", Type: 0}},
+		},
+		{
+			Name:    "Recorded",
+			Wire:    "Recorder.Recorded",
+			Doc:     "Recorded returns the record so far.",
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 1}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		1: {Kind: codegen.TypeSlice, Name: "[]int", Elem: 0},
+	},
 }
 
 // ---- Recorder: arguments and results ----
@@ -532,7 +559,8 @@ var invokerOfWorker = &codegen.Invoker{
 		"Worker.Fail": workerFailInvoke,
 		"Worker.Hold": workerHoldInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Worker); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Worker); return ok },
+	Description: descriptionOfWorker,
 }
 
 func workerEchoInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -569,6 +597,41 @@ func workerHoldInvoke(ctx context.Context, impl any, args codegen.Args) (any, er
 		return nil, err
 	}
 	return &workerHoldResults{R0: r0, R1: r1}, nil
+}
+
+// ---- Worker: Interface Description ----
+
+// descriptionOfWorker describes Worker to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfWorker = &codegen.Description{
+	Interface: WorkerInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Echo",
+			Wire:    "Worker.Echo",
+			Doc:     "Echo returns n.",
+			Params:  []codegen.ValueDesc{{Name: "n", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:    "Fail",
+			Wire:    "Worker.Fail",
+			Doc:     "Fail returns an error with msg.",
+			Params:  []codegen.ValueDesc{{Name: "msg", Type: 1}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:    "Hold",
+			Wire:    "Worker.Hold",
+			Doc:     "Hold waits until the test releases the call (or ctx ends), then\nreturns n and the word it was given.",
+			Params:  []codegen.ValueDesc{{Name: "n", Type: 0}, {Name: "word", Type: 1}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}, {Name: "r1", Type: 1}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		1: {Kind: codegen.TypeString, Name: "string"},
+	},
 }
 
 // ---- Worker: arguments and results ----
@@ -766,7 +829,8 @@ var invokerOfObserver = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Observer.Notify": observerNotifyInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Observer); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Observer); return ok },
+	Description: descriptionOfObserver,
 }
 
 func observerNotifyInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -779,6 +843,26 @@ func observerNotifyInvoke(ctx context.Context, impl any, args codegen.Args) (any
 		return nil, err
 	}
 	return &observerNotifyResults{R0: r0}, nil
+}
+
+// ---- Observer: Interface Description ----
+
+// descriptionOfObserver describes Observer to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfObserver = &codegen.Description{
+	Interface: ObserverInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Notify",
+			Wire:    "Observer.Notify",
+			Doc:     "Notify is told of event n and returns what it made of it.",
+			Params:  []codegen.ValueDesc{{Name: "n", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+	},
 }
 
 // ---- Observer: arguments and results ----
@@ -1094,7 +1178,8 @@ var invokerOfHub = &codegen.Invoker{
 		"Hub.Tell":   hubTellInvoke,
 		"Hub.Watch":  hubWatchInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Hub); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Hub); return ok },
+	Description: descriptionOfHub,
 }
 
 func hubForgetInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -1135,6 +1220,44 @@ func hubWatchInvoke(ctx context.Context, impl any, args codegen.Args) (any, erro
 		o = NewObserverProxy(args.Caller(), a.O)
 	}
 	return nil, impl.(Hub).Watch(ctx, o)
+}
+
+// ---- Hub: Interface Description ----
+
+// descriptionOfHub describes Hub to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfHub = &codegen.Description{
+	Interface: HubInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name: "Forget",
+			Wire: "Hub.Forget",
+			Doc:  "Forget releases the kept observer: the client stops exporting it.",
+		},
+		{
+			Name:   "Post",
+			Wire:   "Hub.Post",
+			Doc:    "Post sends n to the kept observer's Notify as Fire and Forget and\nreturns the error of the send.",
+			Params: []codegen.ValueDesc{{Name: "n", Type: 0}},
+		},
+		{
+			Name:    "Tell",
+			Wire:    "Hub.Tell",
+			Doc:     "Tell calls the kept observer's Notify with n and returns its result\nor error.",
+			Params:  []codegen.ValueDesc{{Name: "n", Type: 0}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:   "Watch",
+			Wire:   "Hub.Watch",
+			Doc:    "Watch keeps o, in place of the observer kept before.",
+			Params: []codegen.ValueDesc{{Name: "o", Type: 1}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		1: {Kind: codegen.TypeRef, Name: "svc.Observer", Interface: "github.com/remoting-go/remoting/test/modes/svc.Observer"},
+	},
 }
 
 // ---- Hub: arguments and results ----

@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Shop ----
 
@@ -224,7 +224,8 @@ var invokerOfShop = &codegen.Invoker{
 		"Shop.Order": shopOrderInvoke,
 		"Shop.Watch": shopWatchInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Shop); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Shop); return ok },
+	Description: descriptionOfShop,
 }
 
 func shopOrderInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -249,6 +250,34 @@ func shopWatchInvoke(ctx context.Context, impl any, args codegen.Args) (any, err
 		w = NewWatcherProxy(args.Caller(), a.W)
 	}
 	return nil, impl.(Shop).Watch(ctx, a.Sku, w)
+}
+
+// ---- Shop: Interface Description ----
+
+// descriptionOfShop describes Shop to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfShop = &codegen.Description{
+	Interface: ShopInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Order",
+			Wire:    "Shop.Order",
+			Doc:     "Order returns a receipt for n of sku; n <= 0 is InvalidArgument,\nthe sku \"broken\" fails in the method.",
+			Params:  []codegen.ValueDesc{{Name: "sku", Type: 0}, {Name: "n", Type: 1}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+		{
+			Name:   "Watch",
+			Wire:   "Shop.Watch",
+			Doc:    "Watch calls w.Notify with sku before it returns.",
+			Params: []codegen.ValueDesc{{Name: "sku", Type: 0}, {Name: "w", Type: 2}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+		1: {Kind: codegen.TypeInt, Name: "int", Bits: 64},
+		2: {Kind: codegen.TypeRef, Name: "shop.Watcher", Interface: "github.com/remoting-go/remoting/interceptor/otelremoting/internal/shop.Watcher"},
+	},
 }
 
 // ---- Shop: arguments and results ----
@@ -421,7 +450,8 @@ var invokerOfWatcher = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Watcher.Notify": watcherNotifyInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Watcher); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Watcher); return ok },
+	Description: descriptionOfWatcher,
 }
 
 func watcherNotifyInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -430,6 +460,25 @@ func watcherNotifyInvoke(ctx context.Context, impl any, args codegen.Args) (any,
 		return nil, err
 	}
 	return nil, impl.(Watcher).Notify(ctx, a.Msg)
+}
+
+// ---- Watcher: Interface Description ----
+
+// descriptionOfWatcher describes Watcher to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfWatcher = &codegen.Description{
+	Interface: WatcherInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:   "Notify",
+			Wire:   "Watcher.Notify",
+			Doc:    "Notify tells the watcher of msg.",
+			Params: []codegen.ValueDesc{{Name: "msg", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+	},
 }
 
 // ---- Watcher: arguments and results ----

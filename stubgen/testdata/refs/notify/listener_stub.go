@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Listener ----
 
@@ -146,7 +146,8 @@ var invokerOfListener = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Listener.Event": listenerEventInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Listener); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Listener); return ok },
+	Description: descriptionOfListener,
 }
 
 func listenerEventInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -155,6 +156,24 @@ func listenerEventInvoke(ctx context.Context, impl any, args codegen.Args) (any,
 		return nil, err
 	}
 	return nil, impl.(Listener).Event(ctx, a.Name)
+}
+
+// ---- Listener: Interface Description ----
+
+// descriptionOfListener describes Listener to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfListener = &codegen.Description{
+	Interface: ListenerInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:   "Event",
+			Wire:   "Listener.Event",
+			Params: []codegen.ValueDesc{{Name: "name", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+	},
 }
 
 // ---- Listener: arguments and results ----
