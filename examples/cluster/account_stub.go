@@ -9,7 +9,7 @@ import (
 	"github.com/remoting-go/remoting/codegen"
 )
 
-const _ = codegen.SupportStubgenVersion2 // a runtime without this constant is incompatible with this code: regenerate it
+const _ = codegen.SupportStubgenVersion3 // a runtime without this constant is incompatible with this code: regenerate it
 
 // ---- Account ----
 
@@ -232,7 +232,8 @@ var invokerOfAccount = &codegen.Invoker{
 	ReadOnly: map[string]bool{
 		"Account.Balance": true,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Account); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Account); return ok },
+	Description: descriptionOfAccount,
 }
 
 func accountBalanceInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -257,6 +258,38 @@ func accountDepositInvoke(ctx context.Context, impl any, args codegen.Args) (any
 		return nil, err
 	}
 	return &accountDepositResults{R0: r0}, nil
+}
+
+// ---- Account: Interface Description ----
+
+// descriptionOfAccount describes Account to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfAccount = &codegen.Description{
+	Interface: AccountInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:     "Balance",
+			Wire:     "Account.Balance",
+			Doc:      "Balance returns the balance. It changes nothing, so the node does\nnot save the account after it.",
+			Results:  []codegen.ValueDesc{{Name: "r0", Type: 0}},
+			ReadOnly: true,
+		},
+		{
+			Name:    "Deposit",
+			Wire:    "Account.Deposit",
+			Doc:     "Deposit adds amount to the balance.",
+			Params:  []codegen.ValueDesc{{Name: "amount", Type: 1}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeStruct, Name: "main.Receipt", Fields: []codegen.FieldDesc{
+			{Name: "Balance", Key: "Balance", Type: 1},
+			{Name: "Node", Key: "Node", Type: 2},
+		}},
+		1: {Kind: codegen.TypeInt, Name: "int64", Bits: 64},
+		2: {Kind: codegen.TypeString, Name: "string"},
+	},
 }
 
 // ---- Account: arguments and results ----
@@ -441,7 +474,8 @@ var invokerOfCoordinator = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Coordinator.Node": coordinatorNodeInvoke,
 	},
-	Implements: func(impl any) bool { _, ok := impl.(Coordinator); return ok },
+	Implements:  func(impl any) bool { _, ok := impl.(Coordinator); return ok },
+	Description: descriptionOfCoordinator,
 }
 
 func coordinatorNodeInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -454,6 +488,25 @@ func coordinatorNodeInvoke(ctx context.Context, impl any, args codegen.Args) (an
 		return nil, err
 	}
 	return &coordinatorNodeResults{R0: r0}, nil
+}
+
+// ---- Coordinator: Interface Description ----
+
+// descriptionOfCoordinator describes Coordinator to clients that ask the server (remoting.Describe): the methods,
+// their parameters and results, and the types they use, which refer to each other by index in Types.
+var descriptionOfCoordinator = &codegen.Description{
+	Interface: CoordinatorInterface,
+	Methods: []codegen.MethodDesc{
+		{
+			Name:    "Node",
+			Wire:    "Coordinator.Node",
+			Doc:     "Node returns the id of the node the coordinator runs on.",
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 0}},
+		},
+	},
+	Types: []codegen.TypeDesc{
+		0: {Kind: codegen.TypeString, Name: "string"},
+	},
 }
 
 // ---- Coordinator: arguments and results ----
