@@ -1,0 +1,83 @@
+package cluster_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/cluster"
+	"github.com/remoting-go/remoting/test/lifecycle/account"
+)
+
+// pinned places every object on one node, while it is a member: a client
+// that places so sends each first call of a key to that node.
+type pinned string
+
+func (p pinned) Place(id remoting.ObjectID, key string, members []cluster.Member, local string) cluster.Member {
+	for _, m := range members {
+		if m.ID == string(p) {
+			return m
+		}
+	}
+	return cluster.Hash.Place(id, key, members, local)
+}
+
+// assertNoDoubleServe fails the test for each time a key was served by
+// two nodes at once.
+func assertNoDoubleServe(t *testing.T, c *testCluster) {
+	t.Helper()
+	for _, d := range c.doubleServes() {
+		t.Errorf("double activation: %s", d)
+	}
+}
+
+// TestFirstCallsOneActivation sends 1,000 concurrent first calls of one
+// key through three clients, each of which places the key on a different
+// node: the three nodes race to claim it, one wins, and the others answer
+// "moved" to the winner, which the clients follow. The key activates
+// exactly once, every call succeeds, and the balance has every deposit.
+func TestFirstCallsOneActivation(t *testing.T) {
+	c := newCluster(t, 3)
+	var clients []*cluster.Client
+	for _, p := range c.live() {
+		cl := c.client(pinned(p.id))
+		c.waitMembers(cl, 5*time.Second)
+		clients = append(clients, cl)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const calls = 1000
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	start := make(chan struct{})
+	for i := range calls {
+		p, err := account.AccountByKey(clients[i%3], "hot")
+		require.NoError(t, err)
+		wg.Go(func() {
+			<-start
+			if _, err := p.Deposit(ctx, 1); err != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	assert.Zero(t, failed.Load(), "failed calls; first: %v", firstErr.Load())
+	assert.Equal(t, 1, c.countActivations("hot"), "activations of the key on all nodes")
+	assert.Equal(t, int64(calls), balance(t, ctx, clients[0], "hot"), "balance")
+	var forwards uint64
+	for _, cl := range clients {
+		forwards += cl.Stats().Forwards
+	}
+	t.Logf("owner %s; %d moved answers followed", c.owner("hot"), forwards)
+	assert.NotZero(t, forwards, "moved answers followed: the nodes did not race")
+	assertNoDoubleServe(t, c)
+}

@@ -1,0 +1,236 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/test/lifecycle/account"
+)
+
+const accountInterface = account.AccountInterface
+
+// load is callers depositing 1 at a time into random keys of a set, each
+// call bounded by callTimeout, counting per key what was acknowledged
+// and what failed.
+type load struct {
+	keys []string
+	per  []keyCount
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	calls atomic.Int64
+	mark  atomic.Int64 // Unix ns; see since
+
+	mu       sync.Mutex
+	failures map[string]int // by class
+}
+
+// keyCount is what the callers know of one key's deposits.
+type keyCount struct {
+	mu      sync.Mutex
+	acked   int64   // deposits acknowledged
+	unknown int64   // deposits that failed: applied or not
+	seen    []int64 // the balances the acknowledged deposits returned
+	// recovered is when the first call of the key begun after the mark
+	// was acknowledged; zero until then.
+	recovered int64
+}
+
+const callTimeout = 5 * time.Second
+
+// startLoad starts callers goroutines depositing through c into keys.
+func startLoad(t *testing.T, c remoting.Caller, callers int, keys []string) *load {
+	l := &load{keys: keys, per: make([]keyCount, len(keys)), stop: make(chan struct{}), failures: map[string]int{}}
+	proxies := make([]*account.AccountProxy, len(keys))
+	for i, k := range keys {
+		p, err := account.AccountByKey(c, k)
+		require.NoError(t, err)
+		proxies[i] = p
+	}
+	for range callers {
+		l.wg.Go(func() {
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				i := rand.IntN(len(keys))
+				begun := time.Now().UnixNano()
+				ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+				n, err := proxies[i].Deposit(ctx, 1)
+				cancel()
+				l.calls.Add(1)
+				k := &l.per[i]
+				k.mu.Lock()
+				if err == nil {
+					k.acked++
+					k.seen = append(k.seen, n)
+					if m := l.mark.Load(); m != 0 && begun > m && k.recovered == 0 {
+						k.recovered = time.Now().UnixNano()
+					}
+				} else {
+					k.unknown++
+				}
+				k.mu.Unlock()
+				if err != nil {
+					l.mu.Lock()
+					l.failures[classify(err)]++
+					l.mu.Unlock()
+					time.Sleep(10 * time.Millisecond) // no busy loop on a node that is down
+				}
+			}
+		})
+	}
+	t.Cleanup(l.end)
+	return l
+}
+
+// end stops the callers and waits for them; it is idempotent.
+func (l *load) end() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+}
+
+// waitCalls waits until n more calls have returned, at most d.
+func (l *load) waitCalls(t *testing.T, n int64, d time.Duration) {
+	t.Helper()
+	want := l.calls.Load() + n
+	require.Eventually(t, func() bool { return l.calls.Load() >= want }, d, 5*time.Millisecond, "%d calls", n)
+}
+
+// since marks now: recovery times are counted from here.
+func (l *load) since(at time.Time) {
+	for i := range l.per {
+		l.per[i].mu.Lock()
+		l.per[i].recovered = 0
+		l.per[i].mu.Unlock()
+	}
+	l.mark.Store(at.UnixNano())
+}
+
+// waitRecovered waits until every key has had a call acknowledged that
+// began after the mark, at most d, and returns the longest time from the
+// mark to such an acknowledgement.
+func (l *load) waitRecovered(t *testing.T, d time.Duration) time.Duration {
+	t.Helper()
+	mark := l.mark.Load()
+	deadline := time.Now().Add(d)
+	for {
+		worst, missing := int64(0), 0
+		for i := range l.per {
+			l.per[i].mu.Lock()
+			r := l.per[i].recovered
+			l.per[i].mu.Unlock()
+			if r == 0 {
+				missing++
+			}
+			worst = max(worst, r-mark)
+		}
+		if missing == 0 {
+			return time.Duration(worst)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d keys have not answered %v after the fault", missing, len(l.per), d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// failed returns the failures by class, sorted, and their total.
+func (l *load) failed() (classes []string, total int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c, n := range l.failures {
+		classes = append(classes, fmt.Sprintf("%5d  %s", n, c))
+		total += n
+	}
+	sort.Strings(classes)
+	return classes, total
+}
+
+// totals returns the deposits acknowledged and those that failed.
+func (l *load) totals() (acked, unknown int64) {
+	for i := range l.per {
+		l.per[i].mu.Lock()
+		acked += l.per[i].acked
+		unknown += l.per[i].unknown
+		l.per[i].mu.Unlock()
+	}
+	return acked, unknown
+}
+
+// check stops the load and checks every key's balance, read through c,
+// against its deposits: at least those acknowledged, at most those and
+// the ones that failed, and no balance returned by two acknowledged
+// deposits (two nodes serving one key would give out one balance twice).
+func (l *load) check(t *testing.T, c remoting.Caller) {
+	t.Helper()
+	l.end()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i, key := range l.keys {
+		b := balance(t, ctx, c, key)
+		k := &l.per[i]
+		assert.GreaterOrEqual(t, b, k.acked, "%s: balance below the acknowledged deposits: %d lost", key, k.acked-b)
+		assert.LessOrEqual(t, b, k.acked+k.unknown, "%s: balance above the deposits sent (%d acknowledged, %d failed)", key, k.acked, k.unknown)
+		seen := slices.Clone(k.seen)
+		slices.Sort(seen)
+		if dup := slices.Compact(slices.Clone(seen)); len(dup) != len(seen) {
+			assert.Fail(t, "a balance returned twice", "%s: %d acknowledged deposits returned %d distinct balances", key, len(seen), len(dup))
+		}
+		if len(seen) > 0 {
+			assert.LessOrEqual(t, seen[len(seen)-1], b, "%s: a deposit returned a balance above the final one", key)
+		}
+	}
+	acked, unknown := l.totals()
+	classes, total := l.failed()
+	t.Logf("%d calls: %d deposits acknowledged, %d failed", l.calls.Load(), acked, unknown)
+	if total > 0 {
+		t.Logf("failed calls by class:\n%s", strings.Join(classes, "\n"))
+	}
+}
+
+// balance reads the balance of key through c, trying again for a while if
+// the cluster is still settling.
+func balance(t *testing.T, ctx context.Context, c remoting.Caller, key string) int64 {
+	t.Helper()
+	p, err := account.AccountByKey(c, key)
+	require.NoError(t, err)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		b, err := p.Balance(cctx)
+		cancel()
+		if err == nil {
+			return b
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("balance of %s: %v", key, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func keys(prefix string, n int) []string {
+	ks := make([]string, n)
+	for i := range ks {
+		ks[i] = fmt.Sprintf("%s-%03d", prefix, i)
+	}
+	return ks
+}
