@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -388,14 +389,17 @@ func stamp(ns int64) string {
 
 // classify names the class of a failed call's error, for the counts of
 // failures: its code and the start of its message.
+var digits = regexp.MustCompile(`[0-9]+`)
+
 func classify(err error) string {
 	var re *remoting.Error
 	msg := err.Error()
 	if errors.As(err, &re) {
 		msg = re.Message
 	}
-	if len(msg) > 90 {
-		msg = msg[:90]
+	msg = digits.ReplaceAllString(msg, "N")
+	if len(msg) > 100 {
+		msg = msg[:100]
 	}
 	return fmt.Sprintf("%v: %s", remoting.CodeOf(err), msg)
 }
