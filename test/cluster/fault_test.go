@@ -111,7 +111,7 @@ func TestKillUnderLoad(t *testing.T) {
 	c := newCluster(t, 3)
 	cl := c.client(nil)
 	c.waitMembers(cl, 5*time.Second)
-	l := startLoad(t, cl, 64, keys("kill", 48))
+	l := startLoad(t, cl, 64, keys("kill", 48), 5*time.Second)
 	l.waitCalls(t, 3000, 30*time.Second)
 	dead := c.victim(l.keys)
 	killed := time.Now()
@@ -127,5 +127,48 @@ func TestKillUnderLoad(t *testing.T) {
 	for _, cl := range classes {
 		assert.Contains(t, cl, remoting.CodeUnavailable.String(), "a failure during the kill is not Unavailable")
 	}
+	assertNoDoubleServe(t, c)
+}
+
+// TestStopLongerThanLease stops a node with SIGSTOP for twice its lease
+// TTL while 64 callers deposit, each call given a second: its keys move
+// to the other nodes while it is stopped. When it goes on (SIGCONT) it
+// must not serve them: it finds its lease run out by its own clock,
+// fences itself, drops its objects unsaved, and rejoins with a new lease.
+// No acknowledged deposit is lost and no key is served twice.
+func TestStopLongerThanLease(t *testing.T) {
+	c := newCluster(t, 3)
+	cl := c.client(nil)
+	c.waitMembers(cl, 5*time.Second)
+	l := startLoad(t, cl, 64, keys("stop", 48), time.Second)
+	l.waitCalls(t, 3000, 30*time.Second)
+	frozen := c.victim(l.keys)
+	lease := c.memberLease(frozen.id)
+	stopped := time.Now()
+	frozen.signal(t, syscall.SIGSTOP)
+	l.since(stopped)
+	recovery := l.waitRecovered(t, 2*ttl-100*time.Millisecond)
+	t.Logf("every key answered again %v after the stop, the node still stopped (TTL %v)", recovery.Round(time.Millisecond), ttl)
+	assert.LessOrEqual(t, recovery, ttl+time.Second, "recovery time")
+	time.Sleep(time.Until(stopped.Add(2 * ttl)))
+	frozen.signal(t, syscall.SIGCONT)
+	resumed := time.Now()
+
+	var rejoined time.Duration
+	require.Eventually(t, func() bool {
+		l := c.memberLease(frozen.id)
+		rejoined = time.Since(resumed)
+		return l != 0 && l != lease
+	}, 10*time.Second, 10*time.Millisecond, "%s rejoins with a new lease", frozen.id)
+	t.Logf("%s rejoined with a new lease %v after SIGCONT", frozen.id, rejoined.Round(time.Millisecond))
+	frozen.mu.Lock()
+	fences := append([]fenceEvent(nil), frozen.fences...)
+	frozen.mu.Unlock()
+	if assert.Len(t, fences, 2, "fence events of %s", frozen.id) {
+		assert.True(t, fences[0].fenced && !fences[1].fenced, "fenced, then serving again: %+v", fences)
+		assert.Greater(t, fences[0].at, resumed.UnixNano()-int64(50*time.Millisecond), "fenced before it went on")
+	}
+	l.waitCalls(t, 2000, 20*time.Second)
+	l.check(t, cl)
 	assertNoDoubleServe(t, c)
 }

@@ -22,7 +22,7 @@ import (
 const accountInterface = account.AccountInterface
 
 // load is callers depositing 1 at a time into random keys of a set, each
-// call bounded by callTimeout, counting per key what was acknowledged
+// call bounded by a timeout, counting per key what was acknowledged
 // and what failed.
 type load struct {
 	keys []string
@@ -49,8 +49,6 @@ type keyCount struct {
 	recovered int64
 }
 
-const callTimeout = 5 * time.Second
-
 // notSent reports whether a call failed before it left the client: its
 // node's address refused the connection, or the client was waiting to
 // dial it again after such a refusal.
@@ -59,8 +57,9 @@ func notSent(err error) bool {
 	return strings.Contains(msg, "connect: connection refused") || strings.Contains(msg, "transport: handshake failed")
 }
 
-// startLoad starts callers goroutines depositing through c into keys.
-func startLoad(t *testing.T, c remoting.Caller, callers int, keys []string) *load {
+// startLoad starts callers goroutines depositing through c into keys,
+// each call bounded by timeout.
+func startLoad(t *testing.T, c remoting.Caller, callers int, keys []string, timeout time.Duration) *load {
 	l := &load{keys: keys, per: make([]keyCount, len(keys)), stop: make(chan struct{}), failures: map[string]int{}}
 	proxies := make([]*account.AccountProxy, len(keys))
 	for i, k := range keys {
@@ -78,7 +77,7 @@ func startLoad(t *testing.T, c remoting.Caller, callers int, keys []string) *loa
 				}
 				i := rand.IntN(len(keys))
 				begun := time.Now().UnixNano()
-				ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
 				n, err := proxies[i].Deposit(ctx, 1)
 				cancel()
 				l.calls.Add(1)
