@@ -2,6 +2,9 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -203,4 +206,149 @@ func TestRollingRestart(t *testing.T) {
 	_, failed := l.failed()
 	assert.LessOrEqual(t, failed, 3*64, "failed calls: more than one per caller and restart")
 	assertNoDoubleServe(t, c)
+}
+
+// TestEtcdRestart restarts etcd while 32 callers deposit into active
+// objects and 8 others activate a new key with each call. The calls of
+// active objects go on, on the nodes' directory caches and live claims,
+// unless etcd stays away longer than a node's lease margin, when the node
+// fences itself (the test logs whether it did); a new activation waits
+// for etcd or fails with Unavailable; no acknowledged deposit is lost and
+// no key is served twice.
+func TestEtcdRestart(t *testing.T) {
+	c := newCluster(t, 3)
+	cl := c.client(nil)
+	c.waitMembers(cl, 5*time.Second)
+	warm := startLoad(t, cl, 32, keys("warm", 32), 5*time.Second)
+	warm.waitCalls(t, 2000, 30*time.Second)
+	fresh := startFresh(t, cl, 8, 3*time.Second)
+	time.Sleep(500 * time.Millisecond)
+
+	before, _, _ := warm.totals()
+	began := time.Now()
+	require.NoError(t, c.etcd.Restart(), "restart etcd")
+	down := time.Since(began)
+	during, _, _ := warm.totals()
+	warm.since(time.Now())
+	recovery := warm.waitRecovered(t, ttl+5*time.Second)
+	t.Logf("etcd was down %v; %d deposits into active objects were acknowledged meanwhile; every warm key answered %v after etcd was back",
+		down.Round(time.Millisecond), during-before, recovery.Round(time.Millisecond))
+	warm.waitCalls(t, 1000, 20*time.Second)
+	time.Sleep(500 * time.Millisecond) // new activations after etcd is back
+
+	for _, p := range c.live() {
+		p.mu.Lock()
+		t.Logf("%s: fence events %+v", p.id, p.fences)
+		p.mu.Unlock()
+	}
+	classes, _ := warm.failed()
+	warm.check(t, cl)
+	fresh.check(t, cl)
+	for _, cl := range append(classes, fresh.classes()...) {
+		assert.Contains(t, cl, remoting.CodeUnavailable.String(), "a call during the etcd restart failed with another code than Unavailable")
+	}
+	assertNoDoubleServe(t, c)
+}
+
+// freshLoad is callers that each deposit 1 into a new key with every
+// call, so that every call activates an object.
+type freshLoad struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	acked    []string       // the keys whose deposit was acknowledged
+	failed   []string       // those whose deposit failed
+	failures map[string]int // by class
+}
+
+func startFresh(t *testing.T, c remoting.Caller, callers int, timeout time.Duration) *freshLoad {
+	f := &freshLoad{stop: make(chan struct{}), failures: map[string]int{}}
+	for i := range callers {
+		f.wg.Go(func() {
+			for j := 0; ; j++ {
+				select {
+				case <-f.stop:
+					return
+				default:
+				}
+				key := fmt.Sprintf("fresh-%d-%d", i, j)
+				p, _ := account.AccountByKey(c, key)
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				_, err := p.Deposit(ctx, 1)
+				cancel()
+				f.mu.Lock()
+				if err == nil {
+					f.acked = append(f.acked, key)
+				} else {
+					f.failed = append(f.failed, key)
+					f.failures[classify(err)]++
+				}
+				f.mu.Unlock()
+				if err != nil {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		})
+	}
+	t.Cleanup(f.end)
+	return f
+}
+
+func (f *freshLoad) end() {
+	select {
+	case <-f.stop:
+	default:
+		close(f.stop)
+	}
+	f.wg.Wait()
+}
+
+func (f *freshLoad) classes() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var cs []string
+	for c, n := range f.failures {
+		cs = append(cs, fmt.Sprintf("%5d  %s", n, c))
+	}
+	slices.Sort(cs)
+	return cs
+}
+
+// check stops the callers and reads every key's balance through c: 1 if
+// its deposit was acknowledged, 0 or 1 if it failed.
+func (f *freshLoad) check(t *testing.T, c remoting.Caller) {
+	t.Helper()
+	f.end()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var lost, applied atomic.Int64
+	sem := make(chan struct{}, 16)
+	read := func(key string, acked bool) {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			switch b := balance(t, ctx, c, key); {
+			case b > 1:
+				t.Errorf("%s: balance %d after one deposit", key, b)
+			case acked && b == 0:
+				lost.Add(1)
+			case !acked && b == 1:
+				applied.Add(1)
+			}
+		})
+	}
+	for _, k := range f.acked {
+		read(k, true)
+	}
+	for _, k := range f.failed {
+		read(k, false)
+	}
+	wg.Wait()
+	assert.Zero(t, lost.Load(), "acknowledged first deposits lost")
+	t.Logf("new keys: %d activated and acknowledged, %d failed (%d of which were applied all the same)", len(f.acked), len(f.failed), applied.Load())
+	if cs := f.classes(); len(cs) > 0 {
+		t.Logf("failed activations by class:\n%s", strings.Join(cs, "\n"))
+	}
 }
