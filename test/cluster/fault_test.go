@@ -134,7 +134,7 @@ func TestKillUnderLoad(t *testing.T) {
 }
 
 // TestStopLongerThanLease stops a node with SIGSTOP for twice its lease
-// TTL while 64 callers deposit, each call given a second: its keys move
+// TTL while 64 callers deposit, each call given half a second: its keys move
 // to the other nodes while it is stopped. When it goes on (SIGCONT) it
 // must not serve them: it finds its lease run out by its own clock,
 // fences itself, drops its objects unsaved, and rejoins with a new lease.
@@ -143,7 +143,8 @@ func TestStopLongerThanLease(t *testing.T) {
 	c := newCluster(t, 3)
 	cl := c.client(nil)
 	c.waitMembers(cl, 5*time.Second)
-	l := startLoad(t, cl, 64, keys("stop", 48), time.Second)
+	const timeout = 500 * time.Millisecond
+	l := startLoad(t, cl, 64, keys("stop", 48), timeout)
 	l.waitCalls(t, 3000, 30*time.Second)
 	frozen := c.victim(l.keys)
 	lease := c.memberLease(frozen.id)
@@ -152,7 +153,9 @@ func TestStopLongerThanLease(t *testing.T) {
 	l.since(stopped)
 	recovery := l.waitRecovered(t, 2*ttl-100*time.Millisecond)
 	t.Logf("every key answered again %v after the stop, the node still stopped (TTL %v)", recovery.Round(time.Millisecond), ttl)
-	assert.LessOrEqual(t, recovery, ttl+time.Second, "recovery time")
+	// A stopped node's calls hang rather than fail, so a caller may spend
+	// its call's timeout on it after the lease has ended.
+	assert.LessOrEqual(t, recovery, ttl+time.Second+timeout, "recovery time")
 	time.Sleep(time.Until(stopped.Add(2 * ttl)))
 	frozen.signal(t, syscall.SIGCONT)
 	resumed := time.Now()
@@ -164,9 +167,14 @@ func TestStopLongerThanLease(t *testing.T) {
 		return l != 0 && l != lease
 	}, 10*time.Second, 10*time.Millisecond, "%s rejoins with a new lease", frozen.id)
 	t.Logf("%s rejoined with a new lease %v after SIGCONT", frozen.id, rejoined.Round(time.Millisecond))
-	frozen.mu.Lock()
-	fences := append([]fenceEvent(nil), frozen.fences...)
-	frozen.mu.Unlock()
+	// The node publishes its new lease and then says it serves again.
+	var fences []fenceEvent
+	assert.Eventually(t, func() bool {
+		frozen.mu.Lock()
+		fences = append([]fenceEvent(nil), frozen.fences...)
+		frozen.mu.Unlock()
+		return len(fences) >= 2
+	}, 2*time.Second, 10*time.Millisecond, "fence events of %s", frozen.id)
 	if assert.Len(t, fences, 2, "fence events of %s", frozen.id) {
 		assert.True(t, fences[0].fenced && !fences[1].fenced, "fenced, then serving again: %+v", fences)
 		assert.Greater(t, fences[0].at, resumed.UnixNano()-int64(50*time.Millisecond), "fenced before it went on")
