@@ -568,6 +568,14 @@ func (o *keyedObject) activate(ctx context.Context) (v any, err error) {
 			return nil, fmt.Errorf("lifecycle: restore the state of %s %q: %w", o.b.Interface, o.key, err)
 		}
 	}
+	if k.dir != nil {
+		// The claim was made before the state loaded and the instance was
+		// made; the directory may have lost it since, and the object be
+		// active elsewhere.
+		if err := k.dir.Hosting(); err != nil {
+			return nil, err
+		}
+	}
 	if a, ok := v.(Activator); ok {
 		if err := guard(&o.b, "Activate", func() error { return a.Activate(ctx) }); err != nil {
 			return nil, fmt.Errorf("lifecycle: activate %s %q: %w", o.b.Interface, o.key, err)

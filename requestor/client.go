@@ -352,12 +352,12 @@ func (c *Client) conn(ctx context.Context) (*peer.Peer, error) {
 		wait := c.dialing
 		if wait == nil {
 			if now := time.Now(); now.Before(c.nextDial) {
-				err := c.dialErr
+				err, in := c.dialErr, c.nextDial.Sub(now)
 				c.mu.Unlock()
 				// Not unavailable(...): it would return the dial's own
 				// Unavailable error and drop what this one adds.
 				return nil, &remoting.Error{Code: remoting.CodeUnavailable, Cause: err,
-					Message: fmt.Sprintf("reconnecting to %s in %v: %s", c.names, c.nextDial.Sub(now).Round(time.Millisecond), messageOf(err))}
+					Message: fmt.Sprintf("reconnecting to %s in %v: %s", c.names, in.Round(time.Millisecond), messageOf(err))}
 			}
 			wait = make(chan struct{})
 			c.dialing = wait
