@@ -32,7 +32,7 @@ func (d *directory) Claim(context.Context, remoting.ObjectID, string, string) er
 	return d.claimErr
 }
 
-func (d *directory) Hosting() error {
+func (d *directory) Hosting(remoting.ObjectID) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.hosting

@@ -101,13 +101,14 @@ type Directory interface {
 	// of the key claims it anew. A cluster's error names the server that
 	// hosts the object.
 	Claim(ctx context.Context, id remoting.ObjectID, iface, key string) error
-	// Hosting returns nil while the objects claimed here may be served,
-	// and the error to fail their calls with once they may not (the server
-	// lost its claims, or is leaving). It is called before each call of a
-	// live object and must be cheap. An object that finds Hosting failing
-	// is dropped without being saved: its claim may be another server's
-	// by now, and the store keeps what was saved before.
-	Hosting() error
+	// Hosting returns nil while the object id, claimed here, may be
+	// served, and the error to fail its calls with once it may not (the
+	// server lost its claims, or the claim was made under a lease that has
+	// ended since). It is called after each activation and before each
+	// call of a live object, and must be cheap. An object that finds
+	// Hosting failing is dropped without being saved: its claim may be
+	// another server's by now, and the store keeps what was saved before.
+	Hosting(id remoting.ObjectID) error
 	// Release is called when an object activated here has been saved (as
 	// its Durability says) and is about to be dropped (it passivated, it
 	// was evicted, the server closed, or a save failed), with its turn
@@ -459,7 +460,7 @@ func (o *keyedObject) Acquire(ctx context.Context) (any, error) {
 	switch o.state {
 	case keyedLive:
 		if o.k.dir != nil {
-			if err := o.k.dir.Hosting(); err != nil {
+			if err := o.k.dir.Hosting(o.b.ID); err != nil {
 				o.drop(context.WithoutCancel(ctx), keyedLeft)
 				o.give()
 				return nil, err
@@ -572,7 +573,7 @@ func (o *keyedObject) activate(ctx context.Context) (v any, err error) {
 		// The claim was made before the state loaded and the instance was
 		// made; the directory may have lost it since, and the object be
 		// active elsewhere.
-		if err := k.dir.Hosting(); err != nil {
+		if err := k.dir.Hosting(o.b.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -642,7 +643,7 @@ func (o *keyedObject) passivateIfIdle(ctx context.Context) (again time.Duration)
 	if idle := time.Duration(o.k.clock() - o.last.Load()); idle < after {
 		return after - idle
 	}
-	if o.k.lostClaims() {
+	if o.k.lostClaims(o.b.ID) {
 		o.drop(ctx, keyedLeft)
 		return 0
 	}
@@ -675,17 +676,18 @@ func (o *keyedObject) Close(ctx context.Context) error {
 		return nil
 	}
 	var err error
-	if (o.k.durability == SaveOnPassivation || o.dirty) && !o.k.lostClaims() {
+	if (o.k.durability == SaveOnPassivation || o.dirty) && !o.k.lostClaims(o.b.ID) {
 		err = o.save(ctx)
 		o.b.emit(remoting.EventPassivated, 0, err)
 	}
 	return errors.Join(err, o.drop(ctx, keyedClosed))
 }
 
-// lostClaims reports whether the directory says that the objects claimed
-// here may no longer be served: their states must not be saved from
-// here.
-func (k *KeyedObjects) lostClaims() bool { return k.dir != nil && k.dir.Hosting() != nil }
+// lostClaims reports whether the directory says that the object id may
+// no longer be served here: its state must not be saved from here.
+func (k *KeyedObjects) lostClaims(id remoting.ObjectID) bool {
+	return k.dir != nil && k.dir.Hosting(id) != nil
+}
 
 // Interface returns the interface the objects are bound to; empty before
 // the server binds them.
@@ -750,7 +752,7 @@ func (o *keyedObject) evict(ctx context.Context, save bool) (bool, error) {
 		return false, fmt.Errorf("lifecycle: evict %s %q: %w", o.b.Interface, o.key, err)
 	}
 	defer o.give()
-	if o.state != keyedLive || !save && !o.k.lostClaims() {
+	if o.state != keyedLive || !save && !o.k.lostClaims(o.b.ID) {
 		return false, nil
 	}
 	var err error
@@ -832,7 +834,7 @@ func (k *KeyedObjects) saveDue(id remoting.ObjectID, reason lease.Reason) {
 		return // closing
 	}
 	defer o.give()
-	if o.state != keyedLive || !o.dirty || k.lostClaims() {
+	if o.state != keyedLive || !o.dirty || k.lostClaims(id) {
 		return
 	}
 	if err := o.save(k.ctx); err != nil {

@@ -70,8 +70,8 @@ type Node struct {
 	localConn *requestor.Client
 	clientMu  sync.Mutex
 
-	lease   atomic.Int64 // clientv3.LeaseID
-	value   atomic.Value // string: the directory value of this node's claims under lease
+	cur     atomic.Pointer[grant] // the node's lease
+	claimed sync.Map              // remoting.ObjectID -> *grant: the lease each object active here was claimed under
 	serveBy atomic.Int64 // monotonic ns (since processStart) until which claims may be served
 	fenced  atomic.Bool
 	leaving atomic.Bool
@@ -85,6 +85,13 @@ type Node struct {
 }
 
 var _ lifecycle.Directory = (*Node)(nil)
+
+// grant is one lease of the node's, and the value of the directory keys
+// of the objects claimed under it.
+type grant struct {
+	lease clientv3.LeaseID
+	value string
+}
 
 var processStart = time.Now()
 
@@ -146,7 +153,7 @@ func (n *Node) Endpoint() string { return n.o.Endpoint }
 // Members returns the members of the cluster as the node sees them.
 func (n *Node) Members() []cluster.Member { return n.members.Live() }
 
-func (n *Node) leaseID() clientv3.LeaseID { return clientv3.LeaseID(n.lease.Load()) }
+func (n *Node) leaseID() clientv3.LeaseID { return n.cur.Load().lease }
 
 // Fenced reports whether the node has stopped serving its keyed objects
 // because it could not renew its lease in time.
@@ -162,8 +169,7 @@ func (n *Node) grant(ctx context.Context) error {
 	if err != nil {
 		return cluster.Unavailable("grant the node's lease", err)
 	}
-	n.lease.Store(int64(resp.ID))
-	n.value.Store(cluster.DirectoryValue(n.o.ID, resp.ID, n.o.Endpoint))
+	n.cur.Store(&grant{lease: resp.ID, value: cluster.DirectoryValue(n.o.ID, resp.ID, n.o.Endpoint)})
 	if err := n.publish(ctx); err != nil {
 		return err
 	}
@@ -174,7 +180,7 @@ func (n *Node) grant(ctx context.Context) error {
 // publish writes the member key with the node's load.
 func (n *Node) publish(ctx context.Context) error {
 	m := cluster.Member{ID: n.o.ID, Endpoint: n.o.Endpoint, Load: n.load(), Started: n.started}
-	if _, err := n.cli.Put(ctx, n.o.MemberKey(n.o.ID), string(cluster.EncodeMember(m)), clientv3.WithLease(clientv3.LeaseID(n.lease.Load()))); err != nil {
+	if _, err := n.cli.Put(ctx, n.o.MemberKey(n.o.ID), string(cluster.EncodeMember(m)), clientv3.WithLease(n.leaseID())); err != nil {
 		return cluster.Unavailable("publish the node", err)
 	}
 	return nil
@@ -226,7 +232,7 @@ func (n *Node) renew() {
 		}
 		t0 := now()
 		ctx, cancel := context.WithTimeout(n.ctx, every)
-		resp, err := n.cli.KeepAliveOnce(ctx, clientv3.LeaseID(n.lease.Load()))
+		resp, err := n.cli.KeepAliveOnce(ctx, n.leaseID())
 		cancel()
 		switch {
 		case err == nil && resp.TTL > 0:
@@ -284,13 +290,28 @@ func (n *Node) fence(why string) {
 
 var errFenced = cluster.MovedError(&cluster.Moved{})
 
-// Hosting implements lifecycle.Directory: nil while the node's lease is
-// surely alive.
-func (n *Node) Hosting() error {
+// errStaleClaim fails the calls of an object claimed under a lease of
+// this node that has ended since: its directory key went with the lease.
+var errStaleClaim = cluster.MovedError(&cluster.Moved{})
+
+// serving returns nil while the node's lease is surely alive.
+func (n *Node) serving() error {
 	if now() < n.serveBy.Load() {
 		return nil
 	}
 	return errFenced
+}
+
+// Hosting implements lifecycle.Directory: nil while the node's lease is
+// surely alive and object id was claimed under it.
+func (n *Node) Hosting(id remoting.ObjectID) error {
+	if err := n.serving(); err != nil {
+		return err
+	}
+	if g, ok := n.claimed.Load(id); !ok || g.(*grant) != n.cur.Load() {
+		return errStaleClaim
+	}
+	return nil
 }
 
 // Claim implements lifecycle.Directory: it enters the object in the
@@ -301,15 +322,16 @@ func (n *Node) Claim(ctx context.Context, id remoting.ObjectID, _, _ string) err
 	if n.leaving.Load() {
 		return errFenced
 	}
-	if err := n.Hosting(); err != nil {
+	if err := n.serving(); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	key, value := n.o.ObjectKey(id), n.value.Load().(string)
+	g := n.cur.Load()
+	key, value := n.o.ObjectKey(id), g.value
 	resp, err := n.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, value, clientv3.WithLease(clientv3.LeaseID(n.lease.Load())))).
+		Then(clientv3.OpPut(key, value, clientv3.WithLease(g.lease))).
 		Else(clientv3.OpGet(key)).
 		Commit()
 	if err != nil {
@@ -317,6 +339,7 @@ func (n *Node) Claim(ctx context.Context, id remoting.ObjectID, _, _ string) err
 	}
 	if resp.Succeeded {
 		n.claims.Add(1)
+		n.claimed.Store(id, g)
 		return nil
 	}
 	kvs := resp.Responses[0].GetResponseRange().GetKvs()
@@ -324,7 +347,8 @@ func (n *Node) Claim(ctx context.Context, id remoting.ObjectID, _, _ string) err
 		return remoting.Errorf(remoting.CodeUnavailable, "cluster: claim the object: its entry went away meanwhile; try again")
 	}
 	if string(kvs[0].Value) == value {
-		return nil // claimed before, not released
+		n.claimed.Store(id, g) // claimed before, not released
+		return nil
 	}
 	n.claimConflicts.Add(1)
 	owner, endpoint := cluster.OwnerOf(kvs[0].Value)
@@ -337,11 +361,15 @@ func (n *Node) Claim(ctx context.Context, id remoting.ObjectID, _, _ string) err
 // Release implements lifecycle.Directory: it deletes the object's
 // directory entry if it is this node's.
 func (n *Node) Release(ctx context.Context, id remoting.ObjectID) {
+	v, ok := n.claimed.LoadAndDelete(id)
+	if !ok {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	key := n.o.ObjectKey(id)
 	_, err := n.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.Value(key), "=", n.value.Load().(string))).
+		If(clientv3.Compare(clientv3.Value(key), "=", v.(*grant).value)).
 		Then(clientv3.OpDelete(key)).
 		Commit()
 	if err == nil {
@@ -391,7 +419,7 @@ func (n *Node) Leave(ctx context.Context) error {
 	if err := n.evictAll(ctx, true); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := n.cli.Revoke(ctx, clientv3.LeaseID(n.lease.Load())); err != nil {
+	if _, err := n.cli.Revoke(ctx, n.leaseID()); err != nil {
 		errs = append(errs, cluster.Unavailable("revoke the lease", err))
 	}
 	n.serveBy.Store(0)

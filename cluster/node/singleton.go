@@ -66,7 +66,7 @@ func (s *singleton) run(ctx context.Context, n *Node) {
 	backoff := 100 * time.Millisecond
 	first := true
 	for ctx.Err() == nil && !n.leaving.Load() {
-		if n.Hosting() != nil {
+		if n.serving() != nil {
 			sleep(ctx, 100*time.Millisecond)
 			continue
 		}
@@ -116,7 +116,7 @@ func (s *singleton) term(ctx context.Context, n *Node, first *bool) bool {
 		close(s.leading)
 	}
 	t := time.NewTicker(50 * time.Millisecond)
-	for cctx.Err() == nil && n.Hosting() == nil && !n.leaving.Load() {
+	for cctx.Err() == nil && n.serving() == nil && !n.leaving.Load() {
 		select {
 		case <-cctx.Done():
 		case <-t.C:
@@ -148,7 +148,7 @@ type guarded struct {
 }
 
 func (g guarded) Acquire(ctx context.Context) (any, error) {
-	if err := g.n.Hosting(); err != nil {
+	if err := g.n.serving(); err != nil {
 		return nil, err
 	}
 	return g.Strategy.Acquire(ctx)
