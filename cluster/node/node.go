@@ -72,7 +72,7 @@ type Node struct {
 
 	cur     atomic.Pointer[grant] // the node's lease
 	claimed sync.Map              // remoting.ObjectID -> *grant: the lease each object active here was claimed under
-	serveBy atomic.Int64 // monotonic ns (since processStart) until which claims may be served
+	serveBy atomic.Int64          // monotonic ns (since processStart) until which claims may be served
 	fenced  atomic.Bool
 	leaving atomic.Bool
 
