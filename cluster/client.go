@@ -355,6 +355,9 @@ func (c *Client) moved(inv *remoting.Invocation, m Member, err error, hop int) (
 
 // cache notes that object id is on node, keeping the cache bounded.
 func (c *Client) cache(id remoting.ObjectID, node string) {
+	if v, ok := c.dir.Load(id); ok && v.(string) == node {
+		return // the common case, a call to the node cached: no write
+	}
 	if _, loaded := c.dir.Swap(id, node); loaded {
 		return
 	}
