@@ -261,7 +261,7 @@ func (n *Node) renew() {
 			}
 		default:
 			if n.ctx.Err() == nil {
-				n.o.Logger.Warn("remoting: cluster: renewing the lease failed", "node", n.o.ID, "err", err, "serving for", time.Duration(n.serveBy.Load()-now()))
+				n.o.Logger.Warn("remoting: cluster: renewing the lease failed", "node", n.o.ID, "err", err, "serving for", max(0, time.Duration(n.serveBy.Load()-now())))
 			}
 		}
 	}
