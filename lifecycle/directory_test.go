@@ -130,3 +130,40 @@ func TestDirectoryLostClaimsDropUnsaved(t *testing.T) {
 	_, err = store.Load(ctx, id)
 	assert.True(t, errors.Is(err, passivation.ErrNotFound), "Close with lost claims saves nothing (%v)", err)
 }
+
+// A call that outlasts the claim is not saved: with SaveEveryCall it
+// fails, and the store keeps the state saved while the claim held.
+func TestDirectoryCommitAfterLostClaimSavesNothing(t *testing.T) {
+	ctx := ctxT(t)
+	dir := &directory{}
+	store := passivation.NewMemoryStore()
+	t.Cleanup(func() { store.Close() })
+	k := lifecycle.Keyed(newCounter, lifecycle.KeyedOptions{Store: store, Directory: dir, Durability: lifecycle.SaveEveryCall})
+	require.NoError(t, k.Bind(binding(), nil))
+	t.Cleanup(func() { k.Close() })
+	id := remoting.KeyID(binding().Interface, "c")
+	st := k.Object(id, "c")
+	commit := st.(interface {
+		Commit(ctx context.Context, inst any) error
+	})
+	v, err := st.Acquire(ctx)
+	require.NoError(t, err)
+	v.(*counter).n = 1
+	require.NoError(t, commit.Commit(ctx, v))
+	st.Return(v)
+	saved, err := store.Load(ctx, id)
+	require.NoError(t, err)
+
+	v, err = st.Acquire(ctx)
+	require.NoError(t, err)
+	v.(*counter).n = 2
+	fenced := remoting.Errorf(remoting.CodeUnavailable, "fenced")
+	dir.set(nil, fenced) // the lease ends while the call runs
+	err = commit.Commit(ctx, v)
+	assert.Equal(t, remoting.CodeUnavailable, remoting.CodeOf(err), "Commit after the claim was lost: %v", err)
+	st.Return(v)
+	rec, err := store.Load(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, saved.Version, rec.Version, "the store keeps the save made under the claim")
+	assert.Equal(t, 0, k.Len(), "the instance is dropped")
+}

@@ -778,6 +778,15 @@ func (s *savingObject) Commit(ctx context.Context, inst any) error {
 	if o.state != keyedLive || o.inst != inst {
 		return remoting.Errorf(remoting.CodeInternal, "commit %s %q: the instance is not the object's", o.b.Interface, o.key)
 	}
+	// A call that outlasted the server's claim on the object (its lease
+	// ran out meanwhile) is not saved: another server may have the
+	// object by now, and the state it loaded must stay the last one.
+	if o.k.dir != nil {
+		if err := o.k.dir.Hosting(o.b.ID); err != nil {
+			o.drop(context.WithoutCancel(ctx), keyedLeft)
+			return &remoting.Error{Code: remoting.CodeUnavailable, Message: fmt.Sprintf("commit %s %q: this server may no longer serve the object; the call's effect is not kept", o.b.Interface, o.key), Cause: err}
+		}
+	}
 	err := o.save(ctx)
 	if err == nil {
 		return nil
