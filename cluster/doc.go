@@ -37,11 +37,13 @@
 // call of a keyed object first checks that time (one clock read and one
 // atomic load), and objects are dropped unsaved. A node that wakes up
 // after a long pause (SIGSTOP, a stalled VM) fails that check before it
-// runs anything; a call that passed it just before the pause and saves
-// after it meets the store's versioned write, which refuses to overwrite
-// the newer state the object's new node saved. If its lease is gone, the
-// node ends every object activated under it, takes a new lease and
-// rejoins.
+// runs anything; a call that passed it just before the pause is not saved
+// after it (with lifecycle.SaveEveryCall the save after a call checks
+// again, and the call fails with Unavailable), and a save already on its
+// way meets the store's versioned write, which refuses to overwrite the
+// newer state the object's new node saved. An object is served only under
+// the lease its claim was made under. If its lease is gone, the node ends
+// every object activated under it, takes a new lease and rejoins.
 //
 // The cost: a first activation pays one etcd transaction (one raft round
 // and one fsync on the etcd leader, about 1-5 ms on loopback) before the
