@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -75,10 +76,12 @@ type Client struct {
 	ctx     context.Context
 	stop    context.CancelFunc
 
-	mu    sync.Mutex
-	conns map[string]*nodeConn // by endpoint
-	dir   sync.Map             // remoting.ObjectID -> string, the node an object was last found on
-	nDir  atomic.Int64         // entries in dir, about
+	mu       sync.Mutex
+	conns    map[string]*nodeConn   // by endpoint
+	retiring map[string]*time.Timer // connections to nodes that left, by endpoint: closed when the timer fires
+	ready    sync.Map               // endpoint -> *requestor.Client: the connected of conns, read without the lock
+	dir      sync.Map               // remoting.ObjectID -> string, the node an object was last found on
+	nDir     atomic.Int64           // entries in dir, about
 
 	singletons sync.Map // remoting.ObjectID -> *singleton
 
@@ -116,7 +119,7 @@ func Dial(ctx context.Context, opts ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{o: opts, cli: cli, ownCli: own, conns: make(map[string]*nodeConn)}
+	c := &Client{o: opts, cli: cli, ownCli: own, conns: make(map[string]*nodeConn), retiring: make(map[string]*time.Timer)}
 	c.ctx, c.stop = context.WithCancel(context.Background())
 	c.members = WatchMembers(c.ctx, cli, o, c.memberGone)
 	if err := c.members.Wait(ctx); err != nil {
@@ -157,6 +160,11 @@ func (c *Client) Close() error {
 	c.mu.Lock()
 	conns := c.conns
 	c.conns = map[string]*nodeConn{}
+	c.ready.Clear()
+	for ep, t := range c.retiring {
+		t.Stop()
+		delete(c.retiring, ep)
+	}
 	c.mu.Unlock()
 	for _, nc := range conns {
 		<-nc.ready
@@ -171,8 +179,17 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// memberGone forgets what the client knew of a node that left.
-func (c *Client) memberGone(id string) {
+// memberGone forgets what the client knew of a node that left. Its
+// connection stays for retireAfter, so that calls on their way to it end
+// as it answers them (a leaving node still answers "moved" for a while),
+// and is then closed unless the node is back.
+func (c *Client) memberGone(m Member) {
+	id := m.ID
+	c.mu.Lock()
+	if _, ok := c.conns[m.Endpoint]; ok && c.retiring[m.Endpoint] == nil && c.ctx.Err() == nil {
+		c.retiring[m.Endpoint] = time.AfterFunc(retireAfter, func() { c.retire(m.Endpoint) })
+	}
+	c.mu.Unlock()
 	c.dir.Range(func(k, v any) bool {
 		if v.(string) == id {
 			c.uncache(k.(remoting.ObjectID), id)
@@ -382,6 +399,37 @@ func (c *Client) uncache(id remoting.ObjectID, node string) {
 	}
 }
 
+// retireAfter is how long a client keeps its connection to a node that
+// left the cluster.
+const retireAfter = 30 * time.Second
+
+// retire closes the connection to endpoint unless a member serves there
+// again.
+func (c *Client) retire(endpoint string) {
+	for _, m := range c.members.Live() {
+		if m.Endpoint == endpoint {
+			c.mu.Lock()
+			delete(c.retiring, endpoint)
+			c.mu.Unlock()
+			return
+		}
+	}
+	c.mu.Lock()
+	delete(c.retiring, endpoint)
+	nc, ok := c.conns[endpoint]
+	if ok {
+		delete(c.conns, endpoint)
+		c.ready.Delete(endpoint)
+	}
+	c.mu.Unlock()
+	if ok {
+		<-nc.ready
+		if nc.c != nil {
+			nc.c.Close()
+		}
+	}
+}
+
 // callerOf returns the Caller that reaches member m.
 func (c *Client) callerOf(ctx context.Context, m Member) (remoting.Caller, error) {
 	if l := c.o.Local; l != nil && l.ID == m.ID {
@@ -393,6 +441,9 @@ func (c *Client) callerOf(ctx context.Context, m Member) (remoting.Caller, error
 // connect returns the client of the node at endpoint, dialing it if the
 // Client has none.
 func (c *Client) connect(ctx context.Context, endpoint string) (*requestor.Client, error) {
+	if v, ok := c.ready.Load(endpoint); ok {
+		return v.(*requestor.Client), nil // the common case: no lock on the call path
+	}
 	c.mu.Lock()
 	if c.ctx.Err() != nil {
 		c.mu.Unlock()
@@ -406,13 +457,16 @@ func (c *Client) connect(ctx context.Context, endpoint string) (*requestor.Clien
 	c.mu.Unlock()
 	if !ok {
 		nc.c, nc.err = requestor.Dial(ctx, endpoint, c.o.Requestor)
-		if nc.err != nil {
-			c.mu.Lock()
+		c.mu.Lock()
+		switch {
+		case nc.err != nil:
 			if c.conns[endpoint] == nc {
 				delete(c.conns, endpoint)
 			}
-			c.mu.Unlock()
+		case c.conns[endpoint] == nc:
+			c.ready.Store(endpoint, nc.c)
 		}
+		c.mu.Unlock()
 		close(nc.ready)
 	}
 	select {

@@ -19,7 +19,7 @@ type Members struct {
 	cli    *clientv3.Client
 	prefix string
 	log    *slog.Logger
-	onGone func(id string) // a member left (its key was deleted, or its lease ended)
+	onGone func(Member) // a member left (its key was deleted, or its lease ended)
 
 	set   atomic.Pointer[[]Member] // sorted by ID
 	ready chan struct{}            // closed after the first read
@@ -30,7 +30,7 @@ type Members struct {
 // WatchMembers reads the member set of the cluster and keeps it current
 // until ctx ends; onGone, if not nil, is called (on the watch goroutine)
 // for each member that leaves.
-func WatchMembers(ctx context.Context, cli *clientv3.Client, o Options, onGone func(id string)) *Members {
+func WatchMembers(ctx context.Context, cli *clientv3.Client, o Options, onGone func(Member)) *Members {
 	m := &Members{cli: cli, prefix: o.MembersPrefix(), log: o.Logger, onGone: onGone, ready: make(chan struct{}), done: make(chan struct{})}
 	empty := []Member{}
 	m.set.Store(&empty)
@@ -106,7 +106,7 @@ func (m *Members) load(ctx context.Context) (int64, error) {
 	m.set.Store(&set)
 	for _, o := range old {
 		if _, ok := m.Get(o.ID); !ok && m.onGone != nil {
-			m.onGone(o.ID)
+			m.onGone(o)
 		}
 	}
 	m.once.Do(func() { close(m.ready) })
@@ -125,15 +125,15 @@ func (m *Members) watch(ctx context.Context, rev int64) {
 			return
 		}
 		set := slices.Clone(m.Live())
-		var gone []string
+		var gone []Member
 		for _, ev := range resp.Events {
 			id := strings.TrimPrefix(string(ev.Kv.Key), m.prefix)
 			i, found := slices.BinarySearchFunc(set, id, func(a Member, id string) int { return strings.Compare(a.ID, id) })
 			switch ev.Type {
 			case clientv3.EventTypeDelete:
 				if found {
+					gone = append(gone, set[i])
 					set = slices.Delete(set, i, i+1)
-					gone = append(gone, id)
 				}
 			case clientv3.EventTypePut:
 				mem, err := decodeMember(ev.Kv.Value)
@@ -149,8 +149,8 @@ func (m *Members) watch(ctx context.Context, rev int64) {
 		}
 		m.set.Store(&set)
 		if m.onGone != nil {
-			for _, id := range gone {
-				m.onGone(id)
+			for _, g := range gone {
+				m.onGone(g)
 			}
 		}
 	}
