@@ -50,8 +50,11 @@ func (p *Peer) OpenStreams() error {
 }
 
 // stream picks the call stream for the next call, opening the streams on
-// first use.
+// first use. Once they are open it takes no lock.
 func (p *Peer) stream() (*callStream, error) {
+	if streams := p.open.Load(); streams != nil {
+		return pick(*streams, &p.next), nil
+	}
 	p.mu.Lock()
 	if p.streams == nil && p.openErr == nil {
 		p.openErr = p.openLocked()
@@ -61,10 +64,15 @@ func (p *Peer) stream() (*callStream, error) {
 	if err != nil {
 		return nil, err
 	}
+	return pick(streams, &p.next), nil
+}
+
+// pick returns the next of streams in turn.
+func pick(streams []*callStream, next *atomic.Uint32) *callStream {
 	if len(streams) == 1 {
-		return streams[0], nil
+		return streams[0]
 	}
-	return streams[p.next.Add(1)%uint32(len(streams))], nil
+	return streams[next.Add(1)%uint32(len(streams))]
 }
 
 func (p *Peer) openLocked() error {
@@ -84,6 +92,7 @@ func (p *Peer) openLocked() error {
 		go cs.read()
 	}
 	p.streams = streams
+	p.open.Store(&streams)
 	return nil
 }
 
@@ -94,6 +103,7 @@ func (p *Peer) refuseCalls() {
 	if p.openErr == nil {
 		p.openErr = unavailable(fmt.Errorf("connection to %s closed", p.sess.RemoteAddr()))
 	}
+	p.open.Store(nil)
 	p.mu.Unlock()
 }
 

@@ -64,6 +64,7 @@ type Peer struct {
 	mu      sync.Mutex
 	streams []*callStream // outgoing; nil until the first call
 	openErr error
+	open    atomic.Pointer[[]*callStream] // streams while calls may use them, read without mu
 	next    atomic.Uint32
 
 	wg        sync.WaitGroup                 // every goroutine of the peer
