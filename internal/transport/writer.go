@@ -40,12 +40,15 @@ type writerConfig struct {
 // a single Write, so that under load many frames share one write (and one
 // yamux data frame, and one TCP segment) while a lone frame goes out at
 // once. A caller that finds nobody writing, and may wait for the write
-// (see mayWait), writes its own frame, so that a lone frame costs no
-// hand-off between goroutines; frames queued behind a write are written
-// by a goroutine, and the caller returns at once. The goroutine runs only
-// while there is something to write: the frame that finds the writer idle
-// starts it, and it exits once the queue has been empty for writerLinger,
-// so that an idle stream costs no goroutine.
+// (see mayWait), writes the queue itself, so that a lone frame costs no
+// hand-off between goroutines; if the last batch held several frames, or
+// frames came during its write, it yields first, so that those about to
+// be queued join its batch. Frames
+// queued behind a write are written by a goroutine, and their callers
+// return at once. The goroutine runs only while there is something to
+// write: the write that leaves frames behind starts it, and it exits once
+// the queue has been empty for writerLinger, so that an idle stream costs
+// no goroutine.
 type writer struct {
 	w io.Writer
 	writerConfig
@@ -59,6 +62,9 @@ type writer struct {
 	idle    bool          // the goroutine waits for frames (see writerLinger)
 	wake    chan struct{} // capacity 1: wakes an idle goroutine
 	writing bool          // a batch is being written, by a caller or the goroutine
+	queued  int           // frames in pending
+	batch   int           // frames in the batch being written
+	busy    bool          // the last batch had several frames, or frames queued during its write
 	space   chan struct{} // closed when pending is taken; nil if nobody waits
 	done    chan struct{} // closed when the writer has failed or shut down and its goroutine has exited
 	ended   bool          // done is closed
@@ -131,7 +137,8 @@ func (w *writer) writeFrame(ctx context.Context, f *wire.Frame) error {
 		return err
 	}
 	w.meter.account(len(w.pending) - start)
-	if !w.writing && len(w.pending) <= maxInline && w.mayWait(ctx) {
+	w.queued++
+	if !w.writing && (!w.running || w.idle) && len(w.pending) <= maxInline && w.mayWait(ctx) {
 		w.writeInline()
 		return nil
 	}
@@ -164,6 +171,20 @@ func (w *writer) mayWait(ctx context.Context) bool {
 // meanwhile are left to the goroutine, so that the caller writes one batch
 // at most.
 func (w *writer) writeInline() {
+	w.writing = true
+	if w.busy {
+		// Frames are coming faster than they are written: let those
+		// about to be queued join this batch, as the goroutine does.
+		w.mu.Unlock()
+		runtime.Gosched()
+		w.mu.Lock()
+		if w.err != nil {
+			w.writing = false
+			w.endLocked()
+			w.mu.Unlock()
+			return
+		}
+	}
 	buf := w.takeLocked()
 	w.mu.Unlock()
 	err := w.writeBatch(buf)
@@ -186,6 +207,7 @@ func (w *writer) takeLocked() []byte {
 	// written. The two never alias.
 	buf := w.pending
 	w.pending, w.spare = w.spare[:0], nil
+	w.batch, w.queued = w.queued, 0
 	w.writing = true
 	if w.space != nil {
 		close(w.space)
@@ -206,6 +228,7 @@ func (w *writer) writeBatch(buf []byte) error {
 // doneLocked ends a write begun with takeLocked and keeps buf for reuse.
 func (w *writer) doneLocked(buf []byte) {
 	w.writing = false
+	w.busy = w.batch > 1 || len(w.pending) > 0
 	if cap(buf) > 4*w.maxPending {
 		buf = nil // do not keep a huge buffer
 	}
@@ -374,7 +397,7 @@ func (w *writer) fail(err error) {
 		w.err = err
 	}
 	w.meter.account(-len(w.pending))
-	w.pending, w.spare = nil, nil
+	w.pending, w.spare, w.queued = nil, nil, 0
 	if w.space != nil {
 		close(w.space)
 		w.space = nil
