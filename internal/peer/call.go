@@ -38,6 +38,7 @@ var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}
 func getCall() *call { return callPool.Get().(*call) }
 
 func putCall(cl *call) {
+	cl.frame.Release() // its results were decoded, or will not be
 	cl.frame, cl.err = wire.Frame{}, nil
 	callPool.Put(cl)
 }
@@ -172,6 +173,8 @@ func (cs *callStream) read() {
 			if cl != nil {
 				cl.frame = f
 				cl.done <- struct{}{}
+			} else {
+				f.Release() // a call that stopped waiting
 			}
 		default:
 			cs.p.opts.Logger.Warn("remoting: closing connection: unexpected frame on a call stream", "remote", cs.p.sess.RemoteAddr(), "kind", f.Kind)
