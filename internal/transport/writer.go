@@ -39,16 +39,17 @@ type writerConfig struct {
 // buffer; whoever writes takes whatever has accumulated and writes it in
 // a single Write, so that under load many frames share one write (and one
 // yamux data frame, and one TCP segment) while a lone frame goes out at
-// once. A caller that finds nobody writing, and may wait for the write
-// (see mayWait), writes the queue itself, so that a lone frame costs no
-// hand-off between goroutines; if the last batch held several frames, or
-// frames came during its write, it yields first, so that those about to
-// be queued join its batch. Frames
-// queued behind a write are written by a goroutine, and their callers
-// return at once. The goroutine runs only while there is something to
-// write: the write that leaves frames behind starts it, and it exits once
-// the queue has been empty for writerLinger, so that an idle stream costs
-// no goroutine.
+// once. A caller that finds nobody writing and no goroutine running, on a
+// stream whose last batch was a lone frame with nothing queued behind it,
+// and that may wait for the write (see mayWait), writes its frame itself,
+// so that a lone frame costs no hand-off between goroutines. Otherwise
+// the frame is queued for a goroutine, and its caller returns at once:
+// under load the goroutine, which yields before it takes a batch, gathers
+// larger batches than callers writing in turn would (with 64 callers,
+// callers writing whenever nobody wrote took 1.7 times as long a call).
+// The goroutine runs only while there is something to write: the write
+// that leaves frames behind starts it, and it exits once the queue has
+// been empty for writerLinger, so that an idle stream costs no goroutine.
 type writer struct {
 	w io.Writer
 	writerConfig
@@ -85,7 +86,11 @@ func newWriter(w io.Writer, cfg writerConfig, preface []byte) *writer {
 		wr.mu.Lock()
 		wr.pending = append(wr.pending, preface...)
 		wr.meter.account(len(preface))
-		wr.startLocked()
+		// The preface goes out at once, on a goroutine that does not
+		// linger after it unless frames queue behind it, so that the
+		// stream's first frames find no goroutine to hand off to.
+		wr.running = true
+		go wr.loop(false)
 		wr.mu.Unlock()
 	}
 	return wr
@@ -138,7 +143,7 @@ func (w *writer) writeFrame(ctx context.Context, f *wire.Frame) error {
 	}
 	w.meter.account(len(w.pending) - start)
 	w.queued++
-	if !w.writing && (!w.running || w.idle) && len(w.pending) <= maxInline && w.mayWait(ctx) {
+	if !w.writing && !w.running && !w.busy && len(w.pending) <= maxInline && w.mayWait(ctx) {
 		w.writeInline()
 		return nil
 	}
@@ -171,23 +176,11 @@ func (w *writer) mayWait(ctx context.Context) bool {
 // meanwhile are left to the goroutine, so that the caller writes one batch
 // at most.
 func (w *writer) writeInline() {
-	w.writing = true
-	if w.busy {
-		// Frames are coming faster than they are written: let those
-		// about to be queued join this batch, as the goroutine does.
-		w.mu.Unlock()
-		runtime.Gosched()
-		w.mu.Lock()
-		if w.err != nil {
-			w.writing = false
-			w.endLocked()
-			w.mu.Unlock()
-			return
-		}
-	}
 	buf := w.takeLocked()
 	w.mu.Unlock()
-	err := w.writeBatch(buf)
+	if err := w.writeBatch(buf); err != nil {
+		w.failed(err) // before the queue behind it can be taken
+	}
 	w.mu.Lock()
 	w.doneLocked(buf)
 	if w.err == nil && len(w.pending) > 0 {
@@ -195,9 +188,6 @@ func (w *writer) writeInline() {
 	}
 	w.endLocked()
 	w.mu.Unlock()
-	if err != nil {
-		w.failed(err)
-	}
 }
 
 // takeLocked takes the queued frames for writing. The caller holds w.mu
@@ -259,7 +249,7 @@ func (w *writer) startLocked() {
 	switch {
 	case !w.running:
 		w.running = true
-		go w.loop()
+		go w.loop(true)
 	case w.idle:
 		w.idle = false
 		select {
@@ -317,16 +307,20 @@ func (w *writer) endLocked() {
 	}
 }
 
-func (w *writer) loop() {
+// loop writes batches until the queue is empty; then, if lingers or it
+// wrote more than one batch, it waits writerLinger for more frames before
+// it exits.
+func (w *writer) loop(lingers bool) {
 	// Let the goroutines that are about to queue a frame do so before
 	// the write: under load this turns many small writes (and system
 	// calls) into one; alone, it costs a yield.
 	runtime.Gosched()
 	t := time.NewTimer(writerLinger)
 	t.Stop()
+	batches := 0
 	for {
 		w.mu.Lock()
-		if w.err == nil && !w.closing && (len(w.pending) == 0 || w.writing) && w.linger(t) {
+		if w.err == nil && !w.closing && (len(w.pending) == 0 || w.writing) && (lingers || batches > 1) && w.linger(t) {
 			w.mu.Unlock()
 			continue
 		}
@@ -346,13 +340,13 @@ func (w *writer) loop() {
 		}
 		buf := w.takeLocked()
 		w.mu.Unlock()
-		err := w.writeBatch(buf)
+		if err := w.writeBatch(buf); err != nil {
+			w.failed(err)
+		}
+		batches++
 		w.mu.Lock()
 		w.doneLocked(buf)
 		w.mu.Unlock()
-		if err != nil {
-			w.failed(err)
-		}
 	}
 }
 
