@@ -38,6 +38,7 @@ var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}
 func getCall() *call { return callPool.Get().(*call) }
 
 func putCall(cl *call) {
+	cl.frame.Release() // its results were decoded, or will not be
 	cl.frame, cl.err = wire.Frame{}, nil
 	callPool.Put(cl)
 }
@@ -50,8 +51,11 @@ func (p *Peer) OpenStreams() error {
 }
 
 // stream picks the call stream for the next call, opening the streams on
-// first use.
+// first use. Once they are open it takes no lock.
 func (p *Peer) stream() (*callStream, error) {
+	if streams := p.open.Load(); streams != nil {
+		return pick(*streams, &p.next), nil
+	}
 	p.mu.Lock()
 	if p.streams == nil && p.openErr == nil {
 		p.openErr = p.openLocked()
@@ -61,10 +65,15 @@ func (p *Peer) stream() (*callStream, error) {
 	if err != nil {
 		return nil, err
 	}
+	return pick(streams, &p.next), nil
+}
+
+// pick returns the next of streams in turn.
+func pick(streams []*callStream, next *atomic.Uint32) *callStream {
 	if len(streams) == 1 {
-		return streams[0], nil
+		return streams[0]
 	}
-	return streams[p.next.Add(1)%uint32(len(streams))], nil
+	return streams[next.Add(1)%uint32(len(streams))]
 }
 
 func (p *Peer) openLocked() error {
@@ -84,6 +93,7 @@ func (p *Peer) openLocked() error {
 		go cs.read()
 	}
 	p.streams = streams
+	p.open.Store(&streams)
 	return nil
 }
 
@@ -94,6 +104,7 @@ func (p *Peer) refuseCalls() {
 	if p.openErr == nil {
 		p.openErr = unavailable(fmt.Errorf("connection to %s closed", p.sess.RemoteAddr()))
 	}
+	p.open.Store(nil)
 	p.mu.Unlock()
 }
 
@@ -162,6 +173,8 @@ func (cs *callStream) read() {
 			if cl != nil {
 				cl.frame = f
 				cl.done <- struct{}{}
+			} else {
+				f.Release() // a call that stopped waiting
 			}
 		default:
 			cs.p.opts.Logger.Warn("remoting: closing connection: unexpected frame on a call stream", "remote", cs.p.sess.RemoteAddr(), "kind", f.Kind)

@@ -20,8 +20,9 @@
 //	    the connection found or dialed (Client.prepare)
 //	4   Peer.send: arguments encoded (wire.MarshalBuffer),      caller
 //	    request id registered, frame queued on the stream
-//	5   transport writer: queued frames coalesced into one      stream writer (one per stream)
-//	    write to the yamux stream
+//	5   transport writer: queued frames coalesced into one      caller if nobody writes and
+//	    write to the yamux stream                               its deadline allows, else the
+//	                                                            stream writer (one per stream)
 //	6   yamux send loop: framed, one writev to the socket       yamux sendLoop (one per session)
 //	7   --- network ---
 //	8   yamux receive loop: frame into the stream's buffer      yamux recvLoop (one per session)

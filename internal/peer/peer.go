@@ -64,6 +64,7 @@ type Peer struct {
 	mu      sync.Mutex
 	streams []*callStream // outgoing; nil until the first call
 	openErr error
+	open    atomic.Pointer[[]*callStream] // streams while calls may use them, read without mu
 	next    atomic.Uint32
 
 	wg        sync.WaitGroup                 // every goroutine of the peer
@@ -211,9 +212,13 @@ func (p *Peer) Sent(k wire.Kind) uint64 { return p.sent[k&15].Load() }
 
 // write queues f on st and counts it.
 func (p *Peer) write(ctx context.Context, st *transport.Stream, f *wire.Frame) error {
+	// Counted before the write, which a caller may make itself: the
+	// other end may act on the frame before WriteFrame returns.
+	c := &p.sent[f.Kind&15]
+	c.Add(1)
 	err := st.WriteFrame(ctx, f)
-	if err == nil {
-		p.sent[f.Kind&15].Add(1)
+	if err != nil {
+		c.Add(^uint64(0))
 	}
 	return err
 }

@@ -110,6 +110,7 @@ func (p *Peer) serveStream(st *transport.Stream) {
 			}
 		case wire.KindCancel:
 			calls.cancel(f.ID)
+			f.Release()
 		default:
 			log.Warn("remoting: closing connection: unexpected frame on call stream", "remote", st.RemoteAddr(), "kind", f.Kind)
 			p.sess.Close()
@@ -207,6 +208,7 @@ func (p *Peer) worker(t task) {
 	for {
 		p.handle(t.st, &t.f, t.calls, &req)
 		p.sess.Account(-cap(t.f.Body))
+		t.f.Release() // the request was decoded, and nothing aliases it
 		<-p.sem
 		t.running.Done()
 		idle.Reset(workerIdle)

@@ -10,7 +10,8 @@
 // Goroutines: yamux runs its own reader and writer goroutines per session.
 // This package adds one control-stream reader per [Session], a goroutine per
 // keepalive ping while it waits for its answer, and per [Stream] a writer
-// goroutine (the coalescing writer) that runs only while frames are queued;
+// goroutine (the coalescing writer) that runs only while frames queue
+// behind a write (a lone frame is written by the goroutine that sends it);
 // Session.Close and Stream.Close stop and wait for them.
 //
 // Hostile peers: a guard under yamux reads every yamux header the peer

@@ -60,9 +60,13 @@ func newStream(s *Session, ys *yamux.Stream, r *wire.Reader, sendMax int, prefac
 func (s *Stream) ReadFrame() (wire.Frame, error) { return s.r.ReadFrame() }
 
 // WriteFrame queues f for writing and returns without waiting for the
-// write, unless too much is queued already; then it waits until ctx ends
-// or, if the peer reads nothing meanwhile, for the session's write
-// timeout, after which it fails with ErrStalled and the session is closed.
+// write, unless nobody else is writing and ctx has no deadline sooner than
+// the session's write timeout: then it writes f (and whatever was queued
+// with it) itself, which saves a hand-off to the stream's writer goroutine
+// and may take until the write timeout if the peer stopped reading. When
+// too much is queued already it waits until ctx ends or, if the peer reads
+// nothing meanwhile, for the session's write timeout, after which it fails
+// with ErrStalled and the session is closed.
 // A queued frame is written within the write timeout of the one before it,
 // or the session is closed and the queue freed.
 // A frame larger than the limit is refused with an error wrapping

@@ -42,12 +42,13 @@ func TestWriterCoalescesFramesQueuedDuringAWrite(t *testing.T) {
 	g := &gate{release: make(chan struct{}), entered: make(chan struct{})}
 	w := newWriter(g, writerConfig{maxFrame: wire.DefaultMaxFrameSize, maxPending: 1 << 20}, nil)
 	ctx := context.Background()
-	require.NoError(t, w.writeFrame(ctx, &wire.Frame{Kind: wire.KindReply, ID: 0}))
+	first := writeAside(w, &wire.Frame{Kind: wire.KindReply, ID: 0})
 	<-g.entered
 	for i := 1; i <= 100; i++ {
-		require.NoError(t, w.writeFrame(ctx, &wire.Frame{Kind: wire.KindReply, ID: uint64(i)}))
+		require.NoError(t, w.writeFrame(ctx, &wire.Frame{Kind: wire.KindReply, ID: uint64(i)}), "queued behind the write")
 	}
 	close(g.release)
+	require.NoError(t, <-first)
 	w.shutdown()
 	<-w.done
 
@@ -62,10 +63,45 @@ func TestWriterCoalescesFramesQueuedDuringAWrite(t *testing.T) {
 	}
 }
 
+// writeAside calls w.writeFrame(f) on a goroutine of its own, which
+// writes f itself if it finds the writer idle, and returns its result.
+func writeAside(w *writer, f *wire.Frame) <-chan error {
+	res := make(chan error, 1)
+	go func() { res <- w.writeFrame(context.Background(), f) }()
+	return res
+}
+
+func TestWriterWritesALoneFrameOnTheCaller(t *testing.T) {
+	var buf bytes.Buffer
+	w := newWriter(&buf, writerConfig{maxFrame: 100, maxPending: 1 << 20}, nil)
+	require.NoError(t, w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply, ID: 7}))
+	assert.True(t, w.flushed(), "the frame is written when writeFrame returns")
+	w.mu.Lock()
+	assert.False(t, w.running, "no goroutine was started for it")
+	w.mu.Unlock()
+	f, err := wire.NewReader(&buf, 0).ReadFrame()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(7), f.ID)
+	w.shutdown()
+	<-w.done
+}
+
+func TestWriterQueuesForACallerWithAnEarlyDeadline(t *testing.T) {
+	g := &gate{release: make(chan struct{}), entered: make(chan struct{})}
+	w := newWriter(g, writerConfig{maxFrame: 100, maxPending: 1 << 20, timeout: time.Minute}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	require.NoError(t, w.writeFrame(ctx, &wire.Frame{Kind: wire.KindReply}), "returns before the write, which may outlast its deadline")
+	<-g.entered
+	close(g.release)
+	w.shutdown()
+	<-w.done
+}
+
 func TestWriterBackPressureHonoursContext(t *testing.T) {
 	g := &gate{release: make(chan struct{}), entered: make(chan struct{})}
 	w := newWriter(g, writerConfig{maxFrame: 1 << 20, maxPending: 1024}, nil)
-	require.NoError(t, w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply}))
+	first := writeAside(w, &wire.Frame{Kind: wire.KindReply})
 	<-g.entered
 	// Fill the queue past its limit while the first write is stuck.
 	require.NoError(t, w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply, Body: make([]byte, 2048)}))
@@ -76,6 +112,7 @@ func TestWriterBackPressureHonoursContext(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "a writer over the queue limit waits only as long as its context")
 	assert.Less(t, time.Since(start), time.Second)
 	close(g.release)
+	require.NoError(t, <-first)
 	w.shutdown()
 	<-w.done
 }
@@ -139,13 +176,14 @@ func TestWriterStallsOnAPeerThatDoesNotRead(t *testing.T) {
 	w := newWriter(&s, writerConfig{maxFrame: 1 << 20, maxPending: 1024, timeout: timeout, deadline: s.setDeadline,
 		broken: func(err error) { assert.ErrorIs(t, err, ErrStalled); stalls.Add(1) }}, nil)
 	start := time.Now()
-	require.NoError(t, w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply, Body: make([]byte, 2048)}))
+	first := writeAside(w, &wire.Frame{Kind: wire.KindReply, Body: make([]byte, 2048)})
 	require.Eventually(t, func() bool { return !w.flushed() }, time.Second, time.Millisecond)
 	require.NoError(t, w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply, Body: make([]byte, 2048)}), "queued behind the stuck write")
 	err := w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply})
 	assert.ErrorIs(t, err, ErrStalled, "a write over the queue limit behind a stalled write")
 	assert.Less(t, time.Since(start), timeout+500*time.Millisecond, "it waits about the timeout")
 	<-w.done
+	assert.NoError(t, <-first, "the stuck frame was queued; its write broke the writer")
 	assert.Equal(t, int32(1), stalls.Load(), "the owner is told once")
 	w.mu.Lock()
 	assert.Nil(t, w.pending, "the queue is freed")

@@ -582,8 +582,36 @@ func decodeStringFast(d *decoder, p unsafe.Pointer) bool {
 	if !ok {
 		return false
 	}
-	*(*string)(p) = string(b)
+	*(*string)(p) = d.str(b)
 	return true
+}
+
+// Short strings of one body share chunks of arenaChunk bytes (or of what
+// is left of the body, if less): a struct's handful of short strings cost
+// one allocation rather than one each. A string kept from them keeps its
+// chunk alive, at most arenaChunk bytes.
+const (
+	arenaChunk     = 256
+	maxArenaString = 64
+)
+
+// str returns a copy of b, which the body holds, as a string.
+func (d *decoder) str(b []byte) string {
+	n := len(b)
+	if n == 0 {
+		return ""
+	}
+	if n > maxArenaString {
+		return string(b)
+	}
+	if cap(d.arena)-len(d.arena) < n {
+		// What is left of the body, this string included, bounds the
+		// strings still to come.
+		d.arena = make([]byte, 0, max(n, min(arenaChunk, len(d.data)-d.off+n)))
+	}
+	start := len(d.arena)
+	d.arena = append(d.arena, b...)
+	return unsafe.String(&d.arena[start], n)
 }
 
 func encodeBytesFast(dst []byte, p unsafe.Pointer) ([]byte, bool) {
@@ -681,6 +709,7 @@ type decoder struct {
 	data  []byte
 	off   int
 	depth int
+	arena []byte // the chunk short strings are copied into; see str
 }
 
 func (d *decoder) peek() byte {

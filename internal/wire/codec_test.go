@@ -255,3 +255,29 @@ func BenchmarkUnmarshalRecordMode(b *testing.B) {
 		}
 	}
 }
+
+// TestPlanStrings: the short strings of a body, copied into shared chunks,
+// keep their values after the body is overwritten and another body is
+// decoded; long strings and empty ones decode too.
+func TestPlanStrings(t *testing.T) {
+	long := string(bytes.Repeat([]byte("x"), maxArenaString+1))
+	in := recordArgs{R: record{ID: "order-1", Tags: []string{"a", "", "gift-wrapped", long}}}
+	body, err := Marshal(&in)
+	require.NoError(t, err)
+	var got recordArgs
+	require.NoError(t, Unmarshal(body, &got))
+	for i := range body {
+		body[i] = 0
+	}
+	other, err := Marshal(&recordArgs{R: record{ID: "order-2", Tags: []string{"b", "c"}}})
+	require.NoError(t, err)
+	var next recordArgs
+	require.NoError(t, Unmarshal(other, &next))
+	assert.Equal(t, in, got, "Unmarshal(%x) after the body was overwritten", body)
+	assert.Equal(t, []string{"b", "c"}, next.R.Tags)
+	n := testing.AllocsPerRun(100, func() {
+		var r recordArgs
+		_ = Unmarshal(other, &r)
+	})
+	assert.LessOrEqual(t, n, 3.0, "one allocation for the value, one for the tags slice, one for the three strings")
+}

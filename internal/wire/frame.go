@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
+	"sync"
 	"time"
 
 	"github.com/remoting-go/remoting"
@@ -58,8 +60,60 @@ type Frame struct {
 	// Key is not empty.
 	Key string
 	// Body is the CBOR payload. After ReadFrame it aliases the frame's own
-	// buffer, which nothing else uses.
+	// buffer, which nothing else uses until [Frame.Release].
 	Body []byte
+
+	buf *[]byte // the pooled buffer Body is in; nil if it is not pooled
+}
+
+// Release gives the buffer of a frame that ReadFrame returned back for
+// later frames and clears Body. The caller must keep nothing that aliases
+// Body: what Unmarshal decoded from it is a copy. Releasing a frame twice,
+// or one that did not come from ReadFrame, only clears Body.
+func (f *Frame) Release() {
+	if f.buf != nil {
+		putFrameBuffer(f.buf)
+		f.buf = nil
+	}
+	f.Body = nil
+}
+
+// Frame buffers of up to maxPooledFrame bytes are pooled in classes of
+// powers of two from 256 bytes: a call's request and reply are read into
+// buffers that earlier calls gave back, rather than allocated.
+const (
+	minPooledShift = 8 // 256 bytes
+	maxPooledShift = 16
+	maxPooledFrame = 1 << maxPooledShift
+)
+
+var framePools [maxPooledShift - minPooledShift + 1]sync.Pool
+
+// frameClass returns the index of the smallest class that holds n bytes.
+func frameClass(n int) int {
+	if n <= 1<<minPooledShift {
+		return 0
+	}
+	return bits.Len(uint(n-1)) - minPooledShift
+}
+
+// getFrameBuffer returns a buffer of at least n (at most maxPooledFrame)
+// bytes.
+func getFrameBuffer(n int) *[]byte {
+	c := frameClass(n)
+	if pb, ok := framePools[c].Get().(*[]byte); ok {
+		return pb
+	}
+	b := make([]byte, 1<<(c+minPooledShift))
+	return &b
+}
+
+func putFrameBuffer(pb *[]byte) {
+	b := (*pb)[:cap(*pb)]
+	*pb = b
+	if c := frameClass(len(b)); len(b) == 1<<(c+minPooledShift) {
+		framePools[c].Put(pb)
+	}
 }
 
 // AppendFrame appends the encoding of f (length prefix included) to dst.
@@ -171,19 +225,29 @@ func (r *Reader) ReadFrame() (Frame, error) {
 	if n > r.max {
 		return Frame{}, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, r.max)
 	}
-	buf, err := r.readBody(n)
+	buf, pb, err := r.readBody(n)
 	if err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return Frame{}, fmt.Errorf("%w: truncated frame: want %d bytes", ErrMalformed, n)
 		}
 		return Frame{}, err
 	}
-	return r.parse(buf)
+	f, err := r.parse(buf)
+	if err != nil {
+		if pb != nil {
+			putFrameBuffer(pb)
+		}
+		return Frame{}, err
+	}
+	f.buf = pb
+	return f, nil
 }
 
 // readBody reads n bytes into a buffer that starts with what has arrived
-// (at least minFrameBuffer) and doubles as more comes.
-func (r *Reader) readBody(n int) ([]byte, error) {
+// (at least minFrameBuffer) and doubles as more comes. A frame that is
+// read at once and is no larger than maxPooledFrame is read into a pooled
+// buffer, which it returns too.
+func (r *Reader) readBody(n int) ([]byte, *[]byte, error) {
 	size := n
 	if b := r.r.Buffered(); n > b {
 		size = min(n, max(b, minFrameBuffer))
@@ -192,12 +256,27 @@ func (r *Reader) readBody(n int) ([]byte, error) {
 	if r.charge != nil {
 		defer func() { r.charge(-held) }()
 	}
+	if size == n && n <= maxPooledFrame {
+		if r.charge != nil {
+			if err := r.charge(n); err != nil {
+				return nil, nil, err
+			}
+			held = n
+		}
+		pb := getFrameBuffer(n)
+		buf := (*pb)[:n:n]
+		if _, err := io.ReadFull(r.r, buf); err != nil {
+			putFrameBuffer(pb)
+			return nil, nil, err
+		}
+		return buf, pb, nil
+	}
 	var buf []byte
 	got := 0
 	for {
 		if r.charge != nil {
 			if err := r.charge(size - held); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			held = size
 		}
@@ -207,10 +286,10 @@ func (r *Reader) readBody(n int) ([]byte, error) {
 		m, err := io.ReadFull(r.r, buf[got:])
 		got += m
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if got == n {
-			return buf, nil
+			return buf, nil, nil
 		}
 		size = min(n, 2*size)
 	}

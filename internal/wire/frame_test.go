@@ -45,8 +45,46 @@ func TestFrameRoundTrip(t *testing.T) {
 			if len(want.Body) == 0 {
 				want.Body = []byte{}
 			}
+			assert.NotNil(t, got.buf, "ReadFrame(%x) reads a small frame into a pooled buffer", enc)
+			got.buf = nil
 			assert.Equal(t, want, got, "ReadFrame(%x)", enc)
 		})
+	}
+}
+
+// TestFrameReleaseReusesBuffer: a released frame's buffer holds the next
+// frame of its size class, and a frame keeps its bytes until released.
+func TestFrameReleaseReusesBuffer(t *testing.T) {
+	var enc []byte
+	for i := range 3 {
+		enc = AppendFrame(enc, &Frame{Kind: KindReply, ID: uint64(i), Body: bytes.Repeat([]byte{byte(i)}, 300)})
+	}
+	enc = AppendFrame(enc, &Frame{Kind: KindReply, ID: 3, Body: make([]byte, 2*maxPooledFrame)})
+	r := NewReader(bytes.NewReader(enc), 0)
+	f0, err := r.ReadFrame()
+	require.NoError(t, err)
+	f1, err := r.ReadFrame()
+	require.NoError(t, err)
+	assert.Equal(t, bytes.Repeat([]byte{0}, 300), f0.Body, "f0 is intact while f1 is held too")
+	f0.Release()
+	assert.Nil(t, f0.Body, "Release clears Body")
+	f0.Release() // a second Release only clears Body
+	f1.Release()
+	f2, err := r.ReadFrame()
+	require.NoError(t, err)
+	assert.Equal(t, bytes.Repeat([]byte{2}, 300), f2.Body, "ReadFrame(%d)", f2.ID)
+	f2.Release()
+	big, err := r.ReadFrame()
+	require.NoError(t, err)
+	assert.Nil(t, big.buf, "a frame over maxPooledFrame is not pooled")
+	assert.Len(t, big.Body, 2*maxPooledFrame)
+	big.Release()
+}
+
+func TestFrameClass(t *testing.T) {
+	for _, tc := range []struct{ n, class int }{{0, 0}, {1, 0}, {256, 0}, {257, 1}, {512, 1}, {4096 + 60, 5}, {maxPooledFrame, maxPooledShift - minPooledShift}} {
+		assert.Equal(t, tc.class, frameClass(tc.n), "frameClass(%d)", tc.n)
+		assert.GreaterOrEqual(t, 1<<(frameClass(tc.n)+minPooledShift), tc.n, "class of %d holds it", tc.n)
 	}
 }
 
