@@ -73,6 +73,7 @@ func FuzzGuard(f *testing.F) {
 	f.Add(append(hdr(yamuxTypeData, yamuxFlagSYN|yamuxFlagFIN, 1, 5), "hello"...), []byte{3, 7}, true)
 	f.Add(append(append(hdr(yamuxTypeWindow, yamuxFlagSYN, 3, 0), hdr(yamuxTypeData, 0, 3, 3)...), "abc"...), []byte{1, 12, 13}, false)
 	f.Add(bytes.Repeat(hdr(yamuxTypePing, yamuxFlagSYN, 0, 1), 20), []byte{100}, true)
+	buf := make([]byte, 4096) // yamux reads through a 4 KiB buffer
 	f.Fuzz(func(t *testing.T, in, cuts []byte, open bool) {
 		var chunks [][]byte
 		rest := in
@@ -84,7 +85,6 @@ func FuzzGuard(f *testing.F) {
 		g := newGuard(&chunkConn{chunks: chunks}, DefaultMaxStreams, time.Second, func(error) {})
 		g.open.Store(open)
 		var out []byte
-		buf := make([]byte, 4096)
 		var err error
 		for err == nil {
 			var n int
