@@ -20,6 +20,9 @@ type conn struct {
 	mu     sync.Mutex
 	peer   *peer.Peer
 	closed bool
+	// starting is set once the handshake is done, before the peer
+	// starts serving.
+	starting bool
 }
 
 // serve performs the handshake and starts a peer that serves the
@@ -38,6 +41,9 @@ func (c *conn) serve() (*peer.Peer, error) {
 		return nil, err
 	}
 	id := sess.RemoteID()
+	c.mu.Lock()
+	c.starting = true
+	c.mu.Unlock()
 	c.srv.peerCame(id)
 	p := peer.New(sess, c.srv.reg, peer.Options{
 		MaxConcurrentCalls: c.srv.opts.MaxConcurrentCalls,
@@ -80,10 +86,17 @@ func (c *conn) addStats(st *Stats) {
 	st.Acks += p.Sent(wire.KindAck)
 }
 
+// active returns the number of calls the connection runs. A connection
+// that has shaken hands but whose peer serve has not yet recorded counts
+// one: the peer may be running calls already (peer.New starts serving),
+// and Shutdown must wait for them. One still shaking hands counts none.
 func (c *conn) active() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.peer == nil {
+		if c.starting && !c.closed {
+			return 1
+		}
 		return 0
 	}
 	return c.peer.Active()
