@@ -295,9 +295,9 @@ func intPlan(k reflect.Kind, bits int) *plan {
 		enc: func(dst []byte, p unsafe.Pointer) ([]byte, bool) {
 			v := get(p)
 			if v < 0 {
-				return appendHead(dst, 0x20, uint64(-(v + 1))), true
+				return AppendHead(dst, 0x20, uint64(-(v + 1))), true
 			}
-			return appendHead(dst, 0x00, uint64(v)), true
+			return AppendHead(dst, 0x00, uint64(v)), true
 		},
 		dec: func(d *decoder, p unsafe.Pointer) bool {
 			major, n, ok := d.head()
@@ -347,7 +347,7 @@ func uintPlan(k reflect.Kind, bits int) *plan {
 	}
 	lim := uint64(1)<<(bits-1) - 1 + uint64(1)<<(bits-1)
 	return &plan{
-		enc: func(dst []byte, p unsafe.Pointer) ([]byte, bool) { return appendHead(dst, 0x00, get(p)), true },
+		enc: func(dst []byte, p unsafe.Pointer) ([]byte, bool) { return AppendHead(dst, 0x00, get(p)), true },
 		dec: func(d *decoder, p unsafe.Pointer) bool {
 			major, n, ok := d.head()
 			if !ok || major != 0x00 || n > lim {
@@ -373,7 +373,7 @@ func slicePlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		if s.data == nil {
 			return append(dst, 0xf6), true // NilContainerAsNull
 		}
-		dst = appendHead(dst, 0x80, uint64(s.len))
+		dst = AppendHead(dst, 0x80, uint64(s.len))
 		var ok bool
 		for i := range s.len {
 			if dst, ok = elem.enc(dst, unsafe.Add(s.data, uintptr(i)*size)); !ok {
@@ -466,7 +466,7 @@ func structPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		head = 0x80
 	}
 	p.enc = func(dst []byte, ptr unsafe.Pointer) ([]byte, bool) {
-		dst = appendHead(dst, head, uint64(len(fields)))
+		dst = AppendHead(dst, head, uint64(len(fields)))
 		var ok bool
 		for i := range fields {
 			f := &fields[i]
@@ -619,7 +619,7 @@ func encodeBytesFast(dst []byte, p unsafe.Pointer) ([]byte, bool) {
 	if b == nil {
 		return append(dst, 0xf6), true
 	}
-	return append(appendHead(dst, 0x40, uint64(len(b))), b...), true
+	return append(AppendHead(dst, 0x40, uint64(len(b))), b...), true
 }
 
 func decodeBytesFast(d *decoder, p unsafe.Pointer) bool {
@@ -783,7 +783,10 @@ func (d *decoder) key() ([]byte, bool) {
 	return b, true
 }
 
-func appendHead(dst []byte, major byte, n uint64) []byte {
+// AppendHead appends the head of a CBOR data item: major is the major
+// type in the top three bits (0x60 for a text string), n the argument.
+// cmd/remoting encodes with it too.
+func AppendHead(dst []byte, major byte, n uint64) []byte {
 	switch {
 	case n < 24:
 		return append(dst, major|byte(n))
@@ -798,5 +801,5 @@ func appendHead(dst []byte, major byte, n uint64) []byte {
 }
 
 func appendText(dst []byte, s string) []byte {
-	return append(appendHead(dst, 0x60, uint64(len(s))), s...)
+	return append(AppendHead(dst, 0x60, uint64(len(s))), s...)
 }

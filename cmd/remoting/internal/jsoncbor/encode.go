@@ -509,19 +509,10 @@ const (
 	cborNull  = 0xf6
 )
 
+// appendHead appends a CBOR head of the major type (0 to 7) and
+// argument n.
 func appendHead(dst []byte, major byte, n uint64) []byte {
-	m := major << 5
-	switch {
-	case n < 24:
-		return append(dst, m|byte(n))
-	case n <= math.MaxUint8:
-		return append(dst, m|24, byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(dst, m|25), uint16(n))
-	case n <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(dst, m|26), uint32(n))
-	}
-	return binary.BigEndian.AppendUint64(append(dst, m|27), n)
+	return wire.AppendHead(dst, major<<5, n)
 }
 
 func appendInt(dst []byte, i int64) []byte {
