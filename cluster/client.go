@@ -480,13 +480,6 @@ func (c *Client) connect(ctx context.Context, endpoint string) (*requestor.Clien
 	return nc.c, nil
 }
 
-// ownerOf returns the node id in a directory entry's value ("<node id>
-// <lease id> <endpoint>").
-func ownerOf(v []byte) string {
-	node, _, _ := strings.Cut(string(v), " ")
-	return node
-}
-
 // DirectoryValue returns the value of the directory entry of an object
 // active on node id, serving at endpoint, under lease.
 func DirectoryValue(node string, lease clientv3.LeaseID, endpoint string) string {

@@ -188,13 +188,3 @@ func get(ctx context.Context, cli *clientv3.Client, key string, opts ...clientv3
 func Unavailable(what string, err error) error {
 	return &remoting.Error{Code: remoting.CodeUnavailable, Message: fmt.Sprintf("cluster: %s: etcd: %v", what, err), Cause: err}
 }
-
-// WithDefaultsOrDie is WithDefaults for options known to be good; it
-// panics otherwise.
-func (o Options) WithDefaultsOrDie() Options {
-	o, err := o.WithDefaults()
-	if err != nil {
-		panic(err)
-	}
-	return o
-}

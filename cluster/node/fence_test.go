@@ -80,7 +80,7 @@ func TestClaimUnderAnEndedLeaseIsNotServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	resp, err := cli.Get(ctx, c.opts.WithDefaultsOrDie().MemberKey(nd.ID()))
+	resp, err := cli.Get(ctx, c.opts.MemberKey(nd.ID()))
 	if err != nil || len(resp.Kvs) != 1 {
 		t.Fatalf("member key: %v, %v", resp, err)
 	}

@@ -288,18 +288,18 @@ func (n *Node) fence(why string) {
 	}
 }
 
-var errFenced = cluster.MovedError(&cluster.Moved{})
-
-// errStaleClaim fails the calls of an object claimed under a lease of
-// this node that has ended since: its directory key went with the lease.
-var errStaleClaim = cluster.MovedError(&cluster.Moved{})
+// errNotHere fails the calls of keyed objects this node may not serve:
+// it is fenced or leaving, or the object was claimed under a lease of
+// the node's that has ended since (its directory key went with the
+// lease). The client places the call anew.
+var errNotHere = cluster.MovedError(&cluster.Moved{})
 
 // serving returns nil while the node's lease is surely alive.
 func (n *Node) serving() error {
 	if now() < n.serveBy.Load() {
 		return nil
 	}
-	return errFenced
+	return errNotHere
 }
 
 // Hosting implements lifecycle.Directory: nil while the node's lease is
@@ -309,7 +309,7 @@ func (n *Node) Hosting(id remoting.ObjectID) error {
 		return err
 	}
 	if g, ok := n.claimed.Load(id); !ok || g.(*grant) != n.cur.Load() {
-		return errStaleClaim
+		return errNotHere
 	}
 	return nil
 }
@@ -320,7 +320,7 @@ func (n *Node) Hosting(id remoting.ObjectID) error {
 // another node has it, the error names that node.
 func (n *Node) Claim(ctx context.Context, id remoting.ObjectID, _, _ string) error {
 	if n.leaving.Load() {
-		return errFenced
+		return errNotHere
 	}
 	if err := n.serving(); err != nil {
 		return err
@@ -415,7 +415,7 @@ func (n *Node) Leave(ctx context.Context) error {
 	if _, err := n.cli.Delete(ctx, n.o.MemberKey(n.o.ID)); err != nil {
 		errs = append(errs, cluster.Unavailable("delete the member key", err))
 	}
-	n.resignSingletons(ctx)
+	n.stopSingletons()
 	if err := n.evictAll(ctx, true); err != nil {
 		errs = append(errs, err)
 	}

@@ -59,8 +59,10 @@ func newCluster(t *testing.T, n int, durability lifecycle.Durability) *testClust
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Stop)
-	c := &testCluster{t: t, etcd: e, store: passivation.NewMemoryStore(), tracker: &account.Tracker{},
-		opts: cluster.Options{Endpoints: []string{e.Endpoint}, Name: t.Name(), TTL: 2 * time.Second}}
+	c := &testCluster{t: t, etcd: e, store: passivation.NewMemoryStore(), tracker: &account.Tracker{}}
+	if c.opts, err = (cluster.Options{Endpoints: []string{e.Endpoint}, Name: t.Name(), TTL: 2 * time.Second}).WithDefaults(); err != nil {
+		t.Fatal(err)
+	}
 	for range n {
 		c.add(durability)
 	}
@@ -128,7 +130,7 @@ func (c *testCluster) directory() int64 {
 		c.t.Fatal(err)
 	}
 	defer cli.Close()
-	resp, err := cli.Get(context.Background(), c.opts.WithDefaultsOrDie().ObjectsPrefix(), clientv3.WithPrefix(), clientv3.WithCountOnly())
+	resp, err := cli.Get(context.Background(), c.opts.ObjectsPrefix(), clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -154,13 +154,8 @@ func (g guarded) Acquire(ctx context.Context) (any, error) {
 	return g.Strategy.Acquire(ctx)
 }
 
-// resignSingletons stops the singletons' campaigns and waits for them to
-// unregister their objects and resign (Leave).
-func (n *Node) resignSingletons(ctx context.Context) {
-	n.stopSingletons()
-}
-
-// stopSingletons stops every singleton's campaign and waits for it.
+// stopSingletons stops every singleton's campaign and waits for it to
+// unregister its object and resign (Leave, Close).
 func (n *Node) stopSingletons() {
 	n.mu.Lock()
 	all := n.singletons

@@ -51,7 +51,8 @@ func newCluster(t *testing.T, n int) *testCluster {
 	t.Cleanup(e.Stop)
 	pg := testserver.StartPostgres(t)
 	c := &testCluster{t: t, etcd: e, pg: pg, table: "accounts"}
-	c.opts = cluster.Options{Endpoints: []string{e.Endpoint}, Name: t.Name(), TTL: ttl}.WithDefaultsOrDie()
+	c.opts, err = cluster.Options{Endpoints: []string{e.Endpoint}, Name: t.Name(), TTL: ttl}.WithDefaults()
+	require.NoError(t, err, "cluster options")
 	c.etcdc, err = clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	require.NoError(t, err, "etcd client")
 	t.Cleanup(func() { c.etcdc.Close() })
