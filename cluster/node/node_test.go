@@ -190,7 +190,6 @@ func TestConcurrentFirstCallsOneActivation(t *testing.T) {
 		}
 		clients = append(clients, cl)
 	}
-	_ = clients
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
