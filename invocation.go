@@ -25,8 +25,13 @@ type Invocation struct {
 	// Mode is the invocation mode; the zero value is ModeSync.
 	Mode Mode
 	// Done is required with ModeAsync and ignored otherwise: it is called
-	// exactly once, never on the connection's reader goroutine, after
-	// Reply has been filled in, with the call's error or nil.
+	// exactly once, after Reply has been filled in, with the call's error
+	// or nil. It may run on the goroutine that read the reply, which then
+	// reads on only once Done returns, so that a short Done costs no
+	// hand-off between goroutines; a Done that blocks, or runs for more
+	// than about a quarter of a millisecond, has the reading taken over by
+	// another goroutine, and then holds up nothing but itself. It may make
+	// calls of any mode, on any connection.
 	Done func(error)
 }
 

@@ -21,8 +21,9 @@ const (
 	// ModeAsync returns at once (Invoke returns nil); Invocation.Done runs
 	// exactly once when the reply (decoded into Invocation.Reply) or the
 	// failure arrives: on the calling goroutine if the call fails before
-	// it is sent, otherwise on a goroutine of the runtime's, never on a
-	// connection's reader goroutine. Poll Objects and Result Callbacks are
-	// built on it.
+	// it is sent, otherwise on a goroutine of the runtime's (see
+	// Invocation.Done). If the call's context ends first, Done gets its
+	// error within about a millisecond. Poll Objects and Result Callbacks
+	// are built on it.
 	ModeAsync Mode = 3
 )

@@ -45,8 +45,8 @@ func (e *emitter) views(b *bytes.Buffer, in *iface, calls []*call) {
 
 	w("\n// ---- %s: Result Callbacks ----\n\n", in.name)
 	w("// Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,\n")
-	w("// start the call and return; done runs exactly once with the results or the error, never on the connection's\n")
-	w("// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.\n")
+	w("// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),\n")
+	w("// on the calling goroutine before the method returns if the call cannot be sent.\n")
 	if slices.ContainsFunc(in.methods, func(m *method) bool { return m.variadic }) {
 		w("// A variadic parameter is a slice in this view.\n")
 	}

@@ -183,8 +183,8 @@ func (f *LedgerDepositFuture) Result(ctx context.Context) (int64, error) {
 // ---- Ledger: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *LedgerProxy) Callback() LedgerCallback { return LedgerCallback{p: p} }
 
 // LedgerCallback calls the methods of Ledger with Result Callbacks; see LedgerProxy.Callback.

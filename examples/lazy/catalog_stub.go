@@ -183,8 +183,8 @@ func (f *CatalogSizeFuture) Result(ctx context.Context) (int, error) {
 // ---- Catalog: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *CatalogProxy) Callback() CatalogCallback { return CatalogCallback{p: p} }
 
 // CatalogCallback calls the methods of Catalog with Result Callbacks; see CatalogProxy.Callback.

@@ -140,8 +140,8 @@ func (f *ShopNewCartFuture) Result(ctx context.Context) (Cart, error) {
 // ---- Shop: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *ShopProxy) Callback() ShopCallback { return ShopCallback{p: p} }
 
 // ShopCallback calls the methods of Shop with Result Callbacks; see ShopProxy.Callback.
@@ -387,8 +387,8 @@ func (f *CartItemsFuture) Result(ctx context.Context) ([]Item, error) {
 // ---- Cart: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *CartProxy) Callback() CartCallback { return CartCallback{p: p} }
 
 // CartCallback calls the methods of Cart with Result Callbacks; see CartProxy.Callback.

@@ -169,8 +169,8 @@ func (f *SinkWrittenFuture) Result(ctx context.Context) (int, int, error) {
 // ---- Sink: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *SinkProxy) Callback() SinkCallback { return SinkCallback{p: p} }
 
 // SinkCallback calls the methods of Sink with Result Callbacks; see SinkProxy.Callback.

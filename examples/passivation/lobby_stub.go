@@ -142,8 +142,8 @@ func (f *LobbyOpenFuture) Result(ctx context.Context) (Room, error) {
 // ---- Lobby: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *LobbyProxy) Callback() LobbyCallback { return LobbyCallback{p: p} }
 
 // LobbyCallback calls the methods of Lobby with Result Callbacks; see LobbyProxy.Callback.
@@ -401,8 +401,8 @@ func (f *RoomSayFuture) Result(ctx context.Context) (int, error) {
 // ---- Room: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *RoomProxy) Callback() RoomCallback { return RoomCallback{p: p} }
 
 // RoomCallback calls the methods of Room with Result Callbacks; see RoomProxy.Callback.

@@ -137,8 +137,8 @@ func (f *CalculatorEvalFuture) Result(ctx context.Context) (Result, error) {
 // ---- Calculator: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *CalculatorProxy) Callback() CalculatorCallback { return CalculatorCallback{p: p} }
 
 // CalculatorCallback calls the methods of Calculator with Result Callbacks; see CalculatorProxy.Callback.

@@ -135,8 +135,8 @@ func (f *PricerQuoteFuture) Result(ctx context.Context) (int64, int, error) {
 // ---- Pricer: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *PricerProxy) Callback() PricerCallback { return PricerCallback{p: p} }
 
 // PricerCallback calls the methods of Pricer with Result Callbacks; see PricerProxy.Callback.

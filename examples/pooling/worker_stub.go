@@ -136,8 +136,8 @@ func (f *WorkerRenderFuture) Result(ctx context.Context) (Report, error) {
 // ---- Worker: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *WorkerProxy) Callback() WorkerCallback { return WorkerCallback{p: p} }
 
 // WorkerCallback calls the methods of Worker with Result Callbacks; see WorkerProxy.Callback.

@@ -232,8 +232,8 @@ func (f *TopicSubscribersFuture) Result(ctx context.Context) ([]Status, error) {
 // ---- Topic: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *TopicProxy) Callback() TopicCallback { return TopicCallback{p: p} }
 
 // TopicCallback calls the methods of Topic with Result Callbacks; see TopicProxy.Callback.
@@ -529,8 +529,8 @@ func (f *SubscriberDeliverFuture) Result(ctx context.Context) error { return f.W
 // ---- Subscriber: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *SubscriberProxy) Callback() SubscriberCallback { return SubscriberCallback{p: p} }
 
 // SubscriberCallback calls the methods of Subscriber with Result Callbacks; see SubscriberProxy.Callback.

@@ -136,8 +136,8 @@ func (f *RendererRenderFuture) Result(ctx context.Context) (int64, error) {
 // ---- Renderer: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *RendererProxy) Callback() RendererCallback { return RendererCallback{p: p} }
 
 // RendererCallback calls the methods of Renderer with Result Callbacks; see RendererProxy.Callback.

@@ -137,8 +137,8 @@ func (f *ThumbnailerRenderFuture) Result(ctx context.Context) (int, error) {
 // ---- Thumbnailer: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *ThumbnailerProxy) Callback() ThumbnailerCallback { return ThumbnailerCallback{p: p} }
 
 // ThumbnailerCallback calls the methods of Thumbnailer with Result Callbacks; see ThumbnailerProxy.Callback.

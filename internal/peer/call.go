@@ -23,14 +23,66 @@ type callStream struct {
 	pending map[uint64]*call
 	nextID  uint64
 	err     error // set when the stream failed; no new calls
+
+	// The goroutine that reads replies completes async calls itself (see
+	// read); a watchdog hands the reading over to a new goroutine when a
+	// completion takes longer than doneGrace.
+	lead     atomic.Uint64 // the reading goroutine's generation << 1, | 1 while it runs a completion; set under mu
+	began    atomic.Int64  // when the running completion began, as since(epoch)
+	watchdog *time.Timer   // runs watch
+	watching bool          // the watchdog is armed, under mu
+
+	// Async calls whose context can end, in the order they were sent,
+	// until they are watched (see sweep); under mu.
+	young    []youngCall
+	sweeper  *time.Timer // runs sweep
+	sweeping bool        // the sweeper is armed
 }
+
+// youngCall is an async call whose context is not watched yet.
+type youngCall struct {
+	ctx context.Context
+	id  uint64
+	cl  *call
+	at  int64 // when it was sent, as since(epoch)
+}
+
+// watchAfter is the age from which an async call's context is watched
+// (context.AfterFunc) until the call completes. Most calls complete
+// sooner and so never pay for the watch, which costs more than the rest
+// of the call's bookkeeping together; a context that ends earlier is
+// noticed when the call reaches this age (or up to a quarter later), so
+// an async call ends at most about this late after its context.
+const watchAfter = time.Millisecond
+
+// doneGrace is how long the reader of a call stream may run an async
+// call's completion (decoding the results and running Done) before
+// another goroutine takes over the reading: a completion that returns
+// sooner, the common case, costs no hand-off between goroutines, and one
+// that takes longer, or blocks, holds up the stream's other replies for
+// at most about twice this long and then nothing but itself. The Go
+// runtime retakes a processor from a blocking system call in the same
+// way. The watchdog that enforces it is armed only while a completion
+// runs with other calls pending, the only time it can hold anything up,
+// so that a lone caller's completions cost no timer.
+const doneGrace = 250 * time.Microsecond
+
+// epoch is the origin of the monotonic times in callStream.began.
+var epoch = time.Now()
+
+func since(t time.Time) int64 { return int64(time.Since(t)) }
 
 // call is one outstanding request. Calls are pooled: a call goes back to
 // the pool only when no reader can deliver to it any more.
 type call struct {
-	done  chan struct{} // capacity 1: the reply, error or failure arrived
+	done  chan struct{} // capacity 1: the reply, error or failure arrived (sync calls)
 	frame wire.Frame
 	err   error
+
+	// An async call is completed by whoever takes it out of pending: the
+	// reader, the stream's failure, or the end of its context.
+	inv  *remoting.Invocation // the async call's invocation; nil for a sync call
+	stop func() bool          // stops the watch on the async call's context; nil if none
 }
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
@@ -39,7 +91,7 @@ func getCall() *call { return callPool.Get().(*call) }
 
 func putCall(cl *call) {
 	cl.frame.Release() // its results were decoded, or will not be
-	cl.frame, cl.err = wire.Frame{}, nil
+	cl.frame, cl.err, cl.inv, cl.stop = wire.Frame{}, nil, nil, nil
 	callPool.Put(cl)
 }
 
@@ -86,11 +138,16 @@ func (p *Peer) openLocked() error {
 			}
 			return unavailable(fmt.Errorf("open call stream to %s: %w", p.sess.RemoteAddr(), err))
 		}
-		streams = append(streams, &callStream{p: p, st: st, pending: make(map[uint64]*call)})
+		cs := &callStream{p: p, st: st, pending: make(map[uint64]*call)}
+		cs.watchdog = time.AfterFunc(time.Hour, cs.watch)
+		cs.watchdog.Stop()
+		cs.sweeper = time.AfterFunc(time.Hour, cs.sweep)
+		cs.sweeper.Stop()
+		streams = append(streams, cs)
 	}
 	for _, cs := range streams {
 		p.wg.Add(1)
-		go cs.read()
+		go cs.read(0)
 	}
 	p.streams = streams
 	p.open.Store(&streams)
@@ -118,22 +175,98 @@ func (p *Peer) abortStreams() {
 	}
 }
 
-// register enters a call that waits for a reply. With async it also
-// counts the goroutine that will await the reply into the peer's wait
-// group, under the lock that the stream's reader must take before it
-// exits, so the count cannot be added after the group drained.
-func (cs *callStream) register(cl *call, async bool) (uint64, error) {
+// register enters a call that waits for a reply. An async call (cl.inv
+// set) is counted into the peer's wait group until it completes, under
+// the lock that the stream's reader must take before it exits, so the
+// count cannot be added after the group drained; if ctx can end, the
+// call is entered for the sweeper, which watches ctx from watchAfter on.
+func (cs *callStream) register(ctx context.Context, cl *call) (uint64, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.err != nil {
 		return 0, cs.err
 	}
-	if async {
-		cs.p.wg.Add(1)
-	}
 	cs.nextID++
-	cs.pending[cs.nextID] = cl
-	return cs.nextID, nil
+	id := cs.nextID
+	cs.pending[id] = cl
+	if cs.lead.Load()&1 == 1 {
+		cs.watchLocked() // a completion runs: this call's reply waits for it
+	}
+	if cl.inv != nil {
+		cs.p.wg.Add(1)
+		if ctx.Done() != nil {
+			cs.young = append(cs.young, youngCall{ctx: ctx, id: id, cl: cl, at: since(epoch)})
+			if !cs.sweeping {
+				cs.sweeping = true
+				cs.sweeper.Reset(watchAfter)
+			}
+		}
+	}
+	return id, nil
+}
+
+// sweep takes the async calls that have reached watchAfter off the young
+// list: one still pending gets its context watched or, if the context has
+// ended, is expired. It runs again while young calls remain.
+func (cs *callStream) sweep() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.sweeping = false
+	if cs.err != nil {
+		cs.young = nil
+		return
+	}
+	now := since(epoch)
+	n := 0
+	for ; n < len(cs.young); n++ {
+		y := cs.young[n]
+		if age := time.Duration(now - y.at); age < watchAfter {
+			// Not sooner than a quarter of watchAfter: calls are entered
+			// far more often than that, and one sweep takes them all.
+			cs.sweeping = true
+			cs.sweeper.Reset(max(watchAfter-age, watchAfter/4))
+			break
+		}
+		if cs.pending[y.id] != y.cl {
+			continue // completed
+		}
+		if y.ctx.Err() != nil {
+			go cs.expire(y.ctx, y.id, y.cl) // it waits for this lock
+			continue
+		}
+		// The watch runs on a goroutine of its own, which waits for
+		// this lock; whoever completes the call finds it to stop.
+		y.cl.stop = context.AfterFunc(y.ctx, func() { cs.expire(y.ctx, y.id, y.cl) })
+	}
+	clear(cs.young[:n])
+	cs.young = append(cs.young[:0], cs.young[n:]...)
+}
+
+// expire completes the async call id, if it is still pending, with its
+// context's error and tells the other end to cancel it.
+func (cs *callStream) expire(ctx context.Context, id uint64, cl *call) {
+	if !cs.unregister(id) {
+		return // completed meanwhile
+	}
+	// ctx is done, so this queues the frame only if there is room.
+	cs.p.write(ctx, cs.st, &wire.Frame{Kind: wire.KindCancel, ID: id})
+	inv := cl.inv
+	putCall(cl)
+	inv.Done(contextError(ctx.Err()))
+	cs.p.wg.Done()
+}
+
+// complete decodes the results of the async call cl, whose reply or
+// failure arrived, and runs its Done; the call was taken out of pending.
+func (cs *callStream) complete(cl *call) {
+	if cl.stop != nil {
+		cl.stop()
+	}
+	inv := cl.inv
+	err := cl.result(inv)
+	putCall(cl)
+	inv.Done(err)
+	cs.p.wg.Done()
 }
 
 // oneway takes a request id for a call that waits for nothing.
@@ -155,8 +288,14 @@ func (cs *callStream) unregister(id uint64) bool {
 }
 
 // read delivers replies until the stream fails, then fails every pending
-// call with Unavailable and closes the session.
-func (cs *callStream) read() {
+// call with Unavailable and closes the session. gen is the reading
+// goroutine's generation: a sync call's reply wakes its caller, and an
+// async call is completed right here, its results decoded and its Done
+// run, which saves the hand-off to another goroutine that made async
+// calls dearer than sync ones. A completion that is still running after
+// doneGrace has the reading taken over by a new goroutine (see watch),
+// and this one exits when the completion returns.
+func (cs *callStream) read(gen uint64) {
 	defer cs.p.wg.Done()
 	for {
 		f, err := cs.st.ReadFrame()
@@ -166,21 +305,69 @@ func (cs *callStream) read() {
 		}
 		switch f.Kind {
 		case wire.KindReply, wire.KindError, wire.KindAck:
+			busy := gen<<1 | 1
 			cs.mu.Lock()
 			cl := cs.pending[f.ID]
 			delete(cs.pending, f.ID)
+			if cl != nil && cl.inv != nil {
+				cs.began.Store(since(epoch))
+				cs.lead.Store(busy)
+				if len(cs.pending) > 0 {
+					cs.watchLocked()
+				}
+			}
 			cs.mu.Unlock()
-			if cl != nil {
+			switch {
+			case cl == nil:
+				f.Release() // a call that stopped waiting
+			case cl.inv == nil:
 				cl.frame = f
 				cl.done <- struct{}{}
-			} else {
-				f.Release() // a call that stopped waiting
+			default:
+				cl.frame = f
+				cs.complete(cl)
+				if !cs.lead.CompareAndSwap(busy, gen<<1) {
+					return // promoted: another goroutine reads now
+				}
 			}
 		default:
 			cs.p.opts.Logger.Warn("remoting: closing connection: unexpected frame on a call stream", "remote", cs.p.sess.RemoteAddr(), "kind", f.Kind)
 			cs.fail(fmt.Errorf("connection to %s closed: unexpected %v frame on a call stream", cs.p.sess.RemoteAddr(), f.Kind))
 			return
 		}
+	}
+}
+
+// watchLocked arms the watchdog, if it is not armed; cs.mu is held.
+func (cs *callStream) watchLocked() {
+	if !cs.watching && cs.err == nil {
+		cs.watching = true
+		cs.watchdog.Reset(doneGrace)
+	}
+}
+
+// watch is the watchdog of the stream's completions: if the reading
+// goroutine has been in one completion for doneGrace, a new generation
+// takes over the reading. It looks again while that completion runs. It
+// runs under the lock that fail takes, so that no reader is started once
+// the stream has failed (and the wait group could have drained).
+func (cs *callStream) watch() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.watching = false
+	v := cs.lead.Load()
+	if cs.err != nil || v&1 == 0 {
+		return
+	}
+	if took := time.Duration(since(epoch) - cs.began.Load()); took < doneGrace {
+		cs.watching = true
+		cs.watchdog.Reset(doneGrace - took)
+		return
+	}
+	next := v>>1 + 1
+	if cs.lead.CompareAndSwap(v, next<<1) { // fails if the completion just returned
+		cs.p.wg.Add(1) // safe: the goroutine in the completion is counted
+		go cs.read(next)
 	}
 }
 
@@ -192,9 +379,16 @@ func (cs *callStream) fail(cause error) {
 	}
 	pending := cs.pending
 	cs.pending = make(map[uint64]*call)
+	cs.young = nil
 	cs.mu.Unlock()
+	cs.watchdog.Stop()
+	cs.sweeper.Stop()
 	for _, cl := range pending {
 		cl.err = err
+		if cl.inv != nil {
+			go cs.complete(cl) // a blocking Done holds up no other
+			continue
+		}
 		cl.done <- struct{}{}
 	}
 	cs.p.sess.Close()
@@ -266,37 +460,36 @@ func (p *Peer) send(ctx context.Context, inv *remoting.Invocation, flags wire.Fl
 	if inv.Mode == remoting.ModeOneway {
 		// No reply will come: nothing to correlate, nothing to wait for.
 		f.ID = cs.oneway()
-		return sendError(ctx, p.write(ctx, cs.st, &f), inv, p)
+		return sendError(ctx, p.queue(ctx, cs.st, &f), inv, p)
 	}
 	cl := getCall()
 	async := inv.Mode == remoting.ModeAsync
-	if f.ID, err = cs.register(cl, async); err != nil {
+	if async {
+		cl.inv = inv
+	}
+	if f.ID, err = cs.register(ctx, cl); err != nil {
 		putCall(cl)
 		return err
 	}
 	if err := p.write(ctx, cs.st, &f); err != nil {
 		if !cs.unregister(f.ID) {
+			if async {
+				return nil // completed by the stream's failure or the context's end
+			}
 			<-cl.done
 		}
-		putCall(cl)
 		if async {
+			if cl.stop != nil {
+				cl.stop()
+			}
 			p.wg.Done()
 		}
+		putCall(cl)
 		return sendError(ctx, err, inv, p)
 	}
 	if async {
-		// The reply is awaited by a waiter of the call's own, so that Done
-		// never runs on the reader goroutine and a slow Done holds up
-		// nothing but itself. Idle waiters are reused (their stacks have
-		// grown through the decoder already); register counted a new one
-		// into wg, which is given back when an idle one takes the call.
-		w := waiterTask{ctx: ctx, cs: cs, cl: cl, id: f.ID, inv: inv}
-		select {
-		case p.waiters <- w:
-			p.wg.Done()
-		default:
-			go p.waiter(w)
-		}
+		// Completed by the stream's reader when the reply arrives (see
+		// read), by the stream's failure, or by the end of ctx.
 		return nil
 	}
 	return cs.await(ctx, cl, f.ID, inv)
@@ -379,33 +572,4 @@ func contextError(err error) *remoting.Error {
 		return &remoting.Error{Code: remoting.CodeDeadlineExceeded, Message: err.Error(), Cause: err}
 	}
 	return &remoting.Error{Code: remoting.CodeCanceled, Message: err.Error(), Cause: err}
-}
-
-// waiterTask is one async call whose reply a waiter awaits.
-type waiterTask struct {
-	ctx context.Context
-	cs  *callStream
-	cl  *call
-	id  uint64
-	inv *remoting.Invocation
-}
-
-// waiter awaits async calls and runs their Done, then waits (up to
-// workerIdle) to be handed another.
-func (p *Peer) waiter(w waiterTask) {
-	defer p.wg.Done()
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
-	for {
-		w.inv.Done(w.cs.await(w.ctx, w.cl, w.id, w.inv))
-		w = waiterTask{}
-		idle.Reset(workerIdle)
-		select {
-		case w = <-p.waiters:
-		case <-idle.C:
-			return
-		case <-p.ctx.Done():
-			return
-		}
-	}
 }

@@ -40,19 +40,25 @@
 //	14  await: results decoded into the Invocation's Reply,     caller
 //	    proxy returns them
 //
-// A Fire-and-Forget call ends at hop 5 on the caller's side, and the
-// server sends nothing at hop 11. A Sync-with-Server call returns when the
-// ack of hop 10 arrives. An async call (Poll Object, Result Callback)
-// returns after hop 4; a waiter goroutine (reused) does hop 14 and runs
-// Done. A cancel or an expired deadline at hop 14 queues a cancel frame,
-// which the stream reader of hop 9 turns into the cancel of the request's
-// context.
+// A Fire-and-Forget call ends at hop 5 on the caller's side (its frame is
+// always left to the stream writer, which gathers a caller's frames into
+// few writes), and the server sends nothing at hop 11 and keeps no cancel
+// for it at hop 10. A Sync-with-Server call returns when the ack of hop 10
+// arrives. An async call (Poll Object, Result Callback) returns after hop
+// 4; the call stream reader of hop 13 does hop 14 itself and runs Done, so
+// that an async call costs the same hand-offs as a sync one. A watchdog
+// has another goroutine take over the reading if a Done runs on for
+// doneGrace while other calls wait. A cancel or an expired deadline at
+// hop 14 queues a cancel frame, which the stream reader of hop 9 turns
+// into the cancel of the request's context; an async call's context is
+// watched only from watchAfter (1 ms) on, as most calls end sooner.
 //
 // Goroutines: New starts one goroutine that accepts the other end's call
 // streams and one that waits for the session's end; each accepted stream
-// gets a reader goroutine; requests run on workers (reused; idle ones exit
-// after 10 s); each call stream this end opens gets a reader goroutine;
-// async calls are awaited on waiters (reused likewise). Close stops all of
-// them and waits for them, including requests still running (their
-// context is canceled).
+// gets a reader goroutine; requests run on workers (reused, each idle one
+// waiting on a channel of its own; idle ones exit after 10 s); each call
+// stream this end opens gets a reader goroutine, and a new one each time
+// the watchdog takes the reading from a Done that runs on. Close stops all
+// of them and waits for them, including requests still running (their
+// context is canceled) and the Done of every async call.
 package peer

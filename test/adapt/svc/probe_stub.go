@@ -304,8 +304,8 @@ func (f *ProbeSleepFuture) Result(ctx context.Context) error { return f.Wait(ctx
 // ---- Probe: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *ProbeProxy) Callback() ProbeCallback { return ProbeCallback{p: p} }
 
 // ProbeCallback calls the methods of Probe with Result Callbacks; see ProbeProxy.Callback.
@@ -671,8 +671,8 @@ func (f *WorkerWorkFuture) Result(ctx context.Context) (int64, error) {
 // ---- Worker: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *WorkerProxy) Callback() WorkerCallback { return WorkerCallback{p: p} }
 
 // WorkerCallback calls the methods of Worker with Result Callbacks; see WorkerProxy.Callback.

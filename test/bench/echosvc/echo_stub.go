@@ -133,8 +133,8 @@ func (f *EchoEchoFuture) Result(ctx context.Context) ([]byte, error) {
 // ---- Echo: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *EchoProxy) Callback() EchoCallback { return EchoCallback{p: p} }
 
 // EchoCallback calls the methods of Echo with Result Callbacks; see EchoProxy.Callback.
@@ -345,8 +345,8 @@ func (f *FactoryNewEchoFuture) Result(ctx context.Context) (Echo, error) {
 // ---- Factory: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *FactoryProxy) Callback() FactoryCallback { return FactoryCallback{p: p} }
 
 // FactoryCallback calls the methods of Factory with Result Callbacks; see FactoryProxy.Callback.
@@ -651,8 +651,8 @@ func (f *StructsEchoRecordFuture) Result(ctx context.Context) (Record, error) {
 // ---- Structs: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *StructsProxy) Callback() StructsCallback { return StructsCallback{p: p} }
 
 // StructsCallback calls the methods of Structs with Result Callbacks; see StructsProxy.Callback.

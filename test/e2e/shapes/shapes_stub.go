@@ -785,8 +785,8 @@ func (f *ShapesUnnamedFuture) Result(ctx context.Context) (string, error) {
 // ---- Shapes: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 // A variadic parameter is a slice in this view.
 func (p *ShapesProxy) Callback() ShapesCallback { return ShapesCallback{p: p} }
 
@@ -1654,8 +1654,8 @@ func (f *CounterAddFuture) Result(ctx context.Context) (int, error) {
 // ---- Counter: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *CounterProxy) Callback() CounterCallback { return CounterCallback{p: p} }
 
 // CounterCallback calls the methods of Counter with Result Callbacks; see CounterProxy.Callback.
@@ -1983,8 +1983,8 @@ func (f *FactoryVisitFuture) Result(ctx context.Context) (int, error) {
 // ---- Factory: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *FactoryProxy) Callback() FactoryCallback { return FactoryCallback{p: p} }
 
 // FactoryCallback calls the methods of Factory with Result Callbacks; see FactoryProxy.Callback.
@@ -2317,8 +2317,8 @@ func (f *VisitorVisitFuture) Result(ctx context.Context) (int, error) {
 // ---- Visitor: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *VisitorProxy) Callback() VisitorCallback { return VisitorCallback{p: p} }
 
 // VisitorCallback calls the methods of Visitor with Result Callbacks; see VisitorProxy.Callback.
@@ -2520,8 +2520,8 @@ func (f *GatePassFuture) Result(ctx context.Context) (int, error) {
 // ---- Gate: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *GateProxy) Callback() GateCallback { return GateCallback{p: p} }
 
 // GateCallback calls the methods of Gate with Result Callbacks; see GateProxy.Callback.

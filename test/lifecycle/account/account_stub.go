@@ -352,8 +352,8 @@ func (f *AccountPanicFuture) Result(ctx context.Context) error { return f.Wait(c
 // ---- Account: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *AccountProxy) Callback() AccountCallback { return AccountCallback{p: p} }
 
 // AccountCallback calls the methods of Account with Result Callbacks; see AccountProxy.Callback.

@@ -232,8 +232,8 @@ func (f *ProbeWhoFuture) Result(ctx context.Context) (int64, error) {
 // ---- Probe: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *ProbeProxy) Callback() ProbeCallback { return ProbeCallback{p: p} }
 
 // ProbeCallback calls the methods of Probe with Result Callbacks; see ProbeProxy.Callback.

@@ -143,8 +143,8 @@ func (f *MakerNewTallyFuture) Result(ctx context.Context) (Tally, error) {
 // ---- Maker: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *MakerProxy) Callback() MakerCallback { return MakerCallback{p: p} }
 
 // MakerCallback calls the methods of Maker with Result Callbacks; see MakerProxy.Callback.
@@ -452,8 +452,8 @@ func (f *TallyHoldFuture) Result(ctx context.Context) (int64, error) {
 // ---- Tally: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *TallyProxy) Callback() TallyCallback { return TallyCallback{p: p} }
 
 // TallyCallback calls the methods of Tally with Result Callbacks; see TallyProxy.Callback.

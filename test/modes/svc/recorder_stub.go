@@ -171,8 +171,8 @@ func (f *RecorderRecordedFuture) Result(ctx context.Context) ([]int, error) {
 // ---- Recorder: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *RecorderProxy) Callback() RecorderCallback { return RecorderCallback{p: p} }
 
 // RecorderCallback calls the methods of Recorder with Result Callbacks; see RecorderProxy.Callback.
@@ -498,8 +498,8 @@ func (f *WorkerHoldFuture) Result(ctx context.Context) (int, string, error) {
 // ---- Worker: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *WorkerProxy) Callback() WorkerCallback { return WorkerCallback{p: p} }
 
 // WorkerCallback calls the methods of Worker with Result Callbacks; see WorkerProxy.Callback.
@@ -798,8 +798,8 @@ func (f *ObserverNotifyFuture) Result(ctx context.Context) (int, error) {
 // ---- Observer: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *ObserverProxy) Callback() ObserverCallback { return ObserverCallback{p: p} }
 
 // ObserverCallback calls the methods of Observer with Result Callbacks; see ObserverProxy.Callback.
@@ -1122,8 +1122,8 @@ func (f *HubWatchFuture) Result(ctx context.Context) error { return f.Wait(ctx) 
 // ---- Hub: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *HubProxy) Callback() HubCallback { return HubCallback{p: p} }
 
 // HubCallback calls the methods of Hub with Result Callbacks; see HubProxy.Callback.

@@ -182,8 +182,8 @@ func (f *ShopWatchFuture) Result(ctx context.Context) error { return f.Wait(ctx)
 // ---- Shop: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *ShopProxy) Callback() ShopCallback { return ShopCallback{p: p} }
 
 // ShopCallback calls the methods of Shop with Result Callbacks; see ShopProxy.Callback.
@@ -427,8 +427,8 @@ func (f *WatcherNotifyFuture) Result(ctx context.Context) error { return f.Wait(
 // ---- Watcher: Result Callbacks ----
 
 // Callback returns the Result Callback view of the proxy: its methods take the arguments and a function done,
-// start the call and return; done runs exactly once with the results or the error, never on the connection's
-// reader goroutine, and on the calling goroutine before the method returns if the call cannot be sent.
+// start the call and return; done runs exactly once with the results or the error (see remoting.Invocation.Done),
+// on the calling goroutine before the method returns if the call cannot be sent.
 func (p *WatcherProxy) Callback() WatcherCallback { return WatcherCallback{p: p} }
 
 // WatcherCallback calls the methods of Watcher with Result Callbacks; see WatcherProxy.Callback.
