@@ -2,7 +2,7 @@ package codegen
 
 import (
 	"context"
-	"sync"
+	"sync/atomic"
 
 	"github.com/remoting-go/remoting"
 )
@@ -11,9 +11,9 @@ import (
 // error or nil, and can be polled, waited on or selected on. Generated
 // typed futures embed it, so its methods are theirs. It is safe for concurrent use.
 type Future struct {
-	once sync.Once
-	done chan struct{}
-	err  error
+	completed atomic.Bool
+	done      chan struct{}
+	err       error
 }
 
 // NewFuture returns a Future that is not complete.
@@ -22,10 +22,10 @@ func NewFuture() *Future { return &Future{done: make(chan struct{})} }
 // Complete completes the future with err; later calls do nothing. It is
 // what Invocation.Done is set to for a Poll Object.
 func (f *Future) Complete(err error) {
-	f.once.Do(func() {
+	if f.completed.CompareAndSwap(false, true) {
 		f.err = err
 		close(f.done)
-	})
+	}
 }
 
 // Ready reports, without blocking, whether the future is complete.
@@ -45,6 +45,11 @@ func (f *Future) Done() <-chan struct{} { return f.done }
 // future's error, or a *remoting.Error with CodeDeadlineExceeded or CodeCanceled if
 // ctx ended first (the call itself goes on).
 func (f *Future) Wait(ctx context.Context) error {
+	cancel := ctx.Done()
+	if cancel == nil {
+		<-f.done
+		return f.err
+	}
 	select {
 	case <-f.done:
 		return f.err

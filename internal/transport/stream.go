@@ -75,6 +75,14 @@ func (s *Stream) WriteFrame(ctx context.Context, f *wire.Frame) error {
 	return s.w.writeFrame(ctx, f)
 }
 
+// QueueFrame is WriteFrame for a caller that waits for no answer and may
+// well send again at once (a fire-and-forget call): it never writes f
+// itself but always leaves it to the stream's writer goroutine, which
+// gathers such frames into few writes.
+func (s *Stream) QueueFrame(ctx context.Context, f *wire.Frame) error {
+	return s.w.queueFrame(ctx, f)
+}
+
 // Flush waits until every frame queued so far has been written, or ctx
 // ends.
 func (s *Stream) Flush(ctx context.Context) error {

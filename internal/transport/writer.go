@@ -103,6 +103,17 @@ func newWriter(w io.Writer, cfg writerConfig, preface []byte) *writer {
 // peer reads nothing meanwhile, for the timeout. A write that fails breaks
 // the writer, as the goroutine's would; the frame counts as queued.
 func (w *writer) writeFrame(ctx context.Context, f *wire.Frame) error {
+	return w.send(ctx, f, true)
+}
+
+// queueFrame is writeFrame, except that it never writes f itself: f is
+// left to the goroutine, which gathers the frames that a caller who waits
+// for nothing queues in a row into few writes.
+func (w *writer) queueFrame(ctx context.Context, f *wire.Frame) error {
+	return w.send(ctx, f, false)
+}
+
+func (w *writer) send(ctx context.Context, f *wire.Frame, inline bool) error {
 	w.mu.Lock()
 	var timeout <-chan time.Time
 	for w.err == nil && len(w.pending) >= w.maxPending {
@@ -143,7 +154,7 @@ func (w *writer) writeFrame(ctx context.Context, f *wire.Frame) error {
 	}
 	w.meter.account(len(w.pending) - start)
 	w.queued++
-	if !w.writing && !w.running && !w.busy && len(w.pending) <= maxInline && w.mayWait(ctx) {
+	if inline && !w.writing && !w.running && !w.busy && len(w.pending) <= maxInline && w.mayWait(ctx) {
 		w.writeInline()
 		return nil
 	}
@@ -307,9 +318,16 @@ func (w *writer) endLocked() {
 	}
 }
 
+// maxLone is how many lone batches in a row (one frame, nothing queued
+// behind it) the goroutine writes before it exits rather than lingers: a
+// stream that quiet is written faster by its callers themselves (see
+// writeFrame), and a goroutine that lingered on would take every frame
+// from them, one hand-off each, for as long as frames kept coming.
+const maxLone = 3
+
 // loop writes batches until the queue is empty; then, if lingers or it
 // wrote more than one batch, it waits writerLinger for more frames before
-// it exits.
+// it exits, unless its last maxLone batches were lone frames.
 func (w *writer) loop(lingers bool) {
 	// Let the goroutines that are about to queue a frame do so before
 	// the write: under load this turns many small writes (and system
@@ -317,10 +335,10 @@ func (w *writer) loop(lingers bool) {
 	runtime.Gosched()
 	t := time.NewTimer(writerLinger)
 	t.Stop()
-	batches := 0
+	batches, lone := 0, 0
 	for {
 		w.mu.Lock()
-		if w.err == nil && !w.closing && (len(w.pending) == 0 || w.writing) && (lingers || batches > 1) && w.linger(t) {
+		if w.err == nil && !w.closing && (len(w.pending) == 0 || w.writing) && (lingers || batches > 1) && lone < maxLone && w.linger(t) {
 			w.mu.Unlock()
 			continue
 		}
@@ -346,6 +364,11 @@ func (w *writer) loop(lingers bool) {
 		batches++
 		w.mu.Lock()
 		w.doneLocked(buf)
+		if w.busy {
+			lone = 0
+		} else {
+			lone++
+		}
 		w.mu.Unlock()
 	}
 }
