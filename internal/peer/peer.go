@@ -55,8 +55,7 @@ type Peer struct {
 	ctx     context.Context // canceled when the session ends
 	cancel  context.CancelFunc
 	sem     chan struct{}                                              // a token per request read and not yet finished
-	work    chan task                                                  // hands requests to idle workers
-	waiters chan waiterTask                                            // hands async calls to idle waiters
+	workers workerPool                                                 // idle workers
 	self    func(context.Context, *remoting.Invocation) (*Peer, error) // returns p: Send's connect for Invoke, bound once
 
 	sent [16]atomic.Uint64 // frames this end queued, by kind
@@ -87,15 +86,13 @@ func New(sess *transport.Session, d Dispatcher, opts Options) *Peer {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Peer{
-		sess:    sess,
-		remote:  addrString(sess.RemoteAddr()),
-		d:       d,
-		opts:    opts,
-		ctx:     ctx,
-		cancel:  cancel,
-		sem:     make(chan struct{}, opts.MaxConcurrentCalls),
-		work:    make(chan task),
-		waiters: make(chan waiterTask),
+		sess:   sess,
+		remote: addrString(sess.RemoteAddr()),
+		d:      d,
+		opts:   opts,
+		ctx:    ctx,
+		cancel: cancel,
+		sem:    make(chan struct{}, opts.MaxConcurrentCalls),
 
 		accepted: make(map[*transport.Stream]struct{}),
 		done:     make(chan struct{}),
@@ -107,6 +104,7 @@ func New(sess *transport.Session, d Dispatcher, opts Options) *Peer {
 		// Not in wg: it waits for wg.
 		<-sess.Closed()
 		p.cancel()
+		p.workers.close()
 		p.refuseCalls() // before Wait: no stream reader may join wg after it
 		p.wg.Wait()
 		p.abortStreams()
@@ -212,11 +210,20 @@ func (p *Peer) Sent(k wire.Kind) uint64 { return p.sent[k&15].Load() }
 
 // write queues f on st and counts it.
 func (p *Peer) write(ctx context.Context, st *transport.Stream, f *wire.Frame) error {
+	return p.send1(ctx, st, f, st.WriteFrame)
+}
+
+// queue is write for a fire-and-forget request (see Stream.QueueFrame).
+func (p *Peer) queue(ctx context.Context, st *transport.Stream, f *wire.Frame) error {
+	return p.send1(ctx, st, f, st.QueueFrame)
+}
+
+func (p *Peer) send1(ctx context.Context, st *transport.Stream, f *wire.Frame, write func(context.Context, *wire.Frame) error) error {
 	// Counted before the write, which a caller may make itself: the
-	// other end may act on the frame before WriteFrame returns.
+	// other end may act on the frame before the write returns.
 	c := &p.sent[f.Kind&15]
 	c.Add(1)
-	err := st.WriteFrame(ctx, f)
+	err := write(ctx, f)
 	if err != nil {
 		c.Add(^uint64(0))
 	}

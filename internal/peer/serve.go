@@ -96,15 +96,19 @@ func (p *Peer) serveStream(st *transport.Stream) {
 		case wire.KindRequest:
 			select {
 			case p.sem <- struct{}{}:
-			case <-p.ctx.Done():
-				return
+			default:
+				select { // at MaxConcurrentCalls: wait for one to end
+				case p.sem <- struct{}{}:
+				case <-p.ctx.Done():
+					return
+				}
 			}
 			running.Add(1)
 			p.sess.Account(cap(f.Body)) // held until the call ends
 			t := task{st: st, f: f, calls: calls, running: &running}
-			select {
-			case p.work <- t: // an idle worker takes it
-			default:
+			if w := p.workers.get(); w != nil {
+				w.tasks <- t // an idle worker takes it
+			} else {
 				p.wg.Add(1) // safe: this reader is counted, so wg is not zero
 				go p.worker(t)
 			}
@@ -124,18 +128,30 @@ func (p *Peer) serveStream(st *transport.Stream) {
 // req is the worker's own Request, reused from call to call: a Request
 // does not outlive the Dispatch it is given to.
 func (p *Peer) handle(st *transport.Stream, f *wire.Frame, calls *inflight, req *Request) {
-	var ctx context.Context
-	var cancel context.CancelFunc
-	if f.Deadline > 0 {
+	ctx := p.ctx
+	switch {
+	case f.Deadline > 0:
+		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(p.ctx, f.Deadline)
-	} else {
+		calls.add(f.ID, cancel)
+		defer func() {
+			calls.remove(f.ID)
+			cancel()
+		}()
+	case f.Flags&(wire.FlagNoReply|wire.FlagAck) != wire.FlagNoReply:
+		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(p.ctx)
+		calls.add(f.ID, cancel)
+		defer func() {
+			calls.remove(f.ID)
+			cancel()
+		}()
+	default:
+		// Fire and forget without a deadline: the caller keeps no record
+		// of the call and so never cancels it, and the session's end is
+		// all that ends it. Sparing the context of its own and the entry
+		// in calls is a good part of what such a request costs.
 	}
-	calls.add(f.ID, cancel)
-	defer func() {
-		calls.remove(f.ID)
-		cancel()
-	}()
 
 	*req = Request{Frame: f, Peer: p, st: st}
 	var reply any
@@ -202,8 +218,7 @@ const workerIdle = 10 * time.Second
 // token.
 func (p *Peer) worker(t task) {
 	defer p.wg.Done()
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
+	w := &idleWorker{tasks: make(chan task, 1)}
 	var req Request
 	for {
 		p.handle(t.st, &t.f, t.calls, &req)
@@ -211,13 +226,106 @@ func (p *Peer) worker(t task) {
 		t.f.Release() // the request was decoded, and nothing aliases it
 		<-p.sem
 		t.running.Done()
-		idle.Reset(workerIdle)
-		select {
-		case t = <-p.work:
-		case <-idle.C:
+		if !p.workers.put(w) {
 			return
-		case <-p.ctx.Done():
+		}
+		var ok bool
+		if t, ok = <-w.tasks; !ok {
 			return
 		}
 	}
+}
+
+// idleWorker is a worker waiting for a request on a channel of its own:
+// with one channel shared by all, and the session's and a timer's
+// channels beside it, every hand-off contended for the locks of all three
+// with every idle worker.
+type idleWorker struct {
+	tasks chan task // capacity 1; closed to make the worker exit
+	since int64     // when it became idle, as since(epoch)
+}
+
+// workerPool holds a peer's idle workers, most recently idle last, and
+// closes those idle for workerIdle.
+type workerPool struct {
+	mu      sync.Mutex
+	idle    []*idleWorker
+	closed  bool
+	reaping bool
+	reaper  *time.Timer
+}
+
+// get takes the most recently idle worker (its stack is warm), or returns
+// nil if none is idle.
+func (wp *workerPool) get() *idleWorker {
+	wp.mu.Lock()
+	n := len(wp.idle)
+	if n == 0 {
+		wp.mu.Unlock()
+		return nil
+	}
+	w := wp.idle[n-1]
+	wp.idle[n-1] = nil
+	wp.idle = wp.idle[:n-1]
+	wp.mu.Unlock()
+	return w
+}
+
+// put makes w idle; it reports false, and the worker should exit, once
+// the pool is closed.
+func (wp *workerPool) put(w *idleWorker) bool {
+	w.since = since(epoch)
+	wp.mu.Lock()
+	defer wp.mu.Unlock()
+	if wp.closed {
+		return false
+	}
+	wp.idle = append(wp.idle, w)
+	if !wp.reaping {
+		wp.reaping = true
+		if wp.reaper == nil {
+			wp.reaper = time.AfterFunc(workerIdle, wp.reap)
+		} else {
+			wp.reaper.Reset(workerIdle)
+		}
+	}
+	return true
+}
+
+// reap closes the workers idle for workerIdle, the longest idle first,
+// and looks again while any are idle.
+func (wp *workerPool) reap() {
+	wp.mu.Lock()
+	defer wp.mu.Unlock()
+	wp.reaping = false
+	if wp.closed {
+		return
+	}
+	now := since(epoch)
+	n := 0
+	for ; n < len(wp.idle); n++ {
+		if age := time.Duration(now - wp.idle[n].since); age < workerIdle {
+			wp.reaping = true
+			wp.reaper.Reset(workerIdle - age)
+			break
+		}
+		close(wp.idle[n].tasks)
+	}
+	clear(wp.idle[:n])
+	wp.idle = append(wp.idle[:0], wp.idle[n:]...)
+}
+
+// close makes every idle worker exit, and every worker that becomes idle
+// from now on.
+func (wp *workerPool) close() {
+	wp.mu.Lock()
+	defer wp.mu.Unlock()
+	wp.closed = true
+	if wp.reaper != nil {
+		wp.reaper.Stop()
+	}
+	for _, w := range wp.idle {
+		close(w.tasks)
+	}
+	wp.idle = nil
 }
