@@ -84,7 +84,8 @@ func BenchmarkFeatures(b *testing.B) {
 	}
 	defer r.stop()
 	p := Small.Bytes()
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	for _, row := range FeatureRows() {
 		call := row.call(r)
 		for _, n := range []int{1, 64} {
@@ -92,6 +93,7 @@ func BenchmarkFeatures(b *testing.B) {
 				base := r.served.Load()
 				var sent atomic.Int64
 				b.ReportAllocs()
+				cpu := processCPU()
 				if n == 1 {
 					done := make(chan error, 1)
 					for range b.N {
@@ -124,6 +126,7 @@ func BenchmarkFeatures(b *testing.B) {
 				}
 				b.StopTimer()
 				b.ReportMetric(float64(sent.Load())/b.Elapsed().Seconds(), "calls/s")
+				b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(sent.Load()), "cpu-ns/call")
 			})
 		}
 	}
