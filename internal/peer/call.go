@@ -21,7 +21,7 @@ type callStream struct {
 
 	mu      sync.Mutex
 	pending map[uint64]*call
-	nextID  uint64
+	nextID  atomic.Uint64 // the last request id taken
 	err     error // set when the stream failed; no new calls
 
 	// The goroutine that reads replies completes async calls itself (see
@@ -33,9 +33,9 @@ type callStream struct {
 	watching bool          // the watchdog is armed, under mu
 
 	// Async calls whose context can end, in the order they were sent,
-	// until they are watched (see sweep); under mu.
+	// until they are watched (see sweepLocked); under mu.
 	young    []youngCall
-	sweeper  *time.Timer // runs sweep
+	sweeper  *time.Timer // runs sweep, the backstop for a quiet stream
 	sweeping bool        // the sweeper is armed
 }
 
@@ -50,10 +50,15 @@ type youngCall struct {
 // watchAfter is the age from which an async call's context is watched
 // (context.AfterFunc) until the call completes. Most calls complete
 // sooner and so never pay for the watch, which costs more than the rest
-// of the call's bookkeeping together; a context that ends earlier is
-// noticed when the call reaches this age (or up to a quarter later), so
-// an async call ends at most about this late after its context.
-const watchAfter = time.Millisecond
+// of the call's bookkeeping together. The young calls are looked at by
+// the calls sent after them, once the oldest is twice this age, so that
+// a busy stream needs no timer; a context that ends earlier is noticed
+// then, at most about 2 ms late. On a stream that sends nothing more, a
+// timer looks every sweepQuiet.
+const (
+	watchAfter = time.Millisecond
+	sweepQuiet = 10 * time.Millisecond
+)
 
 // doneGrace is how long the reader of a call stream may run an async
 // call's completion (decoding the results and running Done) before
@@ -186,8 +191,7 @@ func (cs *callStream) register(ctx context.Context, cl *call) (uint64, error) {
 	if cs.err != nil {
 		return 0, cs.err
 	}
-	cs.nextID++
-	id := cs.nextID
+	id := cs.nextID.Add(1)
 	cs.pending[id] = cl
 	if cs.lead.Load()&1 == 1 {
 		cs.watchLocked() // a completion runs: this call's reply waits for it
@@ -195,19 +199,22 @@ func (cs *callStream) register(ctx context.Context, cl *call) (uint64, error) {
 	if cl.inv != nil {
 		cs.p.wg.Add(1)
 		if ctx.Done() != nil {
-			cs.young = append(cs.young, youngCall{ctx: ctx, id: id, cl: cl, at: since(epoch)})
+			now := since(epoch)
+			if len(cs.young) > 0 && time.Duration(now-cs.young[0].at) >= 2*watchAfter {
+				cs.sweepLocked(now)
+			}
+			cs.young = append(cs.young, youngCall{ctx: ctx, id: id, cl: cl, at: now})
 			if !cs.sweeping {
 				cs.sweeping = true
-				cs.sweeper.Reset(watchAfter)
+				cs.sweeper.Reset(sweepQuiet)
 			}
 		}
 	}
 	return id, nil
 }
 
-// sweep takes the async calls that have reached watchAfter off the young
-// list: one still pending gets its context watched or, if the context has
-// ended, is expired. It runs again while young calls remain.
+// sweep is the timer's look at the young calls, for a stream that sends
+// nothing more (see watchAfter); it looks again while young calls remain.
 func (cs *callStream) sweep() {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -216,15 +223,21 @@ func (cs *callStream) sweep() {
 		cs.young = nil
 		return
 	}
-	now := since(epoch)
+	cs.sweepLocked(since(epoch))
+	if len(cs.young) > 0 {
+		cs.sweeping = true
+		cs.sweeper.Reset(sweepQuiet)
+	}
+}
+
+// sweepLocked takes the async calls that have reached watchAfter off the
+// young list: one still pending gets its context watched or, if the
+// context has ended, is expired. cs.mu is held.
+func (cs *callStream) sweepLocked(now int64) {
 	n := 0
 	for ; n < len(cs.young); n++ {
 		y := cs.young[n]
-		if age := time.Duration(now - y.at); age < watchAfter {
-			// Not sooner than a quarter of watchAfter: calls are entered
-			// far more often than that, and one sweep takes them all.
-			cs.sweeping = true
-			cs.sweeper.Reset(max(watchAfter-age, watchAfter/4))
+		if time.Duration(now-y.at) < watchAfter {
 			break
 		}
 		if cs.pending[y.id] != y.cl {
@@ -269,13 +282,9 @@ func (cs *callStream) complete(cl *call) {
 	cs.p.wg.Done()
 }
 
-// oneway takes a request id for a call that waits for nothing.
-func (cs *callStream) oneway() uint64 {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	cs.nextID++
-	return cs.nextID
-}
+// oneway takes a request id for a call that waits for nothing; it takes
+// no lock, as nothing is entered.
+func (cs *callStream) oneway() uint64 { return cs.nextID.Add(1) }
 
 // unregister removes the call with id and reports whether it was still
 // pending (false: a reader is delivering to it, or already has).

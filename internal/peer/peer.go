@@ -210,20 +210,25 @@ func (p *Peer) Sent(k wire.Kind) uint64 { return p.sent[k&15].Load() }
 
 // write queues f on st and counts it.
 func (p *Peer) write(ctx context.Context, st *transport.Stream, f *wire.Frame) error {
-	return p.send1(ctx, st, f, st.WriteFrame)
+	return p.send1(ctx, st, f, false)
 }
 
 // queue is write for a fire-and-forget request (see Stream.QueueFrame).
 func (p *Peer) queue(ctx context.Context, st *transport.Stream, f *wire.Frame) error {
-	return p.send1(ctx, st, f, st.QueueFrame)
+	return p.send1(ctx, st, f, true)
 }
 
-func (p *Peer) send1(ctx context.Context, st *transport.Stream, f *wire.Frame, write func(context.Context, *wire.Frame) error) error {
+func (p *Peer) send1(ctx context.Context, st *transport.Stream, f *wire.Frame, queue bool) error {
 	// Counted before the write, which a caller may make itself: the
 	// other end may act on the frame before the write returns.
 	c := &p.sent[f.Kind&15]
 	c.Add(1)
-	err := write(ctx, f)
+	var err error
+	if queue {
+		err = st.QueueFrame(ctx, f)
+	} else {
+		err = st.WriteFrame(ctx, f)
+	}
 	if err != nil {
 		c.Add(^uint64(0))
 	}

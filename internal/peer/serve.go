@@ -54,10 +54,12 @@ func (in *inflight) add(id uint64, cancel context.CancelFunc) {
 	in.mu.Unlock()
 }
 
-func (in *inflight) remove(id uint64) {
+// end removes the request id and cancels its context.
+func (in *inflight) end(id uint64, cancel context.CancelFunc) {
 	in.mu.Lock()
 	delete(in.m, id)
 	in.mu.Unlock()
+	cancel()
 }
 
 func (in *inflight) cancel(id uint64) {
@@ -128,29 +130,21 @@ func (p *Peer) serveStream(st *transport.Stream) {
 // req is the worker's own Request, reused from call to call: a Request
 // does not outlive the Dispatch it is given to.
 func (p *Peer) handle(st *transport.Stream, f *wire.Frame, calls *inflight, req *Request) {
-	ctx := p.ctx
+	ctx, cancel := p.ctx, context.CancelFunc(nil)
 	switch {
 	case f.Deadline > 0:
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(p.ctx, f.Deadline)
-		calls.add(f.ID, cancel)
-		defer func() {
-			calls.remove(f.ID)
-			cancel()
-		}()
 	case f.Flags&(wire.FlagNoReply|wire.FlagAck) != wire.FlagNoReply:
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(p.ctx)
-		calls.add(f.ID, cancel)
-		defer func() {
-			calls.remove(f.ID)
-			cancel()
-		}()
 	default:
 		// Fire and forget without a deadline: the caller keeps no record
 		// of the call and so never cancels it, and the session's end is
 		// all that ends it. Sparing the context of its own and the entry
 		// in calls is a good part of what such a request costs.
+	}
+	if cancel != nil {
+		calls.add(f.ID, cancel)
+		defer calls.end(f.ID, cancel)
 	}
 
 	*req = Request{Frame: f, Peer: p, st: st}
