@@ -23,7 +23,9 @@ const (
 	// failure arrives: on the calling goroutine if the call fails before
 	// it is sent, otherwise on a goroutine of the runtime's (see
 	// Invocation.Done). If the call's context ends first, Done gets its
-	// error within about a millisecond. Poll Objects and Result Callbacks
-	// are built on it.
+	// error at once if the call is older than 2 ms, and otherwise within
+	// about 2 ms (10 ms on a connection that carries no other calls): a
+	// call's context is watched only once the call is that old, as most
+	// calls end sooner. Poll Objects and Result Callbacks are built on it.
 	ModeAsync Mode = 3
 )

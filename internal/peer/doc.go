@@ -51,7 +51,8 @@
 // doneGrace while other calls wait. A cancel or an expired deadline at
 // hop 14 queues a cancel frame, which the stream reader of hop 9 turns
 // into the cancel of the request's context; an async call's context is
-// watched only from watchAfter (1 ms) on, as most calls end sooner.
+// watched only once the call is 1-2 ms old (see watchAfter), as most
+// calls end sooner.
 //
 // Goroutines: New starts one goroutine that accepts the other end's call
 // streams and one that waits for the session's end; each accepted stream
