@@ -22,7 +22,7 @@ type callStream struct {
 	mu      sync.Mutex
 	pending map[uint64]*call
 	nextID  atomic.Uint64 // the last request id taken
-	err     error // set when the stream failed; no new calls
+	err     error         // set when the stream failed; no new calls
 
 	// The goroutine that reads replies completes async calls itself (see
 	// read); a watchdog hands the reading over to a new goroutine when a

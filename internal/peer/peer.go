@@ -127,14 +127,9 @@ func (p *Peer) acceptLoop() {
 		p.mu.Lock()
 		p.accepted[st] = struct{}{}
 		p.mu.Unlock()
+		ss := &servedStream{st: st, calls: inflight{m: make(map[uint64]context.CancelFunc)}}
 		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			p.serveStream(st)
-			p.mu.Lock()
-			delete(p.accepted, st)
-			p.mu.Unlock()
-		}()
+		go p.worker(task{ss: ss, lead: true})
 	}
 }
 

@@ -71,28 +71,36 @@ func (in *inflight) cancel(id uint64) {
 	}
 }
 
-// serveStream reads one call stream the other end opened. A frame that
-// does not parse, or a kind that has no place on a call stream, closes the
-// whole connection: the stream's framing can no longer be trusted.
-func (p *Peer) serveStream(st *transport.Stream) {
-	log := p.opts.Logger
-	calls := &inflight{m: make(map[uint64]context.CancelFunc)}
-	var running sync.WaitGroup
-	defer func() {
-		running.Wait()
-		st.Close()
-	}()
+// servedStream is a call stream the other end opened, with what the
+// workers that serve it share.
+type servedStream struct {
+	st      *transport.Stream
+	calls   inflight
+	running sync.WaitGroup // the stream's requests that have not ended
+}
+
+// lead reads ss, as the stream's one reader, until a request arrives:
+// then it hands the reading on to another worker and returns the request,
+// which its caller runs at once, with no hand-off between the read and
+// the run (the Leader/Followers pattern). It returns false once the
+// stream has ended, which it has cleaned up after. A frame that does not
+// parse, or a kind that has no place on a call stream, closes the whole
+// connection: the stream's framing can no longer be trusted.
+func (p *Peer) lead(ss *servedStream) (task, bool) {
+	st := ss.st
 	for {
 		f, err := st.ReadFrame()
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !p.sess.IsClosed() {
-				log.Warn("remoting: closing connection: bad frame", "remote", st.RemoteAddr(), "err", err)
+				p.opts.Logger.Warn("remoting: closing connection: bad frame", "remote", st.RemoteAddr(), "err", err)
 				p.sess.Close()
 			}
-			return
+			p.endStream(ss)
+			return task{}, false
 		}
 		if p.ctx.Err() != nil {
-			return // the session has ended; what it had buffered is not served
+			p.endStream(ss) // the session has ended; what it had buffered is not served
+			return task{}, false
 		}
 		switch f.Kind {
 		case wire.KindRequest:
@@ -102,27 +110,40 @@ func (p *Peer) serveStream(st *transport.Stream) {
 				select { // at MaxConcurrentCalls: wait for one to end
 				case p.sem <- struct{}{}:
 				case <-p.ctx.Done():
-					return
+					p.endStream(ss)
+					return task{}, false
 				}
 			}
-			running.Add(1)
+			ss.running.Add(1)
 			p.sess.Account(cap(f.Body)) // held until the call ends
-			t := task{st: st, f: f, calls: calls, running: &running}
+			next := task{ss: ss, lead: true}
 			if w := p.workers.get(); w != nil {
-				w.tasks <- t // an idle worker takes it
+				w.tasks <- next // an idle worker reads on
 			} else {
-				p.wg.Add(1) // safe: this reader is counted, so wg is not zero
-				go p.worker(t)
+				p.wg.Add(1) // safe: this goroutine is counted, so wg is not zero
+				go p.worker(next)
 			}
+			return task{ss: ss, f: f}, true
 		case wire.KindCancel:
-			calls.cancel(f.ID)
+			ss.calls.cancel(f.ID)
 			f.Release()
 		default:
-			log.Warn("remoting: closing connection: unexpected frame on call stream", "remote", st.RemoteAddr(), "kind", f.Kind)
+			p.opts.Logger.Warn("remoting: closing connection: unexpected frame on call stream", "remote", st.RemoteAddr(), "kind", f.Kind)
 			p.sess.Close()
-			return
+			p.endStream(ss)
+			return task{}, false
 		}
 	}
+}
+
+// endStream waits for the requests of a stream that has ended, then
+// closes it; its last reader calls it.
+func (p *Peer) endStream(ss *servedStream) {
+	ss.running.Wait()
+	ss.st.Close()
+	p.mu.Lock()
+	delete(p.accepted, ss.st)
+	p.mu.Unlock()
 }
 
 // handle runs one request and writes its reply.
@@ -192,38 +213,44 @@ func (p *Peer) handle(st *transport.Stream, f *wire.Frame, calls *inflight, req 
 	}
 }
 
-// task is one request handed from a stream's reader to a worker.
+// task is work for a worker: the reading of a stream (lead), or one of
+// its requests to run.
 type task struct {
-	st      *transport.Stream
-	f       wire.Frame
-	calls   *inflight
-	running *sync.WaitGroup
+	ss   *servedStream
+	lead bool
+	f    wire.Frame
 }
 
 // workerIdle is how long a worker waits for another request before it
 // exits.
 const workerIdle = 10 * time.Second
 
-// worker runs requests: the one it was started for, then whatever the
-// readers hand it while it is idle. Reusing goroutines keeps their grown
-// stacks: a fresh goroutine per request spent a noticeable share of each
-// call growing its stack through the decoder. Workers never outnumber
-// MaxConcurrentCalls, since a request is handed over only after taking a
-// token.
+// worker serves call streams: it reads a stream until a request comes
+// (lead), hands the reading on and runs the request, then waits, idle,
+// to be handed the reading of a stream again. Reusing goroutines keeps
+// their grown stacks: a fresh goroutine per request spent a noticeable
+// share of each call growing its stack through the decoder. Workers never
+// outnumber MaxConcurrentCalls plus one reader per stream, since a
+// request is read only after taking a token.
 func (p *Peer) worker(t task) {
 	defer p.wg.Done()
 	w := &idleWorker{tasks: make(chan task, 1)}
 	var req Request
 	for {
-		p.handle(t.st, &t.f, t.calls, &req)
-		p.sess.Account(-cap(t.f.Body))
-		t.f.Release() // the request was decoded, and nothing aliases it
-		<-p.sem
-		t.running.Done()
+		ok := true
+		if t.lead {
+			t, ok = p.lead(t.ss)
+		}
+		if ok {
+			p.handle(t.ss.st, &t.f, &t.ss.calls, &req)
+			p.sess.Account(-cap(t.f.Body))
+			t.f.Release() // the request was decoded, and nothing aliases it
+			<-p.sem
+			t.ss.running.Done()
+		}
 		if !p.workers.put(w) {
 			return
 		}
-		var ok bool
 		if t, ok = <-w.tasks; !ok {
 			return
 		}
