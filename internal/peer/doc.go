@@ -26,10 +26,11 @@
 //	6   yamux send loop: framed, one writev to the socket       yamux sendLoop (one per session)
 //	7   --- network ---
 //	8   yamux receive loop: frame into the stream's buffer      yamux recvLoop (one per session)
-//	9   serveStream: frame read and parsed, a concurrency       stream reader (one per accepted stream)
-//	    token taken, request handed to a worker
-//	10  handle: deadline and cancel set up; dispatch.Registry   worker (reused, at most
-//	    .Dispatch: object found, server interceptor chain,     MaxConcurrentCalls per connection)
+//	9   lead: frame read and parsed, a concurrency token        the stream's reader, a worker
+//	    taken, the reading handed on to an idle worker          (Leader/Followers)
+//	10  handle: deadline and cancel set up; dispatch.Registry   the same worker (reused, at most
+//	    .Dispatch: object found, server interceptor chain,     MaxConcurrentCalls running requests
+//	                                                            per connection)
 //	    ack for Sync with Server, lifecycle strategy's
 //	    Acquire, generated Invoker decodes the arguments
 //	    and calls the instance's method, Return
@@ -56,7 +57,8 @@
 //
 // Goroutines: New starts one goroutine that accepts the other end's call
 // streams and one that waits for the session's end; each accepted stream
-// gets a reader goroutine; requests run on workers (reused, each idle one
+// is read by one worker at a time, which runs the request it reads after
+// handing the reading to another (workers are reused, each idle one
 // waiting on a channel of its own; idle ones exit after 10 s); each call
 // stream this end opens gets a reader goroutine, and a new one each time
 // the watchdog takes the reading from a Done that runs on. Close stops all
