@@ -45,8 +45,7 @@ func (f *Future) Done() <-chan struct{} { return f.done }
 // future's error, or a *remoting.Error with CodeDeadlineExceeded or CodeCanceled if
 // ctx ended first (the call itself goes on).
 func (f *Future) Wait(ctx context.Context) error {
-	cancel := ctx.Done()
-	if cancel == nil {
+	if ctx.Done() == nil { // ctx never ends: no select needed
 		<-f.done
 		return f.err
 	}

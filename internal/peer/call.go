@@ -28,7 +28,7 @@ type callStream struct {
 	// read); a watchdog hands the reading over to a new goroutine when a
 	// completion takes longer than doneGrace.
 	lead     atomic.Uint64 // the reading goroutine's generation << 1, | 1 while it runs a completion; set under mu
-	began    atomic.Int64  // when the running completion began, as since(epoch)
+	began    int64         // when the running completion began, as since(epoch); under mu
 	watchdog *time.Timer   // runs watch
 	watching bool          // the watchdog is armed, under mu
 
@@ -319,7 +319,7 @@ func (cs *callStream) read(gen uint64) {
 			cl := cs.pending[f.ID]
 			delete(cs.pending, f.ID)
 			if cl != nil && cl.inv != nil {
-				cs.began.Store(since(epoch))
+				cs.began = since(epoch)
 				cs.lead.Store(busy)
 				if len(cs.pending) > 0 {
 					cs.watchLocked()
@@ -368,7 +368,7 @@ func (cs *callStream) watch() {
 	if cs.err != nil || v&1 == 0 {
 		return
 	}
-	if took := time.Duration(since(epoch) - cs.began.Load()); took < doneGrace {
+	if took := time.Duration(since(epoch) - cs.began); took < doneGrace {
 		cs.watching = true
 		cs.watchdog.Reset(doneGrace - took)
 		return

@@ -205,15 +205,15 @@ func (p *Peer) Sent(k wire.Kind) uint64 { return p.sent[k&15].Load() }
 
 // write queues f on st and counts it.
 func (p *Peer) write(ctx context.Context, st *transport.Stream, f *wire.Frame) error {
-	return p.send1(ctx, st, f, false)
+	return p.writeOrQueue(ctx, st, f, false)
 }
 
 // queue is write for a fire-and-forget request (see Stream.QueueFrame).
 func (p *Peer) queue(ctx context.Context, st *transport.Stream, f *wire.Frame) error {
-	return p.send1(ctx, st, f, true)
+	return p.writeOrQueue(ctx, st, f, true)
 }
 
-func (p *Peer) send1(ctx context.Context, st *transport.Stream, f *wire.Frame, queue bool) error {
+func (p *Peer) writeOrQueue(ctx context.Context, st *transport.Stream, f *wire.Frame, queue bool) error {
 	// Counted before the write, which a caller may make itself: the
 	// other end may act on the frame before the write returns.
 	c := &p.sent[f.Kind&15]

@@ -257,7 +257,8 @@ func (p *Peer) worker(t task) {
 	}
 }
 
-// idleWorker is a worker waiting for a request on a channel of its own:
+// idleWorker is a worker waiting for a task (a stream to read) on a
+// channel of its own:
 // with one channel shared by all, and the session's and a timer's
 // channels beside it, every hand-off contended for the locks of all three
 // with every idle worker.

@@ -65,6 +65,8 @@ type writer struct {
 	writing bool          // a batch is being written, by a caller or the goroutine
 	queued  int           // frames in pending
 	batch   int           // frames in the batch being written
+	held    bool          // pending has a frame that queueFrame left to the goroutine
+	gather  bool          // the batch being written has one
 	busy    bool          // the last batch had several frames, or frames queued during its write
 	space   chan struct{} // closed when pending is taken; nil if nobody waits
 	done    chan struct{} // closed when the writer has failed or shut down and its goroutine has exited
@@ -154,6 +156,7 @@ func (w *writer) send(ctx context.Context, f *wire.Frame, inline bool) error {
 	}
 	w.meter.account(len(w.pending) - start)
 	w.queued++
+	w.held = w.held || !inline
 	if inline && !w.writing && !w.running && !w.busy && len(w.pending) <= maxInline && w.mayWait(ctx) {
 		w.writeInline()
 		return nil
@@ -209,6 +212,7 @@ func (w *writer) takeLocked() []byte {
 	buf := w.pending
 	w.pending, w.spare = w.spare[:0], nil
 	w.batch, w.queued = w.queued, 0
+	w.gather, w.held = w.held, false
 	w.writing = true
 	if w.space != nil {
 		close(w.space)
@@ -319,10 +323,12 @@ func (w *writer) endLocked() {
 }
 
 // maxLone is how many lone batches in a row (one frame, nothing queued
-// behind it) the goroutine writes before it exits rather than lingers: a
-// stream that quiet is written faster by its callers themselves (see
-// writeFrame), and a goroutine that lingered on would take every frame
-// from them, one hand-off each, for as long as frames kept coming.
+// behind it, written for a caller who would have written it itself) the
+// goroutine writes before it exits rather than lingers: a stream that
+// quiet is written faster by its callers themselves (see writeFrame), and
+// a goroutine that lingered on would take every frame from them, one
+// hand-off each, for as long as frames kept coming. Frames of queueFrame
+// keep it lingering: their callers never write.
 const maxLone = 3
 
 // loop writes batches until the queue is empty; then, if lingers or it
@@ -364,7 +370,7 @@ func (w *writer) loop(lingers bool) {
 		batches++
 		w.mu.Lock()
 		w.doneLocked(buf)
-		if w.busy {
+		if w.busy || w.gather {
 			lone = 0
 		} else {
 			lone++
@@ -414,7 +420,7 @@ func (w *writer) fail(err error) {
 		w.err = err
 	}
 	w.meter.account(-len(w.pending))
-	w.pending, w.spare, w.queued = nil, nil, 0
+	w.pending, w.spare, w.queued, w.held = nil, nil, 0, false
 	if w.space != nil {
 		close(w.space)
 		w.space = nil
