@@ -41,6 +41,14 @@
 //	14  await: results decoded into the Invocation's Reply,     caller
 //	    proxy returns them
 //
+// Fewer hand-offs are not always faster. A yamux patched so that a sender
+// writes its frame itself when nothing is queued, skipping hop 6, made a
+// lone caller's sync call 1.4 times slower on a two-core virtual machine:
+// the runtime's threads then went to sleep between frames three times as
+// often, and waking a sleeping thread costs more there than the hand-off
+// it saved. Not handing the reading on at hop 9 (the worker reads on once
+// its request has run) made no difference that could be measured.
+//
 // A Fire-and-Forget call ends at hop 5 on the caller's side (its frame is
 // always left to the stream writer, which gathers a caller's frames into
 // few writes), and the server sends nothing at hop 11 and keeps no cancel
