@@ -58,10 +58,12 @@ func (c Config) withDefaults() Config {
 type Result struct {
 	Row     Row
 	Payload Payload
-	// Calls is the number of sequential calls P50, P99 and the
-	// allocations were taken from (in the median round of P50).
-	Calls    int
-	P50, P99 time.Duration
+	// Calls is the number of sequential calls the latencies and the
+	// allocations were taken from (in the median round of P50). P25 and
+	// P75 show the shape of the latencies around the median: two rows'
+	// p50s compare differently where their distributions cross near it.
+	Calls              int
+	P25, P50, P75, P99 time.Duration
 	// AllocsPerCall and BytesPerCall are heap allocations per sequential
 	// call, client and server together (they share the process).
 	AllocsPerCall, BytesPerCall float64
@@ -80,8 +82,8 @@ type Result struct {
 
 // Spread is the range of a Result's figures over its rounds.
 type Spread struct {
-	P50, P99, AllocsPerCall, BytesPerCall [2]float64
-	Throughput                            map[int][2]float64
+	P25, P50, P75, P99, AllocsPerCall, BytesPerCall [2]float64
+	Throughput                                      map[int][2]float64
 }
 
 // maxSamples bounds the latencies kept from one sequential run, so that
@@ -188,10 +190,14 @@ func median(rounds []Result) Result {
 		slices.Sort(vs)
 		return vs[len(vs)/2], [2]float64{vs[0], vs[len(vs)-1]}
 	}
-	var p50, p99 float64
-	p50, sp.P50 = fold(func(r Result) float64 { return float64(r.P50) })
-	p99, sp.P99 = fold(func(r Result) float64 { return float64(r.P99) })
-	res.P50, res.P99 = time.Duration(p50), time.Duration(p99)
+	latency := func(get func(Result) time.Duration) (time.Duration, [2]float64) {
+		v, sp := fold(func(r Result) float64 { return float64(get(r)) })
+		return time.Duration(v), sp
+	}
+	res.P25, sp.P25 = latency(func(r Result) time.Duration { return r.P25 })
+	res.P50, sp.P50 = latency(func(r Result) time.Duration { return r.P50 })
+	res.P75, sp.P75 = latency(func(r Result) time.Duration { return r.P75 })
+	res.P99, sp.P99 = latency(func(r Result) time.Duration { return r.P99 })
 	res.AllocsPerCall, sp.AllocsPerCall = fold(func(r Result) float64 { return r.AllocsPerCall })
 	res.BytesPerCall, sp.BytesPerCall = fold(func(r Result) float64 { return r.BytesPerCall })
 	for n := range rounds[0].Throughput {
@@ -226,7 +232,7 @@ func measure(c Client, pl Payload, cfg Config, res *Result) error {
 		return err
 	}
 	res.Calls = len(lat)
-	res.P50, res.P99 = Percentile(lat, 0.50), Percentile(lat, 0.99)
+	res.P25, res.P50, res.P75, res.P99 = Percentile(lat, 0.25), Percentile(lat, 0.50), Percentile(lat, 0.75), Percentile(lat, 0.99)
 	res.AllocsPerCall, res.BytesPerCall = allocs, allocBytes
 	fmt.Fprintf(cfg.Log, "%-22s %-9s sequential: %d calls, p50 %v, p99 %v, %.1f allocs/call\n",
 		res.Row.Name, pl.Name, res.Calls, res.P50, res.P99, allocs)

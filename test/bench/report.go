@@ -57,7 +57,9 @@ type column struct {
 
 func columns(callers []int) []column {
 	cols := []column{
+		{header: "p25", value: func(r Result) float64 { return float64(r.P25) }, spread: func(s *Spread) [2]float64 { return s.P25 }, format: formatDuration, lower: true},
 		{header: "p50", value: func(r Result) float64 { return float64(r.P50) }, spread: func(s *Spread) [2]float64 { return s.P50 }, format: formatDuration, lower: true},
+		{header: "p75", value: func(r Result) float64 { return float64(r.P75) }, spread: func(s *Spread) [2]float64 { return s.P75 }, format: formatDuration, lower: true},
 		{header: "p99", value: func(r Result) float64 { return float64(r.P99) }, spread: func(s *Spread) [2]float64 { return s.P99 }, format: formatDuration, lower: true},
 	}
 	for _, n := range callers {

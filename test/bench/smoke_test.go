@@ -41,8 +41,10 @@ func TestMeasure(t *testing.T) {
 	res, err := Measure(row, Small, Config{Callers: []int{1, 4}, Duration: 20 * time.Millisecond, Warmup: 10 * time.Millisecond})
 	require.NoError(t, err, "Measure")
 	assert.Positive(t, res.Calls, "Calls")
-	assert.Positive(t, res.P50, "P50")
-	assert.GreaterOrEqual(t, res.P99, res.P50, "P99")
+	assert.Positive(t, res.P25, "P25")
+	assert.GreaterOrEqual(t, res.P50, res.P25, "P50")
+	assert.GreaterOrEqual(t, res.P75, res.P50, "P75")
+	assert.GreaterOrEqual(t, res.P99, res.P75, "P99")
 	assert.Positive(t, res.Throughput[1], "Throughput[1]")
 	assert.Positive(t, res.Throughput[4], "Throughput[4]")
 	assert.Zero(t, res.Leaked, "Leaked")
@@ -103,7 +105,7 @@ func TestParsePayload(t *testing.T) {
 // has a bar per row.
 func TestReport(t *testing.T) {
 	result := func(name string, kind Kind, p50 time.Duration, rate float64) Result {
-		return Result{Row: Row{Name: name, Kind: kind}, Payload: Small, P50: p50, P99: 2 * p50,
+		return Result{Row: Row{Name: name, Kind: kind}, Payload: Small, P25: p50 / 2, P50: p50, P75: 3 * p50 / 2, P99: 2 * p50,
 			Throughput: map[int]float64{64: rate}, AllocsPerCall: 10, BytesPerCall: 1000}
 	}
 	rep := Report{
@@ -120,8 +122,9 @@ func TestReport(t *testing.T) {
 	require.NoError(t, rep.WriteMarkdown(&md), "WriteMarkdown")
 	out := md.String()
 	assert.Contains(t, out, "Machine: test machine.", "WriteMarkdown")
-	assert.Contains(t, out, "| remoting | 40.0µs (0.80 / 0.50) | 80.0µs (0.80 / 0.50) | 90.0k (1.50 / 4.50) |", "WriteMarkdown")
-	assert.Contains(t, out, "| grpc | 80.0µs (1.60 / 1.00) |", "WriteMarkdown")
+	assert.Contains(t, out, "| row | p25 | p50 | p75 | p99 | calls/s ×64 |", "WriteMarkdown")
+	assert.Contains(t, out, "| remoting | 20.0µs (0.80 / 0.50) | 40.0µs (0.80 / 0.50) | 60.0µs (0.80 / 0.50) | 80.0µs (0.80 / 0.50) | 90.0k (1.50 / 4.50) |", "WriteMarkdown")
+	assert.Contains(t, out, "| grpc | 40.0µs (1.60 / 1.00) | 80.0µs (1.60 / 1.00) |", "WriteMarkdown")
 
 	var svg bytes.Buffer
 	require.NoError(t, rep.WriteSVG(&svg), "WriteSVG")
