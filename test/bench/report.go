@@ -56,11 +56,14 @@ type column struct {
 }
 
 func columns(callers []int) []column {
+	latency := func(header string, get func(Result) time.Duration, spread func(*Spread) [2]float64) column {
+		return column{header: header, value: func(r Result) float64 { return float64(get(r)) }, spread: spread, format: formatDuration, lower: true}
+	}
 	cols := []column{
-		{header: "p25", value: func(r Result) float64 { return float64(r.P25) }, spread: func(s *Spread) [2]float64 { return s.P25 }, format: formatDuration, lower: true},
-		{header: "p50", value: func(r Result) float64 { return float64(r.P50) }, spread: func(s *Spread) [2]float64 { return s.P50 }, format: formatDuration, lower: true},
-		{header: "p75", value: func(r Result) float64 { return float64(r.P75) }, spread: func(s *Spread) [2]float64 { return s.P75 }, format: formatDuration, lower: true},
-		{header: "p99", value: func(r Result) float64 { return float64(r.P99) }, spread: func(s *Spread) [2]float64 { return s.P99 }, format: formatDuration, lower: true},
+		latency("p25", func(r Result) time.Duration { return r.P25 }, func(s *Spread) [2]float64 { return s.P25 }),
+		latency("p50", func(r Result) time.Duration { return r.P50 }, func(s *Spread) [2]float64 { return s.P50 }),
+		latency("p75", func(r Result) time.Duration { return r.P75 }, func(s *Spread) [2]float64 { return s.P75 }),
+		latency("p99", func(r Result) time.Duration { return r.P99 }, func(s *Spread) [2]float64 { return s.P99 }),
 	}
 	for _, n := range callers {
 		cols = append(cols, column{
