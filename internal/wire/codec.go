@@ -61,6 +61,7 @@ func init() {
 	if err != nil {
 		panic(fmt.Sprintf("wire: cbor decode options: %v", err))
 	}
+	modeDecMode = newModeDecMode()
 }
 
 // Marshal encodes v, a generated argument or result struct, with the one
@@ -147,11 +148,17 @@ func PutBuffer(buf *bytes.Buffer) {
 // the encode mode what it does not encode itself (NaN and infinite
 // floats, times outside years 0 to 9999).
 //
-// Types with a cbor or json struct tag other than the toarray marker,
-// embedded or unexported fields, interfaces, maps, pointers, arrays, or
-// methods that the encode or decode mode would call (cbor.Marshaler,
-// encoding.BinaryMarshaler and their Unmarshalers) have no plan: the
-// modes handle them, and every struct that contains them.
+// Plans cover booleans, integers, floats, strings, byte slices, times,
+// slices, pointers (to anything but a pointer), maps with string or
+// integer keys, and structs, whose fields are named and omitted as the
+// modes name and omit them: by the cbor tag, else the json tag, with "-"
+// and omitempty followed and unexported fields left out. Interfaces,
+// arrays, math/big and cbor types, types with methods that the encode or
+// decode mode would call (cbor.Marshaler, encoding.BinaryMarshaler and
+// their Unmarshalers), and structs with embedded fields or the tag
+// options keyasint, omitzero and toarray on a field have no plan: a struct
+// field of such a type is encoded and decoded by the modes on its own
+// (see modePlan), and the rest of the struct keeps its plan.
 type plan struct {
 	enc func(dst []byte, p unsafe.Pointer) ([]byte, bool)
 	dec func(d *decoder, p unsafe.Pointer) bool
@@ -215,7 +222,7 @@ func newPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 	if t == timeType {
 		return &plan{enc: encodeTimeFast, dec: decodeTimeFast}
 	}
-	if isCustom(t) {
+	if special(t) {
 		return nil
 	}
 	switch t.Kind() {
@@ -246,6 +253,8 @@ func newPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		return uintPlan(t.Kind(), t.Bits())
 	case reflect.Float64:
 		return &plan{enc: encodeFloat64Fast, dec: decodeFloat64Fast}
+	case reflect.Float32:
+		return &plan{enc: encodeFloat32Fast, dec: decodeFloat32Fast}
 	case reflect.String:
 		return &plan{enc: encodeStringFast, dec: decodeStringFast}
 	case reflect.Slice:
@@ -258,6 +267,10 @@ func newPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		return slicePlan(t, seen)
 	case reflect.Struct:
 		return structPlan(t, seen)
+	case reflect.Pointer:
+		return ptrPlan(t, seen)
+	case reflect.Map:
+		return mapPlan(t, seen)
 	}
 	return nil
 }
@@ -427,14 +440,16 @@ type sliceHeader struct {
 
 // field is one encoded field of a struct plan.
 type field struct {
-	name   string
-	key    []byte // the field's name as an encoded text string
+	name   string // as the modes name it: the cbor or json tag's name, or the Go name
+	key    []byte // name as an encoded text string
 	offset uintptr
+	index  int                         // in the struct's fields
+	empty  func(p unsafe.Pointer) bool // for an omitempty field: whether the value is omitted; else nil
 	plan   *plan
 }
 
 func structPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
-	toArray := false
+	toArray, omits := false, false
 	var fields []field
 	for i := range t.NumField() {
 		sf := t.Field(i)
@@ -445,20 +460,47 @@ func structPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 			}
 			return nil
 		}
-		if !sf.IsExported() || sf.Anonymous || sf.Tag.Get("cbor") != "" || sf.Tag.Get("json") != "" {
+		if sf.Anonymous {
+			return nil // embedded fields are promoted by rules the plans leave to the modes
+		}
+		if !sf.IsExported() {
+			continue // the modes skip it as well
+		}
+		name, omitEmpty, ok := fieldTag(sf)
+		if !ok {
 			return nil
 		}
-		fields = append(fields, field{name: sf.Name, key: appendText(nil, sf.Name), offset: sf.Offset})
+		if name == "" {
+			continue // tagged "-"
+		}
+		f := field{name: name, key: appendText(nil, name), offset: sf.Offset, index: i}
+		if omitEmpty {
+			if toArray {
+				return nil
+			}
+			if f.empty = emptyFunc(sf.Type); f.empty == nil {
+				return nil
+			}
+			omits = true
+		}
+		for _, g := range fields {
+			if g.name == name {
+				return nil // the modes drop or pick one of fields of the same name
+			}
+		}
+		fields = append(fields, f)
 	}
 	if !toArray && len(fields) > 64 {
 		return nil // the decoder tracks a map's fields in one word
 	}
 	p := &plan{}
 	seen[t] = p
+	// A field of a type without a plan of its own is left to the modes,
+	// and only that field: the rest of the struct keeps the fast path.
 	for i := range fields {
-		if fields[i].plan = newPlan(t.Field(fieldIndex(t, fields[i].name)).Type, seen); fields[i].plan == nil {
-			delete(seen, t)
-			return nil
+		ft := t.Field(fields[i].index).Type
+		if fields[i].plan = newPlan(ft, seen); fields[i].plan == nil {
+			fields[i].plan = modePlan(ft)
 		}
 	}
 	var head byte = 0xa0
@@ -466,10 +508,21 @@ func structPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		head = 0x80
 	}
 	p.enc = func(dst []byte, ptr unsafe.Pointer) ([]byte, bool) {
-		dst = AppendHead(dst, head, uint64(len(fields)))
+		n := len(fields)
+		if omits {
+			for i := range fields {
+				if f := &fields[i]; f.empty != nil && f.empty(unsafe.Add(ptr, f.offset)) {
+					n--
+				}
+			}
+		}
+		dst = AppendHead(dst, head, uint64(n))
 		var ok bool
 		for i := range fields {
 			f := &fields[i]
+			if omits && f.empty != nil && f.empty(unsafe.Add(ptr, f.offset)) {
+				continue // omitempty, as the encode mode omits it
+			}
 			if !toArray {
 				dst = append(dst, f.key...)
 			}
@@ -523,11 +576,6 @@ func structPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		return true
 	}
 	return p
-}
-
-func fieldIndex(t reflect.Type, name string) int {
-	f, _ := t.FieldByName(name)
-	return f.Index[0]
 }
 
 // findField returns the index of the field named key exactly, or -1. The

@@ -2,7 +2,10 @@ package wire
 
 import (
 	"bytes"
+	"errors"
 	"math"
+	"math/big"
+	"reflect"
 	"testing"
 	"time"
 
@@ -120,6 +123,55 @@ type planned struct {
 	Records []record
 	R       record
 	Nested  [][]string
+	F32     float32
+	P       *record
+	PNil    *int
+	M       map[string]int64
+	MR      map[string]record
+	MI      map[int32]string
+	Tagged  tagged
+	// Left to the modes, each field alone.
+	Any any
+	Arr [2]int
+	Op  opaque
+	Big *big.Int
+	Emb embedding
+}
+
+// tagged is a user's struct with the tags the plans follow: names from
+// the cbor tag or else the json tag, "-", omitempty, options the modes
+// ignore, and an unexported field, which is not encoded.
+type tagged struct {
+	ID     string            `json:"id"`
+	Note   string            `json:"note,omitempty"`
+	N      int               `cbor:"n,omitempty" json:"ignored"`
+	Skip   string            `json:"-"`
+	Dash   string            `json:"-,"`
+	Opts   []string          `json:",omitempty"`
+	When   time.Time         `json:"when,omitempty"`
+	Ptr    *record           `json:"ptr,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+	Ratio  float64           `json:"ratio,omitempty,string"`
+	hidden int
+}
+
+// opaque has marshaling methods of its own, as an id type often has.
+type opaque [4]byte
+
+func (o opaque) MarshalBinary() ([]byte, error) { return o[:], nil }
+
+func (o *opaque) UnmarshalBinary(b []byte) error {
+	if len(b) != len(o) {
+		return errors.New("opaque: not 4 bytes")
+	}
+	copy(o[:], b)
+	return nil
+}
+
+// embedding embeds a struct, whose fields the modes promote.
+type embedding struct {
+	record
+	Extra string
 }
 
 func samplePlanned() []planned {
@@ -128,9 +180,16 @@ func samplePlanned() []planned {
 		{},
 		{B: true, I: -1, I8: -128, I16: 32767, I32: -1 << 31, I64: -1 << 63, U: 1 << 40, U8: 255, U16: 65535,
 			U32: 1<<32 - 1, U64: 1<<64 - 1, F: -0.1, S: "héllo", Bytes: []byte{}, T: r.At,
-			Records: []record{r, {}, {Tags: []string{}}}, R: r, Nested: [][]string{nil, {}, {"a"}}},
+			Records: []record{r, {}, {Tags: []string{}}}, R: r, Nested: [][]string{nil, {}, {"a"}},
+			F32: -1.5, P: &r, PNil: nil, M: map[string]int64{"a": -1}, MR: map[string]record{"r": r}, MI: map[int32]string{-7: "x"},
+			Tagged: tagged{ID: "t", Note: "n", N: 3, Skip: "not sent", Dash: "d", Opts: []string{"o"}, When: r.At,
+				Ptr: &record{}, Labels: map[string]string{"k": "v"}, Ratio: 0.5, hidden: 1},
+			Any: map[string]any{"k": []any{uint64(1), "two"}}, Arr: [2]int{1, -2}, Op: opaque{1, 2, 3, 4},
+			Big: new(big.Int).Lsh(big.NewInt(1), 100), Emb: embedding{record: r, Extra: "e"}},
 		{I: 23, I64: 24, U: 255, U16: 256, S: string(make([]byte, 300)), Bytes: make([]byte, 70000),
-			T: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Records: []record{}},
+			T: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Records: []record{},
+			M: map[string]int64{}, MR: map[string]record{}, Tagged: tagged{Opts: []string{}, Labels: map[string]string{}, hidden: 2},
+			Any: int64(-1), Big: big.NewInt(-5)},
 		{T: time.Date(1, 1, 1, 0, 0, 0, 1, time.FixedZone("", -(3*3600+30*60)))},
 	}
 }
@@ -149,6 +208,79 @@ func TestPlanBytes(t *testing.T) {
 		require.NoError(t, decMode.Unmarshal(want, &viaMode), "decMode.Unmarshal(%x)", want)
 		require.NoError(t, Unmarshal(want, &viaPlan), "Unmarshal(%x)", want)
 		assert.Equal(t, viaMode, viaPlan, "Unmarshal(%x)", want)
+	}
+}
+
+// TestPlanMaps: maps with several entries, whose order the encoders do
+// not fix, decode through the plans as through the decode mode.
+func TestPlanMaps(t *testing.T) {
+	in := planned{
+		M:  map[string]int64{"a": 1, "b": -2, "c": 1 << 40},
+		MR: map[string]record{"x": sampleRecord().R, "y": {}},
+		MI: map[int32]string{1: "one", -2: "minus two", 1 << 30: ""},
+	}
+	body := must(t)(Marshal(&in))
+	var viaMode, viaPlan planned
+	require.NoError(t, decMode.Unmarshal(body, &viaMode), "decMode.Unmarshal(%x)", body)
+	require.NoError(t, Unmarshal(body, &viaPlan), "Unmarshal(%x)", body)
+	assert.Equal(t, viaMode, viaPlan, "Unmarshal(%x)", body)
+	assert.Equal(t, in.M, viaPlan.M)
+	assert.Equal(t, in.MI, viaPlan.MI)
+}
+
+// TestPlanFieldFallback: what the plans of maps, pointers and the fields
+// left to the modes do not take is decided by the decode mode, as for
+// the rest of a body.
+func TestPlanFieldFallback(t *testing.T) {
+	type deep struct{ A []any }
+	nested := func(n int) []byte {
+		b := append([]byte{0xa1, 0x61, 'A'}, bytes.Repeat([]byte{0x81}, n)...)
+		return append(b, 0x01)
+	}
+	text := func(s string) []byte { return appendText(nil, s) }
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	tests := []struct {
+		name string
+		in   []byte
+		into func() any
+	}{
+		{"duplicate map key", cat([]byte{0xa1}, text("labels"), []byte{0xa2}, text("k"), text("v"), text("k"), text("w")), func() any { return new(tagged) }},
+		{"int key for a string key", cat([]byte{0xa1}, text("labels"), []byte{0xa1, 0x01}, text("v")), func() any { return new(tagged) }},
+		{"map count past the body", cat([]byte{0xa1}, text("labels"), []byte{0xba, 0xff, 0xff, 0xff, 0xff}), func() any { return new(tagged) }},
+		{"undefined pointer", cat([]byte{0xa1}, text("ptr"), []byte{0xf7}), func() any { return new(tagged) }},
+		{"null pointer", cat([]byte{0xa1}, text("ptr"), []byte{0xf6}), func() any { return new(tagged) }},
+		{"skipped field named", cat([]byte{0xa1}, text("Skip"), text("x")), func() any { return new(tagged) }},
+		{"go name of a tagged field", cat([]byte{0xa1}, text("ID"), text("x")), func() any { return new(tagged) }},
+		{"nesting the field's mode takes", nested(10), func() any { return new(deep) }},
+		{"nesting only the whole mode takes", nested(20), func() any { return new(deep) }},
+		{"nesting past the limit", nested(40), func() any { return new(deep) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			viaMode, viaPlan := tc.into(), tc.into()
+			wantErr := decMode.Unmarshal(tc.in, viaMode)
+			gotErr := Unmarshal(tc.in, viaPlan)
+			if wantErr != nil {
+				require.Error(t, gotErr, "Unmarshal(%x)", tc.in)
+				assert.Equal(t, wantErr.Error(), gotErr.Error(), "Unmarshal(%x)", tc.in)
+				return
+			}
+			require.NoError(t, gotErr, "Unmarshal(%x)", tc.in)
+			assert.Equal(t, viaMode, viaPlan, "Unmarshal(%x)", tc.in)
+		})
+	}
+}
+
+// TestPlanCoverage: the types users' structs are made of have plans, and
+// a field of a type without one leaves the rest of its struct planned.
+func TestPlanCoverage(t *testing.T) {
+	for _, v := range []any{planned{}, tagged{}, recordArgs{}, map[string][]*record{}} {
+		assert.NotNil(t, planOf(reflect.TypeOf(v)), "plan of %T", v)
+	}
+	for _, v := range []any{embedding{}, [2]int{}, opaque{}, big.Int{}, new(any), struct {
+		A int `cbor:"1,keyasint"`
+	}{}} {
+		assert.Nil(t, planOf(reflect.TypeOf(v)), "plan of %T", v)
 	}
 }
 
@@ -280,4 +412,63 @@ func TestPlanStrings(t *testing.T) {
 		_ = Unmarshal(other, &r)
 	})
 	assert.LessOrEqual(t, n, 3.0, "one allocation for the value, one for the tags slice, one for the three strings")
+}
+
+// taggedArgs is a generated argument struct that carries a user's struct
+// with json tags, a map and a pointer.
+type taggedArgs struct {
+	_ struct{} `cbor:",toarray"`
+	T tagged
+}
+
+func sampleTagged() taggedArgs {
+	r := sampleRecord().R
+	return taggedArgs{T: tagged{ID: "order-004711", Note: "leave at the door", N: 3, Opts: []string{"express", "gift-wrapped"},
+		When: r.At, Ptr: &r, Labels: map[string]string{"region": "eu-west"}, Ratio: 0.25}}
+}
+
+// The Tagged benchmarks measure such a struct through the plans and, as
+// Mode, through the modes alone.
+func BenchmarkMarshalTagged(b *testing.B)       { benchMarshal(b, sampleTagged(), false) }
+func BenchmarkMarshalTaggedMode(b *testing.B)   { benchMarshal(b, sampleTagged(), true) }
+func BenchmarkUnmarshalTagged(b *testing.B)     { benchUnmarshal[taggedArgs](b, sampleTagged(), false) }
+func BenchmarkUnmarshalTaggedMode(b *testing.B) { benchUnmarshal[taggedArgs](b, sampleTagged(), true) }
+
+func benchMarshal[T any](b *testing.B, in T, mode bool) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if mode {
+			buf := bufPool.Get().(*bytes.Buffer)
+			buf.Reset()
+			if err := encMode.MarshalToBuffer(&in, buf); err != nil {
+				b.Fatal(err)
+			}
+			PutBuffer(buf)
+			continue
+		}
+		buf, err := MarshalBuffer(&in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		PutBuffer(buf)
+	}
+}
+
+func benchUnmarshal[T any](b *testing.B, in T, mode bool) {
+	data, err := Marshal(&in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var out T
+		if mode {
+			err = decMode.Unmarshal(data, &out)
+		} else {
+			err = Unmarshal(data, &out)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 }

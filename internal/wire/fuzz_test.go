@@ -2,10 +2,10 @@ package wire
 
 import (
 	"bytes"
-	"math"
 	"reflect"
-	"slices"
 	"testing"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/remoting-go/remoting"
 )
@@ -115,7 +115,7 @@ func FuzzUnmarshalPlan(f *testing.F) {
 		if (wantErr == nil) != (gotErr == nil) {
 			t.Fatalf("Unmarshal(%x): error %v, the mode's %v", in, gotErr, wantErr)
 		}
-		if wantErr == nil && !samePlanned(viaMode, viaPlan) {
+		if wantErr == nil && !samePlanned(t, viaMode, viaPlan) {
 			t.Fatalf("Unmarshal(%x) = %+v, the mode's %+v", in, viaPlan, viaMode)
 		}
 	})
@@ -223,20 +223,31 @@ func FuzzDecodeList(f *testing.F) {
 	})
 }
 
-// samePlanned reports whether a and b are deeply equal, their floats
-// compared bit for bit: reflect.DeepEqual finds a NaN unequal to itself.
-func samePlanned(a, b planned) bool {
-	bits := math.Float64bits
-	if bits(a.F) != bits(b.F) || bits(a.R.Score) != bits(b.R.Score) || len(a.Records) != len(b.Records) {
-		return false
+// samePlanned reports whether a and b encode alike, their maps sorted and
+// their floats bit for bit: reflect.DeepEqual finds a NaN unequal to
+// itself, and one may hide in any float of the struct.
+func samePlanned(t *testing.T, a, b planned) bool {
+	ea, errA := sameMode.Marshal(&a)
+	eb, errB := sameMode.Marshal(&b)
+	if errA != nil || errB != nil {
+		t.Fatalf("encode to compare: %v, %v", errA, errB)
 	}
-	a.F, b.F, a.R.Score, b.R.Score = 0, 0, 0, 0
-	a.Records, b.Records = slices.Clone(a.Records), slices.Clone(b.Records) // nil stays nil
-	for i := range a.Records {
-		if bits(a.Records[i].Score) != bits(b.Records[i].Score) {
-			return false
-		}
-		a.Records[i].Score, b.Records[i].Score = 0, 0
-	}
-	return reflect.DeepEqual(a, b)
+	return bytes.Equal(ea, eb)
 }
+
+// sameMode encodes for samePlanned.
+var sameMode = func() cbor.EncMode {
+	em, err := cbor.EncOptions{
+		Sort:          cbor.SortCoreDeterministic,
+		Time:          cbor.TimeRFC3339Nano,
+		TimeTag:       cbor.EncTagRequired,
+		NilContainers: cbor.NilContainerAsNull,
+		NaNConvert:    cbor.NaNConvertNone,
+		InfConvert:    cbor.InfConvertNone,
+		BigIntConvert: cbor.BigIntConvertNone,
+	}.EncMode()
+	if err != nil {
+		panic(err)
+	}
+	return em
+}()
