@@ -222,6 +222,10 @@ func newPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 	if t == timeType {
 		return &plan{enc: encodeTimeFast, dec: decodeTimeFast}
 	}
+	if t.Kind() == reflect.Pointer {
+		// The modes follow a pointer before they look for methods.
+		return ptrPlan(t, seen)
+	}
 	if special(t) {
 		return nil
 	}
@@ -267,8 +271,6 @@ func newPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		return slicePlan(t, seen)
 	case reflect.Struct:
 		return structPlan(t, seen)
-	case reflect.Pointer:
-		return ptrPlan(t, seen)
 	case reflect.Map:
 		return mapPlan(t, seen)
 	}

@@ -150,6 +150,8 @@ type tagged struct {
 	Opts   []string          `json:",omitempty"`
 	When   time.Time         `json:"when,omitempty"`
 	Ptr    *record           `json:"ptr,omitempty"`
+	PT     *time.Time        `json:"pt,omitempty"`
+	PO     *opaque           `json:"po,omitempty"`
 	Labels map[string]string `json:"labels,omitempty"`
 	Ratio  float64           `json:"ratio,omitempty,string"`
 	hidden int
@@ -183,7 +185,7 @@ func samplePlanned() []planned {
 			Records: []record{r, {}, {Tags: []string{}}}, R: r, Nested: [][]string{nil, {}, {"a"}},
 			F32: -1.5, P: &r, PNil: nil, M: map[string]int64{"a": -1}, MR: map[string]record{"r": r}, MI: map[int32]string{-7: "x"},
 			Tagged: tagged{ID: "t", Note: "n", N: 3, Skip: "not sent", Dash: "d", Opts: []string{"o"}, When: r.At,
-				Ptr: &record{}, Labels: map[string]string{"k": "v"}, Ratio: 0.5, hidden: 1},
+				Ptr: &record{}, PT: &r.At, PO: &opaque{5}, Labels: map[string]string{"k": "v"}, Ratio: 0.5, hidden: 1},
 			Any: map[string]any{"k": []any{uint64(1), "two"}}, Arr: [2]int{1, -2}, Op: opaque{1, 2, 3, 4},
 			Big: new(big.Int).Lsh(big.NewInt(1), 100), Emb: embedding{record: r, Extra: "e"}},
 		{I: 23, I64: 24, U: 255, U16: 256, S: string(make([]byte, 300)), Bytes: make([]byte, 70000),
@@ -274,10 +276,10 @@ func TestPlanFieldFallback(t *testing.T) {
 // TestPlanCoverage: the types users' structs are made of have plans, and
 // a field of a type without one leaves the rest of its struct planned.
 func TestPlanCoverage(t *testing.T) {
-	for _, v := range []any{planned{}, tagged{}, recordArgs{}, map[string][]*record{}} {
+	for _, v := range []any{planned{}, tagged{}, recordArgs{}, map[string][]*record{}, new(time.Time)} {
 		assert.NotNil(t, planOf(reflect.TypeOf(v)), "plan of %T", v)
 	}
-	for _, v := range []any{embedding{}, [2]int{}, opaque{}, big.Int{}, new(any), struct {
+	for _, v := range []any{embedding{}, [2]int{}, opaque{}, new(opaque), big.Int{}, new(big.Int), new(any), struct {
 		A int `cbor:"1,keyasint"`
 	}{}} {
 		assert.Nil(t, planOf(reflect.TypeOf(v)), "plan of %T", v)

@@ -66,13 +66,16 @@ func emptyFunc(t reflect.Type) func(p unsafe.Pointer) bool {
 	if t == timeType {
 		return func(unsafe.Pointer) bool { return false } // never omitted
 	}
+	if t.Kind() == reflect.Pointer {
+		return func(p unsafe.Pointer) bool { return *(*unsafe.Pointer)(p) == nil } // whatever it points to
+	}
 	if special(t) {
 		return nil
 	}
 	switch t.Kind() {
 	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Pointer:
-		n := t.Size() // all its bits zero: false, 0 or nil
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n := t.Size() // all its bits zero: false or 0
 		return func(p unsafe.Pointer) bool { return string(unsafe.Slice((*byte)(p), n)) == string(zeros[:n]) }
 	case reflect.Float32:
 		return func(p unsafe.Pointer) bool { return *(*float32)(p) == 0 } // -0 too
