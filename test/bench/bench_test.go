@@ -30,6 +30,8 @@ func BenchmarkStruct4K(b *testing.B) { benchmarkPayload(b, Blob) }
 
 func BenchmarkNested(b *testing.B) { benchmarkPayload(b, Nested) }
 
+func BenchmarkOrder(b *testing.B) { benchmarkPayload(b, Order) }
+
 func benchmarkPayload(b *testing.B, pl Payload) {
 	for _, row := range Rows() {
 		b.Run(strings.ReplaceAll(row.Name, "/", "-"), func(b *testing.B) {

@@ -30,6 +30,7 @@ const (
 	drpcRecordMethod = "/bench.Echo/EchoRecord"
 	drpcBlobMethod   = "/bench.Echo/EchoBlob"
 	drpcBatchMethod  = "/bench.Echo/EchoBatch"
+	drpcOrderMethod  = "/bench.Echo/EchoOrder"
 )
 
 // drpcCBOR is the CBOR encoding in drpc's terms.
@@ -42,7 +43,7 @@ func (drpcCBOR) Unmarshal(b []byte, m drpc.Message) error { return cborDec.Unmar
 // drpcEchoDesc is the drpc.Description protoc-gen-go-drpc would generate.
 type drpcEchoDesc struct{}
 
-func (drpcEchoDesc) NumMethods() int { return 4 }
+func (drpcEchoDesc) NumMethods() int { return 5 }
 
 func (drpcEchoDesc) Method(n int) (string, drpc.Encoding, drpc.Receiver, any, bool) {
 	recv := func(_ any, _ context.Context, in1, _ any) (drpc.Message, error) { return in1, nil }
@@ -55,6 +56,8 @@ func (drpcEchoDesc) Method(n int) (string, drpc.Encoding, drpc.Receiver, any, bo
 		return drpcBlobMethod, drpcCBOR{}, recv, drpcEchoOf[echosvc.Blob], true
 	case 3:
 		return drpcBatchMethod, drpcCBOR{}, recv, drpcEchoOf[echosvc.Batch], true
+	case 4:
+		return drpcOrderMethod, drpcCBOR{}, recv, drpcEchoOf[echosvc.Order], true
 	}
 	return "", nil, nil, nil, false
 }
@@ -115,6 +118,9 @@ func (DRPC) Start() (Client, func(), error) {
 		},
 		Batch: func(ctx context.Context, b echosvc.Batch) (echosvc.Batch, error) {
 			return drpcInvoke(ctx, conn, drpcBatchMethod, b)
+		},
+		Order: func(ctx context.Context, o echosvc.Order) (echosvc.Order, error) {
+			return drpcInvoke(ctx, conn, drpcOrderMethod, o)
 		},
 	}, stop, nil
 }

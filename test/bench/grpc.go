@@ -31,6 +31,7 @@ const (
 	grpcRecordMethod = "/bench.Echo/EchoRecord"
 	grpcBlobMethod   = "/bench.Echo/EchoBlob"
 	grpcBatchMethod  = "/bench.Echo/EchoBatch"
+	grpcOrderMethod  = "/bench.Echo/EchoOrder"
 )
 
 // grpcEchoDesc describes the service; a handler decodes the request into
@@ -43,6 +44,7 @@ var grpcEchoDesc = grpc.ServiceDesc{
 		grpcEchoOf[echosvc.Record]("EchoRecord"),
 		grpcEchoOf[echosvc.Blob]("EchoBlob"),
 		grpcEchoOf[echosvc.Batch]("EchoBatch"),
+		grpcEchoOf[echosvc.Order]("EchoOrder"),
 	},
 }
 
@@ -109,6 +111,9 @@ func (GRPC) Start() (Client, func(), error) {
 		},
 		Batch: func(ctx context.Context, b echosvc.Batch) (echosvc.Batch, error) {
 			return grpcInvoke(ctx, conn, grpcBatchMethod, b)
+		},
+		Order: func(ctx context.Context, o echosvc.Order) (echosvc.Order, error) {
+			return grpcInvoke(ctx, conn, grpcOrderMethod, o)
 		},
 	}, stop, nil
 }

@@ -41,6 +41,12 @@ func (NetRPCEcho) EchoBatch(b echosvc.Batch, reply *echosvc.Batch) error {
 	return nil
 }
 
+// EchoOrder returns its argument.
+func (NetRPCEcho) EchoOrder(o echosvc.Order, reply *echosvc.Order) error {
+	*reply = o
+	return nil
+}
+
 // netRPCCall calls method with arg on c and waits for the reply or for
 // ctx to end.
 func netRPCCall[T any](ctx context.Context, c *rpc.Client, method string, arg T) (T, error) {
@@ -107,6 +113,9 @@ func (NetRPC) Start() (Client, func(), error) {
 		},
 		Batch: func(ctx context.Context, b echosvc.Batch) (echosvc.Batch, error) {
 			return netRPCCall(ctx, c, "Echo.EchoBatch", b)
+		},
+		Order: func(ctx context.Context, o echosvc.Order) (echosvc.Order, error) {
+			return netRPCCall(ctx, c, "Echo.EchoOrder", o)
 		},
 	}, stop, nil
 }

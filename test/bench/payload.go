@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +28,9 @@ const (
 	ShapeBlob Shape = 3
 	// ShapeBatch is an echosvc.Batch of 20 Records.
 	ShapeBatch Shape = 4
+	// ShapeOrder is an echosvc.Order: json tags, a pointer, a map and
+	// three Lines.
+	ShapeOrder Shape = 5
 )
 
 // A Payload is what each call sends and gets back: a byte slice of Size
@@ -51,17 +55,18 @@ var (
 	Struct = Payload{Name: "struct", Size: encodedSize(newRecord(0)), Shape: ShapeRecord}
 	Blob   = Payload{Name: "struct-4k", Size: encodedSize(newBlob()), Shape: ShapeBlob}
 	Nested = Payload{Name: "nested", Size: encodedSize(newBatch()), Shape: ShapeBatch}
+	Order  = Payload{Name: "order", Size: encodedSize(newOrder()), Shape: ShapeOrder}
 )
 
 // StructPayloads are the struct payloads, in table order.
-var StructPayloads = []Payload{Struct, Blob, Nested}
+var StructPayloads = []Payload{Struct, Blob, Nested, Order}
 
-// ParsePayload reads a payload name: "struct", "struct-4k", "nested",
+// ParsePayload reads a payload name: "struct", "struct-4k", "nested", "order",
 // "small" (100 bytes), or a size in bytes with an optional k suffix for
 // KiB ("4k", "512").
 func ParsePayload(s string) (Payload, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
-	for _, pl := range []Payload{Small, Struct, Blob, Nested} {
+	for _, pl := range []Payload{Small, Struct, Blob, Nested, Order} {
 		if s == pl.Name {
 			return pl, nil
 		}
@@ -114,6 +119,25 @@ func newBatch() echosvc.Batch {
 	return b
 }
 
+// newOrder returns the Order every row sends: an address, three lines and
+// one label, and no shipping time or note, which are left out.
+func newOrder() echosvc.Order {
+	r := newRecord(0)
+	return echosvc.Order{
+		ID:       r.ID,
+		Customer: "customer-0815",
+		Placed:   r.At,
+		Address:  &echosvc.Address{Street: "Hauptstrasse 12", City: "Basel", Country: "CH"},
+		Lines: []echosvc.Line{
+			{SKU: "sku-1001", Qty: 2, Price: 19.5},
+			{SKU: "sku-2002", Qty: 1, Price: 5.25},
+			{SKU: "sku-3003", Qty: 12, Price: 0.75},
+		},
+		Labels: map[string]string{"channel": "web"},
+		Total:  53.25,
+	}
+}
+
 func encodedSize(v any) int {
 	b, err := cborEnc.Marshal(v)
 	if err != nil {
@@ -158,6 +182,16 @@ func (pl Payload) caller(c Client) (call, check func(context.Context) error) {
 				}
 				return err
 			}
+	case pl.Shape == ShapeOrder && codec:
+		v := newOrder()
+		return func(ctx context.Context) error { _, err := cs.Order(ctx, v); return err },
+			func(ctx context.Context) error {
+				got, err := cs.Order(ctx, v)
+				if err == nil && !sameOrder(got, v) {
+					err = fmt.Errorf("echo returned %+v, not %+v", got, v)
+				}
+				return err
+			}
 	}
 	p := pl.Bytes()
 	return func(ctx context.Context) error { _, err := c.Call(ctx, p); return err },
@@ -172,6 +206,12 @@ func (pl Payload) caller(c Client) (call, check func(context.Context) error) {
 
 func sameRecord(a, b echosvc.Record) bool {
 	return a.ID == b.ID && a.Count == b.Count && a.Score == b.Score && sameTime(a.At, b.At) && slices.Equal(a.Tags, b.Tags)
+}
+
+func sameOrder(a, b echosvc.Order) bool {
+	at, bt := a.Placed, b.Placed
+	a.Placed, b.Placed = time.Time{}, time.Time{}
+	return sameTime(at, bt) && reflect.DeepEqual(a, b)
 }
 
 // sameTime reports whether a and b are the same instant, to the

@@ -36,6 +36,7 @@ type Calls struct {
 	Record func(ctx context.Context, r echosvc.Record) (echosvc.Record, error)
 	Blob   func(ctx context.Context, b echosvc.Blob) (echosvc.Blob, error)
 	Batch  func(ctx context.Context, b echosvc.Batch) (echosvc.Batch, error)
+	Order  func(ctx context.Context, o echosvc.Order) (echosvc.Order, error)
 }
 
 // Call calls c.Bytes(ctx, p).

@@ -36,6 +36,10 @@ func (structsImpl) EchoBatch(_ context.Context, b echosvc.Batch) (echosvc.Batch,
 	return b, nil
 }
 
+func (structsImpl) EchoOrder(_ context.Context, o echosvc.Order) (echosvc.Order, error) {
+	return o, nil
+}
+
 // Start implements Peer.
 func (r Remoting) Start() (Client, func(), error) {
 	srv := invoker.NewServer(r.Server)
@@ -80,5 +84,5 @@ func (r Remoting) Start() (Client, func(), error) {
 		c.Close()
 		stopServer()
 	}
-	return Calls{Bytes: p.Echo, Record: sp.EchoRecord, Blob: sp.EchoBlob, Batch: sp.EchoBatch}, stop, nil
+	return Calls{Bytes: p.Echo, Record: sp.EchoRecord, Blob: sp.EchoBlob, Batch: sp.EchoBatch, Order: sp.EchoOrder}, stop, nil
 }

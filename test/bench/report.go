@@ -135,6 +135,8 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(b, "\n### %s: a Blob (id, time, 4 KiB of bytes), %d B of CBOR each way\n\n", pl.Name, pl.Size)
 		case ShapeBatch:
 			fmt.Fprintf(b, "\n### %s: a Batch of %d Records, %d B of CBOR each way\n\n", pl.Name, batchLen, pl.Size)
+		case ShapeOrder:
+			fmt.Fprintf(b, "\n### %s: an Order (json tags, omitted empty fields, a pointer, a map, three Lines), %d B of CBOR each way\n\n", pl.Name, pl.Size)
 		default:
 			fmt.Fprintf(b, "\n### %s: %d B each way\n\n", pl.Name, pl.Size)
 		}

@@ -87,6 +87,7 @@ func TestParsePayload(t *testing.T) {
 		{in: "512", want: Payload{Name: "512", Size: 512, Shape: ShapeBytes}},
 		{in: "struct", want: Struct},
 		{in: "nested", want: Nested},
+		{in: "order", want: Order},
 		{in: "big", wantErr: true},
 		{in: "0", wantErr: true},
 	}

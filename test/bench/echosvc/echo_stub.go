@@ -500,6 +500,17 @@ func (p *StructsProxy) EchoBlob(ctx context.Context, b Blob) (Blob, error) {
 	return res.R0, nil
 }
 
+// EchoOrder calls Structs.EchoOrder on the remote object.
+func (p *StructsProxy) EchoOrder(ctx context.Context, o Order) (Order, error) {
+	args := structsEchoOrderArgs{O: o}
+	var res structsEchoOrderResults
+	if err := p.c.Invoke(ctx, &remoting.Invocation{Target: p.ref, Method: "Structs.EchoOrder", Args: &args, Reply: &res}); err != nil {
+		var zero structsEchoOrderResults
+		return zero.R0, err
+	}
+	return res.R0, nil
+}
+
 // EchoRecord calls Structs.EchoRecord on the remote object.
 func (p *StructsProxy) EchoRecord(ctx context.Context, r Record) (Record, error) {
 	args := structsEchoRecordArgs{R: r}
@@ -532,6 +543,12 @@ func (v StructsOneway) EchoBlob(ctx context.Context, b Blob) error {
 	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Structs.EchoBlob", Args: &args, Mode: remoting.ModeOneway})
 }
 
+// EchoOrder sends Structs.EchoOrder without waiting for the server.
+func (v StructsOneway) EchoOrder(ctx context.Context, o Order) error {
+	args := structsEchoOrderArgs{O: o}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Structs.EchoOrder", Args: &args, Mode: remoting.ModeOneway})
+}
+
 // EchoRecord sends Structs.EchoRecord without waiting for the server.
 func (v StructsOneway) EchoRecord(ctx context.Context, r Record) error {
 	args := structsEchoRecordArgs{R: r}
@@ -557,6 +574,12 @@ func (v StructsSyncWithServer) EchoBatch(ctx context.Context, b Batch) error {
 func (v StructsSyncWithServer) EchoBlob(ctx context.Context, b Blob) error {
 	args := structsEchoBlobArgs{B: b}
 	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Structs.EchoBlob", Args: &args, Mode: remoting.ModeSyncWithServer})
+}
+
+// EchoOrder sends Structs.EchoOrder and waits until the server has accepted it.
+func (v StructsSyncWithServer) EchoOrder(ctx context.Context, o Order) error {
+	args := structsEchoOrderArgs{O: o}
+	return v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Structs.EchoOrder", Args: &args, Mode: remoting.ModeSyncWithServer})
 }
 
 // EchoRecord sends Structs.EchoRecord and waits until the server has accepted it.
@@ -618,6 +641,31 @@ type StructsEchoBlobFuture struct {
 func (f *StructsEchoBlobFuture) Result(ctx context.Context) (Blob, error) {
 	if err := f.Wait(ctx); err != nil {
 		var zero structsEchoBlobResults
+		return zero.R0, err
+	}
+	return f.res.R0, nil
+}
+
+// EchoOrder starts Structs.EchoOrder and returns its Poll Object at once.
+func (v StructsAsync) EchoOrder(ctx context.Context, o Order) *StructsEchoOrderFuture {
+	f := &StructsEchoOrderFuture{Future: codegen.NewFuture()}
+	args := structsEchoOrderArgs{O: o}
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Structs.EchoOrder", Args: &args, Reply: &f.res, Mode: remoting.ModeAsync, Done: f.Complete}) // the outcome goes to Done
+	return f
+}
+
+// StructsEchoOrderFuture is the Poll Object of a call of Structs.EchoOrder: Ready reports without blocking whether the call is complete,
+// Done is closed when it is, and Result returns its outcome.
+type StructsEchoOrderFuture struct {
+	*codegen.Future
+	res structsEchoOrderResults
+}
+
+// Result waits until the call is complete or ctx ends and returns its outcome; if ctx ends first, the error
+// has code DeadlineExceeded or Canceled and the call goes on.
+func (f *StructsEchoOrderFuture) Result(ctx context.Context) (Order, error) {
+	if err := f.Wait(ctx); err != nil {
+		var zero structsEchoOrderResults
 		return zero.R0, err
 	}
 	return f.res.R0, nil
@@ -686,6 +734,20 @@ func (v StructsCallback) EchoBlob(ctx context.Context, b Blob, done func(Blob, e
 	}})
 }
 
+// EchoOrder starts Structs.EchoOrder and returns; done runs exactly once with the outcome.
+func (v StructsCallback) EchoOrder(ctx context.Context, o Order, done func(Order, error)) {
+	args := structsEchoOrderArgs{O: o}
+	var res structsEchoOrderResults
+	_ = v.p.c.Invoke(ctx, &remoting.Invocation{Target: v.p.ref, Method: "Structs.EchoOrder", Args: &args, Reply: &res, Mode: remoting.ModeAsync, Done: func(err error) {
+		if err != nil {
+			var zero structsEchoOrderResults
+			done(zero.R0, err)
+			return
+		}
+		done(res.R0, nil)
+	}})
+}
+
 // EchoRecord starts Structs.EchoRecord and returns; done runs exactly once with the outcome.
 func (v StructsCallback) EchoRecord(ctx context.Context, r Record, done func(Record, error)) {
 	args := structsEchoRecordArgs{R: r}
@@ -710,6 +772,7 @@ var invokerOfStructs = &codegen.Invoker{
 	Methods: map[string]codegen.Method{
 		"Structs.EchoBatch":  structsEchoBatchInvoke,
 		"Structs.EchoBlob":   structsEchoBlobInvoke,
+		"Structs.EchoOrder":  structsEchoOrderInvoke,
 		"Structs.EchoRecord": structsEchoRecordInvoke,
 	},
 	Implements:  func(impl any) bool { _, ok := impl.(Structs); return ok },
@@ -738,6 +801,18 @@ func structsEchoBlobInvoke(ctx context.Context, impl any, args codegen.Args) (an
 		return nil, err
 	}
 	return &structsEchoBlobResults{R0: r0}, nil
+}
+
+func structsEchoOrderInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
+	var a structsEchoOrderArgs
+	if err := args.Decode(&a); err != nil {
+		return nil, err
+	}
+	r0, err := impl.(Structs).EchoOrder(ctx, a.O)
+	if err != nil {
+		return nil, err
+	}
+	return &structsEchoOrderResults{R0: r0}, nil
 }
 
 func structsEchoRecordInvoke(ctx context.Context, impl any, args codegen.Args) (any, error) {
@@ -774,6 +849,13 @@ var descriptionOfStructs = &codegen.Description{
 			Results: []codegen.ValueDesc{{Name: "r0", Type: 8}},
 		},
 		{
+			Name:    "EchoOrder",
+			Wire:    "Structs.EchoOrder",
+			Doc:     "EchoOrder returns o.",
+			Params:  []codegen.ValueDesc{{Name: "o", Type: 10}},
+			Results: []codegen.ValueDesc{{Name: "r0", Type: 10}},
+		},
+		{
 			Name:    "EchoRecord",
 			Wire:    "Structs.EchoRecord",
 			Doc:     "EchoRecord returns r.",
@@ -804,6 +886,33 @@ var descriptionOfStructs = &codegen.Description{
 			{Name: "Data", Key: "Data", Type: 9},
 		}},
 		9: {Kind: codegen.TypeBytes, Name: "[]byte"},
+		10: {Kind: codegen.TypeStruct, Name: "echosvc.Order", Fields: []codegen.FieldDesc{
+			{Name: "ID", Key: "id", Type: 3},
+			{Name: "Customer", Key: "customer", Type: 3},
+			{Name: "Placed", Key: "placed", Type: 6},
+			{Name: "Shipped", Key: "shipped", OmitEmpty: true, Type: 11},
+			{Name: "Address", Key: "address", OmitEmpty: true, Type: 12},
+			{Name: "Lines", Key: "lines", Type: 14},
+			{Name: "Labels", Key: "labels", OmitEmpty: true, Type: 18},
+			{Name: "Note", Key: "note", OmitEmpty: true, Type: 3},
+			{Name: "Total", Key: "total", Type: 5},
+		}},
+		11: {Kind: codegen.TypePointer, Name: "*time.Time", Elem: 6},
+		12: {Kind: codegen.TypePointer, Name: "*echosvc.Address", Elem: 13},
+		13: {Kind: codegen.TypeStruct, Name: "echosvc.Address", Fields: []codegen.FieldDesc{
+			{Name: "Street", Key: "street", Type: 3},
+			{Name: "City", Key: "city", Type: 3},
+			{Name: "Country", Key: "country", Type: 3},
+		}},
+		14: {Kind: codegen.TypeSlice, Name: "[]echosvc.Line", Elem: 15},
+		15: {Kind: codegen.TypeStruct, Name: "echosvc.Line", Fields: []codegen.FieldDesc{
+			{Name: "SKU", Key: "sku", Type: 3},
+			{Name: "Qty", Key: "qty", Type: 16},
+			{Name: "Price", Key: "price", Type: 17},
+		}},
+		16: {Kind: codegen.TypeInt, Name: "int32", Bits: 32},
+		17: {Kind: codegen.TypeFloat, Name: "float32", Bits: 32},
+		18: {Kind: codegen.TypeMap, Name: "map[string]string", Key: 3, Elem: 3},
 	},
 }
 
@@ -831,6 +940,18 @@ type structsEchoBlobArgs struct {
 type structsEchoBlobResults struct {
 	_  struct{} `cbor:",toarray"`
 	R0 Blob
+}
+
+// structsEchoOrderArgs are the arguments of Structs.EchoOrder on the wire.
+type structsEchoOrderArgs struct {
+	_ struct{} `cbor:",toarray"`
+	O Order
+}
+
+// structsEchoOrderResults are the results of Structs.EchoOrder on the wire.
+type structsEchoOrderResults struct {
+	_  struct{} `cbor:",toarray"`
+	R0 Order
 }
 
 // structsEchoRecordArgs are the arguments of Structs.EchoRecord on the wire.

@@ -35,6 +35,8 @@ type Structs interface {
 	EchoBlob(ctx context.Context, b Blob) (Blob, error)
 	// EchoBatch returns b.
 	EchoBatch(ctx context.Context, b Batch) (Batch, error)
+	// EchoOrder returns o.
+	EchoOrder(ctx context.Context, o Order) (Order, error)
 }
 
 // Record is the small struct payload: what a typical message of a user
@@ -57,4 +59,33 @@ type Blob struct {
 // Batch is a nested payload: a slice of Records.
 type Batch struct {
 	Records []Record
+}
+
+// Order is a struct as an application shares it with its JSON API: json
+// tags, optional parts left out when empty, a pointer, a map of labels and
+// a slice of small structs.
+type Order struct {
+	ID       string            `json:"id"`
+	Customer string            `json:"customer"`
+	Placed   time.Time         `json:"placed"`
+	Shipped  *time.Time        `json:"shipped,omitempty"`
+	Address  *Address          `json:"address,omitempty"`
+	Lines    []Line            `json:"lines"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Note     string            `json:"note,omitempty"`
+	Total    float64           `json:"total"`
+}
+
+// Address is where an Order goes.
+type Address struct {
+	Street  string `json:"street"`
+	City    string `json:"city"`
+	Country string `json:"country"`
+}
+
+// Line is one item of an Order.
+type Line struct {
+	SKU   string  `json:"sku"`
+	Qty   int32   `json:"qty"`
+	Price float32 `json:"price"`
 }
