@@ -152,13 +152,14 @@ func PutBuffer(buf *bytes.Buffer) {
 // slices, pointers (to anything but a pointer), maps with string or
 // integer keys, and structs, whose fields are named and omitted as the
 // modes name and omit them: by the cbor tag, else the json tag, with "-"
-// and omitempty followed and unexported fields left out. Interfaces,
-// arrays, math/big and cbor types, types with methods that the encode or
-// decode mode would call (cbor.Marshaler, encoding.BinaryMarshaler and
-// their Unmarshalers), and structs with embedded fields or the tag
-// options keyasint, omitzero and toarray on a field have no plan: a struct
-// field of such a type is encoded and decoded by the modes on its own
-// (see modePlan), and the rest of the struct keeps its plan.
+// and omitempty followed, unexported fields left out and the fields of
+// embedded structs promoted. Interfaces, arrays, math/big and cbor types,
+// types with methods that the encode or decode mode would call
+// (cbor.Marshaler, encoding.BinaryMarshaler and their Unmarshalers), and
+// structs that embed a pointer, have fields of one name at two depths or
+// use the tag options keyasint, omitzero or toarray on a field have no
+// plan: a struct field of such a type is encoded and decoded by the modes
+// on its own (see modePlan), and the rest of the struct keeps its plan.
 type plan struct {
 	enc func(dst []byte, p unsafe.Pointer) ([]byte, bool)
 	dec func(d *decoder, p unsafe.Pointer) bool
@@ -445,64 +446,32 @@ type field struct {
 	name   string // as the modes name it: the cbor or json tag's name, or the Go name
 	key    []byte // name as an encoded text string
 	offset uintptr
-	index  int                         // in the struct's fields
+	typ    reflect.Type
 	empty  func(p unsafe.Pointer) bool // for an omitempty field: whether the value is omitted; else nil
 	plan   *plan
 }
 
 func structPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
-	toArray, omits := false, false
-	var fields []field
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		if sf.Name == "_" {
-			if i == 0 && sf.Type == reflect.TypeFor[struct{}]() && sf.Tag == `cbor:",toarray"` {
-				toArray = true
-				continue
-			}
-			return nil
-		}
-		if sf.Anonymous {
-			return nil // embedded fields are promoted by rules the plans leave to the modes
-		}
-		if !sf.IsExported() {
-			continue // the modes skip it as well
-		}
-		name, omitEmpty, ok := fieldTag(sf)
-		if !ok {
-			return nil
-		}
-		if name == "" {
-			continue // tagged "-"
-		}
-		f := field{name: name, key: appendText(nil, name), offset: sf.Offset, index: i}
-		if omitEmpty {
-			if toArray {
-				return nil
-			}
-			if f.empty = emptyFunc(sf.Type); f.empty == nil {
-				return nil
-			}
-			omits = true
-		}
-		for _, g := range fields {
-			if g.name == name {
-				return nil // the modes drop or pick one of fields of the same name
-			}
-		}
-		fields = append(fields, f)
+	toArray := false
+	if t.NumField() > 0 {
+		sf := t.Field(0)
+		toArray = sf.Name == "_" && sf.Type == reflect.TypeFor[struct{}]() && sf.Tag == `cbor:",toarray"`
 	}
-	if !toArray && len(fields) > 64 {
-		return nil // the decoder tracks a map's fields in one word
+	fields, ok := structFields(t, 0, toArray, nil)
+	if !ok || !toArray && len(fields) > 64 {
+		return nil // a map's fields are tracked in one word by the decoder
+	}
+	omits := false
+	for _, f := range fields {
+		omits = omits || f.empty != nil
 	}
 	p := &plan{}
 	seen[t] = p
 	// A field of a type without a plan of its own is left to the modes,
 	// and only that field: the rest of the struct keeps the fast path.
 	for i := range fields {
-		ft := t.Field(fields[i].index).Type
-		if fields[i].plan = newPlan(ft, seen); fields[i].plan == nil {
-			fields[i].plan = modePlan(ft)
+		if fields[i].plan = newPlan(fields[i].typ, seen); fields[i].plan == nil {
+			fields[i].plan = modePlan(fields[i].typ)
 		}
 	}
 	var head byte = 0xa0
@@ -583,6 +552,69 @@ func structPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 // findField returns the index of the field named key exactly, or -1. The
 // k-th key of a map is tried against the k-th field first: an encoder of
 // this package writes them in that order.
+// structFields appends the fields of struct t, at offset base in the
+// value, to fields in the order and with the names the modes encode them:
+// the fields of an embedded struct (not a pointer to one, and with no
+// name in its tag) in its place, as if they were t's. ok is false for a
+// struct the plans leave to the modes: a field named "_" other than the
+// toarray marker, a tag option they do not follow, omitempty on a type
+// whose emptiness they leave to the modes or in a toarray struct, two
+// fields of one name (the modes drop both or pick one by rules of their
+// own), an embedded pointer or special type, or embedding in a toarray
+// struct.
+func structFields(t reflect.Type, base uintptr, toArray bool, fields []field) (_ []field, ok bool) {
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if sf.Name == "_" {
+			if i == 0 && base == 0 && toArray {
+				continue
+			}
+			return nil, false
+		}
+		name, omitEmpty, ok := fieldTag(sf)
+		if !ok {
+			return nil, false
+		}
+		if sf.Anonymous && name != "" && !tagNamed(sf) {
+			// Embedded, and not named by its tag: a struct's fields
+			// are promoted, and another type is a field named after
+			// its type.
+			et := sf.Type
+			if et.Kind() == reflect.Struct {
+				if toArray || special(et) {
+					return nil, false
+				}
+				if fields, ok = structFields(et, base+sf.Offset, false, fields); !ok {
+					return nil, false
+				}
+				continue
+			}
+			if et.Kind() == reflect.Pointer {
+				return nil, false // skipped when nil, made when decoded: left to the modes
+			}
+		}
+		if !sf.IsExported() || name == "" {
+			continue // unexported or tagged "-": the modes skip it as well
+		}
+		f := field{name: name, key: appendText(nil, name), offset: base + sf.Offset, typ: sf.Type}
+		if omitEmpty {
+			if toArray {
+				return nil, false
+			}
+			if f.empty = emptyFunc(sf.Type); f.empty == nil {
+				return nil, false
+			}
+		}
+		for _, g := range fields {
+			if g.name == name {
+				return nil, false
+			}
+		}
+		fields = append(fields, f)
+	}
+	return fields, true
+}
+
 func findField(fields []field, key []byte, k int) int {
 	if k < len(fields) && fields[k].name == string(key) {
 		return k

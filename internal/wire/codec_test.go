@@ -170,11 +170,23 @@ func (o *opaque) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// embedding embeds a struct, whose fields the modes promote.
+// embedding embeds structs, whose fields the modes promote unless the
+// tag names the embedded field, and a type that is not a struct.
 type embedding struct {
 	record
 	Extra string
+	inner `json:",omitempty"`
+	Named inner `json:"named"`
+	Level
 }
+
+type inner struct {
+	Deep  int64
+	Later string `json:"later,omitempty"`
+}
+
+// Level is embedded as a field named Level.
+type Level int
 
 func samplePlanned() []planned {
 	r := sampleRecord().R
@@ -187,7 +199,8 @@ func samplePlanned() []planned {
 			Tagged: tagged{ID: "t", Note: "n", N: 3, Skip: "not sent", Dash: "d", Opts: []string{"o"}, When: r.At,
 				Ptr: &record{}, PT: &r.At, PO: &opaque{5}, Labels: map[string]string{"k": "v"}, Ratio: 0.5, hidden: 1},
 			Any: map[string]any{"k": []any{uint64(1), "two"}}, Arr: [2]int{1, -2}, Op: opaque{1, 2, 3, 4},
-			Big: new(big.Int).Lsh(big.NewInt(1), 100), Emb: embedding{record: r, Extra: "e"}},
+			Big: new(big.Int).Lsh(big.NewInt(1), 100),
+			Emb: embedding{record: r, Extra: "e", inner: inner{Deep: 7, Later: "l"}, Named: inner{Deep: -1}, Level: 3}},
 		{I: 23, I64: 24, U: 255, U16: 256, S: string(make([]byte, 300)), Bytes: make([]byte, 70000),
 			T: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Records: []record{},
 			M: map[string]int64{}, MR: map[string]record{}, Tagged: tagged{Opts: []string{}, Labels: map[string]string{}, hidden: 2},
@@ -276,11 +289,14 @@ func TestPlanFieldFallback(t *testing.T) {
 // TestPlanCoverage: the types users' structs are made of have plans, and
 // a field of a type without one leaves the rest of its struct planned.
 func TestPlanCoverage(t *testing.T) {
-	for _, v := range []any{planned{}, tagged{}, recordArgs{}, map[string][]*record{}, new(time.Time)} {
+	for _, v := range []any{planned{}, tagged{}, recordArgs{}, map[string][]*record{}, new(time.Time), embedding{}} {
 		assert.NotNil(t, planOf(reflect.TypeOf(v)), "plan of %T", v)
 	}
-	for _, v := range []any{embedding{}, [2]int{}, opaque{}, new(opaque), big.Int{}, new(big.Int), new(any), struct {
+	for _, v := range []any{[2]int{}, opaque{}, new(opaque), big.Int{}, new(big.Int), new(any), struct {
 		A int `cbor:"1,keyasint"`
+	}{}, struct{ *record }{}, struct {
+		record
+		ID int // the modes pick the outer ID
 	}{}} {
 		assert.Nil(t, planOf(reflect.TypeOf(v)), "plan of %T", v)
 	}

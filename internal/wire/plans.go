@@ -59,6 +59,16 @@ func fieldTag(sf reflect.StructField) (name string, omitEmpty, ok bool) {
 	return name, omitEmpty, utf8.ValidString(name)
 }
 
+// tagNamed reports whether the field's tag gives it a name.
+func tagNamed(sf reflect.StructField) bool {
+	tag := sf.Tag.Get("cbor")
+	if tag == "" {
+		tag = sf.Tag.Get("json")
+	}
+	name, _, _ := strings.Cut(tag, ",")
+	return name != ""
+}
+
 // emptyFunc returns whether a value of t counts as empty for omitempty, as
 // the encode mode counts it, or nil for the types whose emptiness the
 // plans leave to the mode (structs, arrays, special types).
