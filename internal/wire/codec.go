@@ -571,11 +571,11 @@ func structFields(t reflect.Type, base uintptr, toArray bool, fields []field) (_
 			}
 			return nil, false
 		}
-		name, omitEmpty, ok := fieldTag(sf)
+		name, named, omitEmpty, ok := fieldTag(sf)
 		if !ok {
 			return nil, false
 		}
-		if sf.Anonymous && name != "" && !tagNamed(sf) {
+		if sf.Anonymous && name != "" && !named {
 			// Embedded, and not named by its tag: a struct's fields
 			// are promoted, and another type is a field named after
 			// its type.

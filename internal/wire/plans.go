@@ -29,18 +29,19 @@ func special(t reflect.Type) bool {
 }
 
 // fieldTag reads a struct field's tag as the modes do: the cbor tag, or
-// else the json tag, names the field, "-" leaves it out (name ""), and the
+// else the json tag, names the field (named reports whether it does; the
+// name is the Go name if not), "-" leaves it out (name ""), and the
 // omitempty option omits an empty value. ok is false for the options the
 // plans leave to the modes (keyasint, omitzero, toarray) and for a name
 // that is not valid UTF-8; other options, such as json's string, the modes
 // ignore, and so do the plans.
-func fieldTag(sf reflect.StructField) (name string, omitEmpty, ok bool) {
+func fieldTag(sf reflect.StructField) (name string, named, omitEmpty, ok bool) {
 	tag := sf.Tag.Get("cbor")
 	if tag == "" {
 		tag = sf.Tag.Get("json")
 	}
 	if tag == "-" {
-		return "", false, true
+		return "", false, false, true
 	}
 	name, opts, _ := strings.Cut(tag, ",")
 	for opts != "" {
@@ -50,23 +51,13 @@ func fieldTag(sf reflect.StructField) (name string, omitEmpty, ok bool) {
 		case "omitempty":
 			omitEmpty = true
 		case "keyasint", "omitzero", "toarray":
-			return "", false, false
+			return "", false, false, false
 		}
 	}
-	if name == "" {
+	if named = name != ""; !named {
 		name = sf.Name
 	}
-	return name, omitEmpty, utf8.ValidString(name)
-}
-
-// tagNamed reports whether the field's tag gives it a name.
-func tagNamed(sf reflect.StructField) bool {
-	tag := sf.Tag.Get("cbor")
-	if tag == "" {
-		tag = sf.Tag.Get("json")
-	}
-	name, _, _ := strings.Cut(tag, ",")
-	return name != ""
+	return name, named, omitEmpty, utf8.ValidString(name)
 }
 
 // emptyFunc returns whether a value of t counts as empty for omitempty, as
@@ -123,7 +114,7 @@ func newModeDecMode() cbor.DecMode {
 
 // modePlan is the plan of a struct field whose type has no plan (an
 // interface, an array, a map of other keys, a type with its own
-// marshaling methods, a struct with embedded fields): the field alone is
+// marshaling methods, a struct that embeds a pointer): the field alone is
 // encoded and decoded by the modes, which make of it the same bytes and
 // the same value as they do within the whole struct.
 func modePlan(t reflect.Type) *plan {
