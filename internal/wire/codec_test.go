@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/big"
@@ -283,6 +284,33 @@ func TestPlanFieldFallback(t *testing.T) {
 			require.NoError(t, gotErr, "Unmarshal(%x)", tc.in)
 			assert.Equal(t, viaMode, viaPlan, "Unmarshal(%x)", tc.in)
 		})
+	}
+}
+
+// TestPlanNaN: NaNs decode to the bits the decode mode gives them, which
+// makes a signaling NaN of single precision quiet.
+func TestPlanNaN(t *testing.T) {
+	type f32 struct {
+		_ struct{} `cbor:",toarray"`
+		F float32
+	}
+	type f64 struct {
+		_ struct{} `cbor:",toarray"`
+		F float64
+	}
+	for _, bits := range []uint32{0x7f800001, 0x7fc00001, 0xffc00000} {
+		in := binary.BigEndian.AppendUint32([]byte{0x81, 0xfa}, bits)
+		var viaMode, viaPlan f32
+		require.NoError(t, decMode.Unmarshal(in, &viaMode), "decMode.Unmarshal(%x)", in)
+		require.NoError(t, Unmarshal(in, &viaPlan), "Unmarshal(%x)", in)
+		assert.Equal(t, math.Float32bits(viaMode.F), math.Float32bits(viaPlan.F), "Unmarshal(%x)", in)
+	}
+	for _, bits := range []uint64{0x7ff0000000000001, 0x7ff8000000000001} {
+		in := binary.BigEndian.AppendUint64([]byte{0x81, 0xfb}, bits)
+		var viaMode, viaPlan f64
+		require.NoError(t, decMode.Unmarshal(in, &viaMode), "decMode.Unmarshal(%x)", in)
+		require.NoError(t, Unmarshal(in, &viaPlan), "Unmarshal(%x)", in)
+		assert.Equal(t, math.Float64bits(viaMode.F), math.Float64bits(viaPlan.F), "Unmarshal(%x)", in)
 	}
 }
 

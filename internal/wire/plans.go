@@ -297,8 +297,9 @@ func decodeStringMapFast(d *decoder, p unsafe.Pointer) bool {
 }
 
 // float32 values are encoded in single precision, as the encode mode
-// encodes them; NaN and the infinities it converts are left to it, and the
-// decoder takes single precision alone.
+// encodes them; NaN and the infinities it converts are left to it. The
+// decoder takes single precision alone, and leaves NaN to the decode mode,
+// which makes a signaling NaN quiet.
 func encodeFloat32Fast(dst []byte, p unsafe.Pointer) ([]byte, bool) {
 	f := *(*float32)(p)
 	if f != f || math.IsInf(float64(f), 0) {
@@ -311,7 +312,11 @@ func decodeFloat32Fast(d *decoder, p unsafe.Pointer) bool {
 	if d.peek() != 0xfa || len(d.data)-d.off < 5 {
 		return false
 	}
-	*(*float32)(p) = math.Float32frombits(binary.BigEndian.Uint32(d.data[d.off+1:]))
+	f := math.Float32frombits(binary.BigEndian.Uint32(d.data[d.off+1:]))
+	if f != f {
+		return false
+	}
+	*(*float32)(p) = f
 	d.off += 5
 	return true
 }
