@@ -399,8 +399,7 @@ func slicePlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		return dst, true
 	}
 	p.dec = func(d *decoder, ptr unsafe.Pointer) bool {
-		if d.peek() == 0xf6 {
-			d.off++
+		if d.null() {
 			return true // nil
 		}
 		major, n, ok := d.head()
@@ -520,8 +519,7 @@ func structPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		return p
 	}
 	p.dec = func(d *decoder, ptr unsafe.Pointer) bool {
-		if d.peek() == 0xf6 {
-			d.off++
+		if d.null() {
 			return true // null leaves the struct as it is
 		}
 		major, n, ok := d.head()
@@ -705,8 +703,7 @@ func encodeBytesFast(dst []byte, p unsafe.Pointer) ([]byte, bool) {
 }
 
 func decodeBytesFast(d *decoder, p unsafe.Pointer) bool {
-	if d.peek() == 0xf6 {
-		d.off++
+	if d.null() {
 		return true
 	}
 	major, n, ok := d.head()
@@ -799,6 +796,15 @@ func (d *decoder) peek() byte {
 		return d.data[d.off]
 	}
 	return 0xff // a break: never accepted
+}
+
+// null reads a null, if one comes next, and reports whether it did.
+func (d *decoder) null() bool {
+	if d.peek() == 0xf6 {
+		d.off++
+		return true
+	}
+	return false
 }
 
 // enter counts one more level of nesting, and reports false near the

@@ -272,18 +272,7 @@ func TestPlanFieldFallback(t *testing.T) {
 		{"nesting past the limit", nested(40), func() any { return new(deep) }},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			viaMode, viaPlan := tc.into(), tc.into()
-			wantErr := decMode.Unmarshal(tc.in, viaMode)
-			gotErr := Unmarshal(tc.in, viaPlan)
-			if wantErr != nil {
-				require.Error(t, gotErr, "Unmarshal(%x)", tc.in)
-				assert.Equal(t, wantErr.Error(), gotErr.Error(), "Unmarshal(%x)", tc.in)
-				return
-			}
-			require.NoError(t, gotErr, "Unmarshal(%x)", tc.in)
-			assert.Equal(t, viaMode, viaPlan, "Unmarshal(%x)", tc.in)
-		})
+		t.Run(tc.name, func(t *testing.T) { assertSameDecode(t, tc.in, tc.into(), tc.into()) })
 	}
 }
 
@@ -363,18 +352,7 @@ func TestPlanFallback(t *testing.T) {
 	// A map with the same key twice, which no encoder of this package makes.
 	tests[2].in = []byte{0x81, 0xa2, 0x62, 'I', 'D', 0x61, 'a', 0x62, 'I', 'D', 0x61, 'b'}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var viaMode, viaPlan recordArgs
-			wantErr := decMode.Unmarshal(tc.in, &viaMode)
-			gotErr := Unmarshal(tc.in, &viaPlan)
-			if wantErr != nil {
-				require.Error(t, gotErr, "Unmarshal(%x)", tc.in)
-				assert.Equal(t, wantErr.Error(), gotErr.Error(), "Unmarshal(%x)", tc.in)
-				return
-			}
-			require.NoError(t, gotErr, "Unmarshal(%x)", tc.in)
-			assert.Equal(t, viaMode, viaPlan, "Unmarshal(%x)", tc.in)
-		})
+		t.Run(tc.name, func(t *testing.T) { assertSameDecode(t, tc.in, new(recordArgs), new(recordArgs)) })
 	}
 
 	t.Run("not a zero value", func(t *testing.T) {
@@ -394,6 +372,22 @@ func TestPlanFallback(t *testing.T) {
 	_, wantErr := encMode.Marshal(&far)
 	_, gotErr := Marshal(&far)
 	assert.Equal(t, wantErr, gotErr, "Marshal(year 10000)")
+}
+
+// assertSameDecode decodes in into viaMode with the decode mode and into
+// viaPlan with Unmarshal: both must fail with the same error, or give the
+// same value.
+func assertSameDecode(t *testing.T, in []byte, viaMode, viaPlan any) {
+	t.Helper()
+	wantErr := decMode.Unmarshal(in, viaMode)
+	gotErr := Unmarshal(in, viaPlan)
+	if wantErr != nil {
+		require.Error(t, gotErr, "Unmarshal(%x)", in)
+		assert.Equal(t, wantErr.Error(), gotErr.Error(), "Unmarshal(%x)", in)
+		return
+	}
+	require.NoError(t, gotErr, "Unmarshal(%x)", in)
+	assert.Equal(t, viaMode, viaPlan, "Unmarshal(%x)", in)
 }
 
 func must(t *testing.T) func([]byte, error) []byte {

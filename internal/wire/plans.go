@@ -159,8 +159,7 @@ func ptrPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		return elem.enc(dst, v)
 	}
 	p.dec = func(d *decoder, ptr unsafe.Pointer) bool {
-		if d.peek() == 0xf6 {
-			d.off++
+		if d.null() {
 			return true // nil, as it was
 		}
 		v := reflect.New(et).UnsafePointer()
@@ -224,17 +223,14 @@ func mapPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		return dst, true
 	}
 	p.dec = func(d *decoder, ptr unsafe.Pointer) bool {
-		if d.peek() == 0xf6 {
-			d.off++
+		if d.null() {
 			return true // nil
 		}
-		major, n, ok := d.head()
-		// Every entry takes two bytes at least: a longer count is
-		// malformed, and is not allocated for.
-		if !ok || major != 0xa0 || n > MaxMapPairs || n > uint64(len(d.data)-d.off)/2 || !d.enter() {
+		n, ok := d.mapHead()
+		if !ok {
 			return false
 		}
-		m := reflect.MakeMapWithSize(t, int(n))
+		m := reflect.MakeMapWithSize(t, n)
 		kp, vp := reflect.New(kt), reflect.New(vt)
 		k, v := kp.Elem(), vp.Elem()
 		for range n {
@@ -255,6 +251,17 @@ func mapPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 	return p
 }
 
+// mapHead reads the head of a definite map and enters it. Every entry
+// takes two bytes at least: a longer count is malformed, and is not
+// allocated for.
+func (d *decoder) mapHead() (n int, ok bool) {
+	major, c, ok := d.head()
+	if !ok || major != 0xa0 || c > MaxMapPairs || c > uint64(len(d.data)-d.off)/2 || !d.enter() {
+		return 0, false
+	}
+	return int(c), true
+}
+
 func encodeStringMapFast(dst []byte, p unsafe.Pointer) ([]byte, bool) {
 	m := *(*map[string]string)(p)
 	if m == nil {
@@ -268,12 +275,11 @@ func encodeStringMapFast(dst []byte, p unsafe.Pointer) ([]byte, bool) {
 }
 
 func decodeStringMapFast(d *decoder, p unsafe.Pointer) bool {
-	if d.peek() == 0xf6 {
-		d.off++
+	if d.null() {
 		return true
 	}
-	major, n, ok := d.head()
-	if !ok || major != 0xa0 || n > MaxMapPairs || n > uint64(len(d.data)-d.off)/2 || !d.enter() {
+	n, ok := d.mapHead()
+	if !ok {
 		return false
 	}
 	m := make(map[string]string, n)
