@@ -230,7 +230,7 @@ func mapPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		if !ok {
 			return false
 		}
-		m := reflect.MakeMapWithSize(t, n)
+		m := reflect.MakeMapWithSize(t, min(n, mapHint))
 		kp, vp := reflect.New(kt), reflect.New(vt)
 		k, v := kp.Elem(), vp.Elem()
 		for range n {
@@ -250,6 +250,11 @@ func mapPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 	}
 	return p
 }
+
+// mapHint bounds the size a map is made with before its entries are
+// read: a body that claims more entries than it holds costs no more than
+// this before the plan gives up, and a larger map grows as it fills.
+const mapHint = 1024
 
 // mapHead reads the head of a definite map and enters it. Every entry
 // takes two bytes at least: a longer count is malformed, and is not
@@ -282,7 +287,7 @@ func decodeStringMapFast(d *decoder, p unsafe.Pointer) bool {
 	if !ok {
 		return false
 	}
-	m := make(map[string]string, n)
+	m := make(map[string]string, min(n, mapHint))
 	for range n {
 		kb, ok := d.text()
 		if !ok {
