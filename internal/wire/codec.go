@@ -375,14 +375,28 @@ func uintPlan(k reflect.Kind, bits int) *plan {
 	}
 }
 
+// partPlans builds the plans of the parts of t, whose plan p is being
+// built: p stands for t meanwhile, so that a recursive type refers to its
+// own plan. ok is false if a part has no plan, and then t has none either.
+func partPlans(t reflect.Type, p *plan, seen map[reflect.Type]*plan, parts ...reflect.Type) (_ []*plan, ok bool) {
+	seen[t] = p
+	plans := make([]*plan, len(parts))
+	for i, pt := range parts {
+		if plans[i] = newPlan(pt, seen); plans[i] == nil {
+			delete(seen, t)
+			return nil, false
+		}
+	}
+	return plans, true
+}
+
 func slicePlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 	p := &plan{}
-	seen[t] = p
-	elem := newPlan(t.Elem(), seen)
-	if elem == nil {
-		delete(seen, t)
+	parts, ok := partPlans(t, p, seen, t.Elem())
+	if !ok {
 		return nil
 	}
+	elem := parts[0]
 	size := t.Elem().Size()
 	p.enc = func(dst []byte, ptr unsafe.Pointer) ([]byte, bool) {
 		s := (*sliceHeader)(ptr)

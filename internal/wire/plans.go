@@ -144,13 +144,11 @@ func ptrPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		return nil
 	}
 	p := &plan{}
-	seen[t] = p
-	elem := newPlan(t.Elem(), seen)
-	if elem == nil {
-		delete(seen, t)
+	parts, ok := partPlans(t, p, seen, t.Elem())
+	if !ok {
 		return nil
 	}
-	et := t.Elem()
+	elem, et := parts[0], t.Elem()
 	p.enc = func(dst []byte, ptr unsafe.Pointer) ([]byte, bool) {
 		v := *(*unsafe.Pointer)(ptr)
 		if v == nil {
@@ -193,12 +191,11 @@ func mapPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		return &plan{enc: encodeStringMapFast, dec: decodeStringMapFast}
 	}
 	p := &plan{}
-	seen[t] = p
-	key, val := newPlan(kt, seen), newPlan(vt, seen)
-	if key == nil || val == nil {
-		delete(seen, t)
+	parts, ok := partPlans(t, p, seen, kt, vt)
+	if !ok {
 		return nil
 	}
+	key, val := parts[0], parts[1]
 	p.enc = func(dst []byte, ptr unsafe.Pointer) ([]byte, bool) {
 		m := reflect.NewAt(t, ptr).Elem()
 		if m.IsNil() {
