@@ -80,23 +80,60 @@ func Marshal(v any) ([]byte, error) {
 // Trailing bytes after the one CBOR item are an error. The type's plan
 // decodes what it accepts; the decode mode decodes the rest, and is the
 // one that reports errors.
-func Unmarshal(data []byte, v any) error {
+func Unmarshal(data []byte, v any) error { return unmarshal(data, v, nil) }
+
+// A Holder reserves memory on a peer's behalf: Hold reserves n more bytes,
+// or refuses them with an error.
+type Holder interface {
+	Hold(n int64) error
+}
+
+// UnmarshalHeld is Unmarshal that reserves from h what decoding the body
+// makes, before it is made, and fails with h's error if h refuses: what a
+// body decodes to can be far larger than the body (see decodeSize). A
+// body that cannot decode to more than QuickSize, whatever it holds, is
+// decoded without a reservation, which would cost more than it saves. A
+// larger one decoded by the plans reserves what they make as they go, a
+// chunk of QuickSize bytes or more at a time; one left to the decode mode
+// is walked first, and what the walk counts is reserved. What was
+// reserved stays so: the caller gives it back once the value is released.
+func UnmarshalHeld(data []byte, v any, h Holder) error { return unmarshal(data, v, h) }
+
+func unmarshal(data []byte, v any, h Holder) error {
+	t, p, pl := valuePlan(v)
+	var s *sizer
+	if h != nil && t != nil {
+		if s = sizerOf(t); s.amp <= QuickSize/max(int64(len(data)), 1) {
+			h = nil // small whatever the body holds: not counted
+		}
+	}
 	// The plan decodes into a zero value only: the mode keeps the fields
 	// of a value that the body does not mention, and so must see it as it
 	// was should the plan give up.
-	if t, p, pl := valuePlan(v); pl != nil && isZero(t, p) {
+	if pl != nil && isZero(t, p) {
 		// The decoders are pooled: the plans' function values hide from
 		// escape analysis that none keeps it, so a local one would cost an
 		// allocation per body.
 		d := decoderPool.Get().(*decoder)
-		*d = decoder{data: data}
+		*d = decoder{data: data, hold: h}
 		ok := pl.dec(d, p) && d.off == len(data)
+		err := d.err
 		*d = decoder{}
 		decoderPool.Put(d)
 		if ok {
 			return nil
 		}
 		reflect.NewAt(t, p).Elem().SetZero() // what the plan wrote
+		if err != nil {
+			return err
+		}
+	}
+	if h != nil && s != nil {
+		w := walker{data: data, limit: math.MaxInt64}
+		w.walk(s)
+		if err := h.Hold(w.total); err != nil {
+			return err
+		}
 	}
 	return decMode.Unmarshal(data, v)
 }
@@ -430,6 +467,9 @@ func slicePlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 			d.depth--
 			return true
 		}
+		if !d.take(sliceItem + mul(int64(n), int64(size))) {
+			return false
+		}
 		v := reflect.NewAt(t, ptr).Elem()
 		v.Grow(int(n))
 		v.SetLen(int(n))
@@ -695,6 +735,7 @@ func (d *decoder) str(b []byte) string {
 	if n == 0 {
 		return ""
 	}
+	d.used += int64(n) // no more than the body's bytes: counted, not checked
 	if n > maxArenaString {
 		return string(b)
 	}
@@ -724,12 +765,16 @@ func decodeBytesFast(d *decoder, p unsafe.Pointer) bool {
 	if !ok || major != 0x40 || n > uint64(len(d.data)-d.off) {
 		return false
 	}
+	d.used += int64(n)
 	b := make([]byte, n)
 	copy(b, d.data[d.off:])
 	d.off += int(n)
 	*(*[]byte)(p) = b
 	return true
 }
+
+// zoneSize is what a location made for a time's zone offset costs.
+const zoneSize = 192
 
 // rfc3339Max is the longest time text: RFC 3339 with nanoseconds and an
 // offset.
@@ -776,6 +821,13 @@ func decodeTimeFast(d *decoder, p unsafe.Pointer) bool {
 	if err != nil {
 		return false // the error, which holds the text, comes from the mode
 	}
+	if _, off := t.Zone(); off%3600 != 0 || off < -12*3600 || off > 14*3600 {
+		// A location was made for the offset: the time package keeps
+		// those of whole hours only. Counted after, as it is small.
+		if !d.take(zoneSize) {
+			return false
+		}
+	}
 	*(*time.Time)(p) = t
 	return true
 }
@@ -803,6 +855,31 @@ type decoder struct {
 	off   int
 	depth int
 	arena []byte // the chunk short strings are copied into; see str
+
+	// What the plans make, and what was reserved for it (see take).
+	hold       Holder // nil: nothing is reserved
+	used, held int64
+	err        error // hold's refusal
+}
+
+// holdChunk is the least a decoder reserves at a time.
+const holdChunk = QuickSize
+
+// take counts n bytes that the plan is about to make, and reserves them
+// from the decoder's Holder, if it has one, a chunk at a time. It reports
+// false if the Holder refuses.
+func (d *decoder) take(n int64) bool {
+	d.used = min(d.used+min(n, maxCount), maxCount)
+	if d.hold == nil || d.used <= d.held {
+		return true
+	}
+	chunk := max(d.used-d.held, holdChunk)
+	if err := d.hold.Hold(chunk); err != nil {
+		d.err = err
+		return false
+	}
+	d.held += chunk
+	return true
 }
 
 func (d *decoder) peek() byte {

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"reflect"
 	"strings"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 
@@ -118,6 +119,8 @@ func newModeDecMode() cbor.DecMode {
 // encoded and decoded by the modes, which make of it the same bytes and
 // the same value as they do within the whole struct.
 func modePlan(t reflect.Type) *plan {
+	var size *sizer // built on first use: t may be a part of a type whose plan is being built
+	var once sync.Once
 	return &plan{
 		enc: func(dst []byte, p unsafe.Pointer) ([]byte, bool) {
 			b, err := encMode.Marshal(reflect.NewAt(t, p).Interface())
@@ -127,6 +130,11 @@ func modePlan(t reflect.Type) *plan {
 			return append(dst, b...), true
 		},
 		dec: func(d *decoder, p unsafe.Pointer) bool {
+			once.Do(func() { size = sizerOf(t) })
+			w := walker{data: d.data, off: d.off, limit: math.MaxInt64}
+			if !w.walk(size) || !d.take(w.total) {
+				return false
+			}
 			rest, err := modeDecMode.UnmarshalFirst(d.data[d.off:], reflect.NewAt(t, p).Interface())
 			if err != nil {
 				return false
@@ -159,6 +167,9 @@ func ptrPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 	p.dec = func(d *decoder, ptr unsafe.Pointer) bool {
 		if d.null() {
 			return true // nil, as it was
+		}
+		if !d.take(int64(et.Size())) {
+			return false
 		}
 		v := reflect.New(et).UnsafePointer()
 		if !elem.dec(d, v) {
@@ -196,6 +207,10 @@ func mapPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		return nil
 	}
 	key, val := parts[0], parts[1]
+	// What the map makes per entry, and for itself with the key and
+	// value it decodes into: as its sizer counts them.
+	each := mul(4, int64(kt.Size()+vt.Size())) + mapEntry
+	self := mapHeader + int64(kt.Size()+vt.Size())
 	p.enc = func(dst []byte, ptr unsafe.Pointer) ([]byte, bool) {
 		m := reflect.NewAt(t, ptr).Elem()
 		if m.IsNil() {
@@ -225,6 +240,9 @@ func mapPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		}
 		n, ok := d.mapHead()
 		if !ok {
+			return false
+		}
+		if !d.take(self + mul(int64(n), each)) {
 			return false
 		}
 		m := reflect.MakeMapWithSize(t, min(n, mapHint))
@@ -282,6 +300,9 @@ func decodeStringMapFast(d *decoder, p unsafe.Pointer) bool {
 	}
 	n, ok := d.mapHead()
 	if !ok {
+		return false
+	}
+	if !d.take(mapHeader + int64(n)*(4*32+mapEntry)) {
 		return false
 	}
 	m := make(map[string]string, min(n, mapHint))
