@@ -74,6 +74,7 @@ type Args struct {
 	body []byte
 	reg  *Registry
 	peer *peer.Peer
+	req  *peer.Request // nil for NewArgs
 }
 
 // NewArgs wraps an encoded argument struct, for tests that drive an
@@ -81,9 +82,21 @@ type Args struct {
 func NewArgs(body []byte) Args { return Args{body: body} }
 
 // Decode decodes the arguments into v, a pointer to the generated argument
-// struct. A body that does not fit v is an [remoting.ErrInvalidArgument].
+// struct. A body that does not fit v is an [remoting.ErrInvalidArgument];
+// one that would decode to more than the connection's buffer budget has
+// room for is refused with [remoting.ErrResourceExhausted] before it is
+// made (see wire.UnmarshalHeld).
 func (a Args) Decode(v any) error {
-	if err := wire.Unmarshal(a.body, v); err != nil {
+	var err error
+	if a.req != nil {
+		err = wire.UnmarshalHeld(a.body, v, a.req)
+	} else {
+		err = wire.Unmarshal(a.body, v)
+	}
+	if remoting.CodeOf(err) == remoting.CodeResourceExhausted {
+		return err
+	}
+	if err != nil {
 		return remoting.Errorf(remoting.CodeInvalidArgument, "decode arguments: %v", err)
 	}
 	return nil

@@ -83,6 +83,10 @@ type call struct {
 	done  chan struct{} // capacity 1: the reply, error or failure arrived (sync calls)
 	frame wire.Frame
 	err   error
+	// The session the results are decoded for, and what they hold of its
+	// budget meanwhile (see Hold).
+	sess *transport.Session
+	held int64
 
 	// An async call is completed by whoever takes it out of pending: the
 	// reader, the stream's failure, or the end of its context.
@@ -96,7 +100,7 @@ func getCall() *call { return callPool.Get().(*call) }
 
 func putCall(cl *call) {
 	cl.frame.Release() // its results were decoded, or will not be
-	cl.frame, cl.err, cl.inv, cl.stop = wire.Frame{}, nil, nil, nil
+	cl.frame, cl.err, cl.inv, cl.stop, cl.sess = wire.Frame{}, nil, nil, nil, nil
 	callPool.Put(cl)
 }
 
@@ -276,7 +280,7 @@ func (cs *callStream) complete(cl *call) {
 		cl.stop()
 	}
 	inv := cl.inv
-	err := cl.result(inv)
+	err := cl.result(inv, cs.p.sess)
 	putCall(cl)
 	inv.Done(err)
 	cs.p.wg.Done()
@@ -519,7 +523,7 @@ func (cs *callStream) await(ctx context.Context, cl *call, id uint64, inv *remot
 		}
 		<-cl.done // the reply is being delivered: take it
 	}
-	err := cl.result(inv)
+	err := cl.result(inv, cs.p.sess)
 	putCall(cl)
 	return err
 }
@@ -538,8 +542,10 @@ func sendError(ctx context.Context, err error, inv *remoting.Invocation, p *Peer
 }
 
 // result turns the delivered frame (or failure) into the call's outcome,
-// decoding the results into inv.Reply.
-func (cl *call) result(inv *remoting.Invocation) error {
+// decoding the results into inv.Reply. What they decode to is counted
+// against the session's buffer budget while they are decoded (see
+// wire.DecodeSize): a reply that would take it past is refused.
+func (cl *call) result(inv *remoting.Invocation, sess *transport.Session) error {
 	if cl.err != nil {
 		return cl.err
 	}
@@ -552,12 +558,28 @@ func (cl *call) result(inv *remoting.Invocation) error {
 		if inv.Reply == nil {
 			return nil
 		}
-		if err := wire.Unmarshal(cl.frame.Body, inv.Reply); err != nil {
+		cl.sess, cl.held = sess, 0
+		err := wire.UnmarshalHeld(cl.frame.Body, inv.Reply, cl)
+		sess.Account(-int(cl.held))
+		if errors.Is(err, transport.ErrOverBudget) {
+			return remoting.Errorf(remoting.CodeResourceExhausted, "results of %s would decode to more than the connection has room for: %v", inv.Method, err)
+		}
+		if err != nil {
 			return remoting.Errorf(remoting.CodeInternal, "decode results of %s: %v", inv.Method, err)
 		}
 		return nil
 	}
 	return remoting.Errorf(remoting.CodeInternal, "unexpected %v frame for %s", cl.frame.Kind, inv.Method)
+}
+
+// Hold reserves n bytes of the session's buffer budget for what the
+// results of cl decode to, while they are decoded.
+func (cl *call) Hold(n int64) error {
+	if err := cl.sess.Hold(n); err != nil {
+		return err
+	}
+	cl.held += n
+	return nil
 }
 
 // Unavailable wraps a transport failure as a *remoting.Error with

@@ -24,6 +24,19 @@ type Request struct {
 
 	st       *transport.Stream
 	accepted bool
+	held     int64 // bytes of the connection's budget held for the call (see Hold)
+}
+
+// Hold reserves n bytes of the connection's buffer budget until the call
+// ends, for what its arguments decode to: wire.UnmarshalHeld calls it. A
+// request whose arguments would take the connection past its budget is
+// refused with ResourceExhausted.
+func (r *Request) Hold(n int64) error {
+	if err := r.Peer.sess.Hold(n); err != nil {
+		return remoting.Errorf(remoting.CodeResourceExhausted, "arguments of %s would decode to more than the connection has room for: %v", r.Frame.Method, err)
+	}
+	r.held += n
+	return nil
 }
 
 // Accept records that the object and method exist and, for a Sync with
@@ -243,7 +256,7 @@ func (p *Peer) worker(t task) {
 		}
 		if ok {
 			p.handle(t.ss.st, &t.f, &t.ss.calls, &req)
-			p.sess.Account(-cap(t.f.Body))
+			p.sess.Account(-cap(t.f.Body) - int(req.held))
 			t.f.Release() // the request was decoded, and nothing aliases it
 			<-p.sem
 			t.ss.running.Done()

@@ -549,6 +549,22 @@ func (s *Session) sendMax() int {
 // so that a server that holds too much refuses new connections.
 func (s *Session) Account(delta int) { s.meter.account(delta) }
 
+// Hold adds n bytes to the session's count, as Account does, but refuses
+// with an error wrapping ErrOverBudget bytes that would take it past its
+// MaxBuffered, and leaves the session open: for memory this end would
+// make on the peer's behalf and may decline, such as the value a body
+// decodes to. Account(-n) gives them back.
+func (s *Session) Hold(n int64) error {
+	if n > s.meter.limit {
+		return fmt.Errorf("%w: %d bytes asked, limit %d", ErrOverBudget, n, s.meter.limit)
+	}
+	return s.meter.charge(int(n))
+}
+
+// MaxBuffered returns the session's limit of buffered bytes (see
+// Options.MaxBuffered).
+func (s *Session) MaxBuffered() int64 { return s.meter.limit }
+
 // RemoteID is the id the other end announced in the handshake: a client's
 // id names the client across its reconnects, and owns what it creates.
 func (s *Session) RemoteID() remoting.ObjectID { return s.remoteID }

@@ -5,15 +5,22 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/remoting-go/remoting"
+	"github.com/remoting-go/remoting/codegen"
+	"github.com/remoting-go/remoting/internal/testservice"
 	"github.com/remoting-go/remoting/internal/wire"
 	"github.com/remoting-go/remoting/invoker"
+	"github.com/remoting-go/remoting/lifecycle"
 	"github.com/remoting-go/remoting/requestor"
 )
 
@@ -127,4 +134,146 @@ func dialErr(endpoint string) error {
 		c.Close()
 	}
 	return err
+}
+
+// batchArgs and batchReply are the argument and result structs of a
+// method that takes and returns a slice of structs, as generated code
+// declares them.
+type (
+	batchArgs struct {
+		_ struct{} `cbor:",toarray"`
+		P []testservice.Payload
+	}
+	batchReply struct {
+		_  struct{} `cbor:",toarray"`
+		R0 []testservice.Payload
+	}
+)
+
+// batchInvoker serves "Batch.Take", which decodes its slice and returns
+// its length, and "Batch.Give", which returns the body it is sent as its
+// results, as a hostile server would.
+func batchInvoker() *codegen.Invoker {
+	return &codegen.Invoker{
+		Interface:  "hostile.Batch",
+		Implements: func(any) bool { return true },
+		Methods: map[string]codegen.Method{
+			"Batch.Take": func(_ context.Context, _ any, args codegen.Args) (any, error) {
+				var a batchArgs
+				if err := args.Decode(&a); err != nil {
+					return nil, err
+				}
+				return &struct {
+					_  struct{} `cbor:",toarray"`
+					R0 int
+				}{R0: len(a.P)}, nil
+			},
+			"Batch.Give": func(_ context.Context, _ any, args codegen.Args) (any, error) {
+				var a struct {
+					_    struct{} `cbor:",toarray"`
+					Body []byte
+				}
+				if err := args.Decode(&a); err != nil {
+					return nil, err
+				}
+				return cbor.RawMessage(a.Body), nil
+			},
+		},
+	}
+}
+
+// nulls is the body of a call of a method of one slice parameter: n CBOR
+// nulls, each of which decodes to a whole zero element.
+func nulls(n int) []byte {
+	b := wire.AppendHead([]byte{0x81}, 0x80, uint64(n))
+	return append(b, bytes.Repeat([]byte{0xf6}, n)...)
+}
+
+// TestDecodeAmplification: a body of 1 MiB of nulls sent for a slice of
+// structs would decode to over 100 MiB. The server refuses it before
+// decoding, with ResourceExhausted, and its heap stays flat; a client
+// refuses such results from a server in the same way. Bodies that decode
+// within the connection's budget are served.
+func TestDecodeAmplification(t *testing.T) {
+	srv := Serve(t, invoker.Options{})
+	_, err := srv.Register("batch", batchInvoker(), lifecycle.Static(struct{}{}))
+	require.NoError(t, err)
+	good := Behave(t, srv.Endpoint, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := requestor.Dial(ctx, srv.Endpoint, requestor.Options{})
+	require.NoError(t, err)
+	defer c.Close()
+	ref, err := c.Lookup(ctx, "batch", "hostile.Batch")
+	require.NoError(t, err)
+	take := func(body []byte) (int, error) {
+		var reply struct {
+			_  struct{} `cbor:",toarray"`
+			R0 int
+		}
+		err := c.Invoke(ctx, &remoting.Invocation{Target: ref, Method: "Batch.Take", Args: cbor.RawMessage(body), Reply: &reply})
+		return reply.R0, err
+	}
+
+	size := int64(unsafe.Sizeof(testservice.Payload{}))
+	huge := nulls(1 << 20)
+	base := Heap()
+	stop := make(chan struct{})
+	peak := make(chan int)
+	go func() {
+		peak <- Peak(stop, func() int {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			return int(ms.HeapAlloc)
+		})
+	}()
+	const calls = 8
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			_, err := take(huge)
+			errs <- err
+		}()
+	}
+	for range calls {
+		err := <-errs
+		require.ErrorIs(t, err, remoting.ErrResourceExhausted, "%d nulls for []Payload (%d MiB decoded)", 1<<20, size)
+		assert.Contains(t, err.Error(), "would decode to")
+	}
+	close(stop)
+	grown := int64(<-peak) - int64(base)
+	t.Logf("%d concurrent calls of %d KiB that would decode to %d MiB each: heap peak %+.1f MiB", calls, len(huge)>>10, size, float64(grown)/(1<<20))
+	assert.Less(t, grown, int64(64<<20), "the heap grows by less than one such call would decode to")
+
+	n, err := take(nulls(1 << 16)) // decodes to about 7 MiB
+	require.NoError(t, err, "a body that decodes within the budget")
+	assert.Equal(t, 1<<16, n)
+	ps := make([]testservice.Payload, 5000)
+	for i := range ps {
+		ps[i] = testservice.Payload{Name: fmt.Sprint("p", i), Seq: int64(i), Tags: []string{"a", "b"}, When: time.Now()}
+	}
+	body, err := wire.Marshal(&batchArgs{P: ps})
+	require.NoError(t, err)
+	n, err = take(body)
+	require.NoError(t, err, "%d payloads in %d KiB", len(ps), len(body)>>10)
+	assert.Equal(t, len(ps), n)
+
+	var reply batchReply
+	give, err := wire.Marshal(&struct {
+		_    struct{} `cbor:",toarray"`
+		Body []byte
+	}{Body: huge})
+	require.NoError(t, err)
+	err = c.Invoke(ctx, &remoting.Invocation{Target: ref, Method: "Batch.Give", Args: cbor.RawMessage(give), Reply: &reply})
+	require.ErrorIs(t, err, remoting.ErrResourceExhausted, "results of %d nulls for []Payload", 1<<20)
+	assert.Contains(t, err.Error(), "results of Batch.Give would decode to")
+	assert.Equal(t, 1<<16, must(take(nulls(1<<16))), "the client's connection serves on")
+	good.Check(t)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
