@@ -71,6 +71,9 @@
 //	keepalive ping                0         1, for at most WriteTimeout               KeepAliveInterval
 //	frames being read, queued     0         MaxConnBuffered (64 MiB); then closed     MaxConnBuffered
 //	  and requests of running calls
+//	what arguments decode to      0         MaxConnBuffered, with the frames; then    MaxConnBuffered
+//	                                          the call is refused (ResourceExhausted),
+//	                                          plus 32 KiB per running call
 //	yamux receive buffers         0         MaxStreams x 1 MiB window (16 MiB)        MaxStreams
 //	a frame                       -         MaxFrameSize (4 MiB), grown as it arrives MaxFrameSize
 //	handshake                     -         HandshakeTimeout (10s), on the connection HandshakeTimeout

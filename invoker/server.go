@@ -57,7 +57,9 @@ type Options struct {
 	// MaxConnBuffered bounds the bytes one connection holds in frames
 	// being read (a frame's buffer grows as its bytes arrive) and frames
 	// queued to be written; a connection that would pass it is closed.
-	// Default 64 MiB.
+	// What the arguments of its running calls decode to counts against
+	// it too, and a request whose arguments would pass it is refused with
+	// ResourceExhausted before they are decoded. Default 64 MiB.
 	MaxConnBuffered int
 	// MaxBuffered bounds the bytes all connections together hold so; while
 	// they hold it, new connections are refused with ResourceExhausted.
