@@ -560,7 +560,9 @@ func (cl *call) result(inv *remoting.Invocation, sess *transport.Session) error 
 		}
 		cl.sess, cl.held = sess, 0
 		err := wire.UnmarshalHeld(cl.frame.Body, inv.Reply, cl)
-		sess.Account(-int(cl.held))
+		if cl.held != 0 {
+			sess.Account(-int(cl.held))
+		}
 		if errors.Is(err, transport.ErrOverBudget) {
 			return remoting.Errorf(remoting.CodeResourceExhausted, "results of %s would decode to more than the connection has room for: %v", inv.Method, err)
 		}

@@ -90,7 +90,7 @@ type Holder interface {
 
 // UnmarshalHeld is Unmarshal that reserves from h what decoding the body
 // makes, before it is made, and fails with h's error if h refuses: what a
-// body decodes to can be far larger than the body (see decodeSize). A
+// body decodes to can be far larger than the body (see sizer). A
 // body that cannot decode to more than QuickSize, whatever it holds, is
 // decoded without a reservation, which would cost more than it saves. A
 // larger one decoded by the plans reserves what they make as they go, a
@@ -129,7 +129,7 @@ func unmarshal(data []byte, v any, h Holder) error {
 		}
 	}
 	if h != nil && s != nil {
-		w := walker{data: data, limit: math.MaxInt64}
+		w := walker{data: data, limit: noLimit}
 		w.walk(s)
 		if err := h.Hold(w.total); err != nil {
 			return err

@@ -131,7 +131,7 @@ func modePlan(t reflect.Type) *plan {
 		},
 		dec: func(d *decoder, p unsafe.Pointer) bool {
 			once.Do(func() { size = sizerOf(t) })
-			w := walker{data: d.data, off: d.off, limit: math.MaxInt64}
+			w := walker{data: d.data, off: d.off, limit: noLimit}
 			if !w.walk(size) || !d.take(w.total) {
 				return false
 			}

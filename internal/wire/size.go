@@ -8,42 +8,19 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 // What a body decodes to. A body's bytes are bounded by the frame limit,
 // but the value they decode to can be far larger: a null, one byte, is a
 // whole zero element of a slice, and a body of a million nulls sent for a
 // []T makes a million Ts, in the plans as in the decode mode, which
-// allocates an array's elements at its head. DecodeSize bounds what
-// Unmarshal allocates for a body before it is decoded, so that the
-// connection's budget can count it (see UnmarshalHeld).
-
-// decodeSize returns a bound of the bytes that Unmarshal(data, v) allocates,
-// where v points to a value of the type it would be given. For most bodies
-// it is len(data) times the most that one byte of a body can cost in that
-// type, which is small; a body for which that product passes QuickSize is
-// walked, item by item as the decoders would read it, and the elements,
-// pointers, maps and strings it would make are counted. The walk stops as
-// soon as the count passes limit, and DecodeSize then returns a number
-// above limit. A body that does not parse is counted as far as it parses,
-// which is as far as a decoder allocates for it.
-func decodeSize(data []byte, v any, limit int64) int64 {
-	t := reflect.TypeOf(v)
-	if t == nil || t.Kind() != reflect.Pointer {
-		return int64(len(data))
-	}
-	s := sizerOf(t.Elem())
-	n := int64(len(data))
-	if n == 0 {
-		return 0
-	}
-	if s.amp <= QuickSize/n {
-		return n * s.amp
-	}
-	w := walker{data: data, limit: limit}
-	w.walk(s)
-	return w.total
-}
+// allocates an array's elements at its head. A sizer bounds, for one Go
+// type, what one byte of a body can cost (its amp), and walks a body, item
+// by item as the decoders would read it, counting the elements, pointers,
+// maps and strings they would make. UnmarshalHeld reserves what a body
+// decodes to with them before it is made.
 
 // QuickSize is the bound below which a body is not walked, and what it
 // decodes to not counted (see UnmarshalHeld): a connection serves at most
@@ -89,6 +66,7 @@ const (
 	sizeStruct                  // a struct: its fields
 	sizeAny                     // an interface: what a value of any type costs
 	sizeOpaque                  // decoded by code of its own: a multiple of its bytes
+	sizeRaw                     // a cbor.RawMessage: a copy of its bytes
 	sizeNone                    // never decoded (a chan, a func): skipped
 )
 
@@ -104,7 +82,7 @@ type sizer struct {
 	each, self int64
 	// The fields of a struct, by name, by keyasint number and in order
 	// (for toarray); a name may stand for more than one field, of
-	// different depths, of which the walk counts the dearest.
+	// different depths (see dearest).
 	fields map[string][]*sizer
 	named  []namedSizers       // the fields' names in order, as keys mostly come
 	folded map[string][]*sizer // by the names folded for case (see fold)
@@ -121,7 +99,10 @@ type namedSizers struct {
 	fields []*sizer
 }
 
-var sizers sync.Map // reflect.Type -> *sizer
+var (
+	sizers  sync.Map // reflect.Type -> *sizer
+	rawType = reflect.TypeFor[cbor.RawMessage]()
+)
 
 func sizerOf(t reflect.Type) *sizer {
 	if s, ok := sizers.Load(t); ok {
@@ -149,6 +130,9 @@ func newSizer(t reflect.Type, seen map[reflect.Type]*sizer) *sizer {
 			return s
 		}
 		s.kind, s.each, s.elem = sizePointer, int64(t.Elem().Size()), newSizer(t.Elem(), seen)
+		return s
+	case t == rawType:
+		s.kind = sizeRaw
 		return s
 	case t == timeType || special(t):
 		s.kind = sizeOpaque
@@ -286,8 +270,13 @@ func mul(a, b int64) int64 {
 	return min(a*b, maxCount)
 }
 
-// maxCount is more than any memory, and far from overflow.
-const maxCount = math.MaxInt64 / 8
+// maxCount is more than any memory, and far from overflow; noLimit is a
+// walk's limit when there is none, which a few counts added to it do not
+// overflow either.
+const (
+	maxCount = math.MaxInt64 / 8
+	noLimit  = 4 * maxCount
+)
 
 // amplification bounds what one byte of a body costs when decoded into
 // the type of s. Every item of a body has a head byte of its own, and an
@@ -412,13 +401,16 @@ func (w *walker) walk(s *sizer) bool {
 		return true
 	case s.kind == sizeAny:
 		return w.any()
-	case s.kind == sizeOpaque || s.kind == sizeNone:
+	case s.kind == sizeOpaque || s.kind == sizeNone || s.kind == sizeRaw:
 		start := w.off
 		if !w.skip() {
 			return false
 		}
-		if s.kind == sizeNone {
+		switch s.kind {
+		case sizeNone:
 			return true
+		case sizeRaw:
+			return w.add(int64(w.off - start))
 		}
 		return w.add(opaqueItem + opaqueByte*int64(w.off-start))
 	case s.kind == sizePointer:

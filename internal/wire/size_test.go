@@ -9,9 +9,30 @@ import (
 	"runtime/metrics"
 	"testing"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// decodeSize returns the bound of what Unmarshal(data, v) allocates, as
+// UnmarshalHeld counts it: for a body whose length times its type's amp
+// stays within QuickSize, that product; for another, what the walk
+// counts, or a number above limit once that passes it. A body that does
+// not parse is counted as far as it parses, which is as far as a decoder
+// allocates for it.
+func decodeSize(data []byte, v any, limit int64) int64 {
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer {
+		return int64(len(data))
+	}
+	s := sizerOf(t.Elem())
+	if n := int64(len(data)); s.amp <= QuickSize/max(n, 1) {
+		return n * s.amp
+	}
+	w := walker{data: data, limit: min(limit, noLimit)}
+	w.walk(s)
+	return w.total
+}
 
 // allocated returns the bytes f allocates. The runtime counts a span of
 // small objects as allocated when a thread takes it to allocate from,
@@ -185,6 +206,7 @@ func TestDecodeSizeTypes(t *testing.T) {
 		{"folded beyond ASCII", new(holder), append([]byte{0xa1, 0x65, 'S', 'H', 'O', 'R', 'T'}, repeated(1000, 0xf6)[1:]...), 1000 * 80},
 		{"mismatched", new(holder), append([]byte{0xa1, 0x61, 'K'}, repeated(1000, 0x61, 'x')[1:]...), 0},
 		{"truncated", new(recordsArgs), repeated(1000, 0xf6)[:500], 0},
+		{"raw", new(cbor.RawMessage), repeated(1<<16, 0xa0), 1 << 16},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			bound := decodeSize(c.body, c.into, math.MaxInt64)
