@@ -89,19 +89,7 @@ func FuzzDecodeHello(f *testing.F) {
 // FuzzUnmarshalPlan decodes arbitrary bytes through the plans and through
 // the decode mode alone: both must fail, or both must give the same value.
 func FuzzUnmarshalPlan(f *testing.F) {
-	for _, in := range samplePlanned() {
-		// A 70 kB byte string makes every execution and every
-		// minimization that starts from it slow; 300 bytes still takes
-		// the two-byte length header. TestPlanBytes covers the long one.
-		if len(in.Bytes) > 300 {
-			in.Bytes = in.Bytes[:300]
-		}
-		b, err := Marshal(&in)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addPlannedSeeds(f)
 	r := sampleRecord()
 	b, err := Marshal(&r)
 	if err != nil {
@@ -119,6 +107,23 @@ func FuzzUnmarshalPlan(f *testing.F) {
 			t.Fatalf("Unmarshal(%x) = %+v, the mode's %+v", in, viaPlan, viaMode)
 		}
 	})
+}
+
+// addPlannedSeeds adds the encodings of samplePlanned to f's corpus.
+func addPlannedSeeds(f *testing.F) {
+	for _, in := range samplePlanned() {
+		// A 70 kB byte string makes every execution and every
+		// minimization that starts from it slow; 300 bytes still takes
+		// the two-byte length header. TestPlanBytes covers the long one.
+		if len(in.Bytes) > 300 {
+			in.Bytes = in.Bytes[:300]
+		}
+		b, err := Marshal(&in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 }
 
 // sampleDescription is a description with every kind of type, a

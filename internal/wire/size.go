@@ -374,6 +374,40 @@ func (w *walker) head() (major byte, n uint64, ok bool) {
 	return major, n, ok
 }
 
+// pass moves past n bytes of a string, and reports false if the body
+// does not hold them.
+func (w *walker) pass(n uint64) bool {
+	if n > uint64(len(w.data)-w.off) {
+		return false
+	}
+	w.off += int(n)
+	return true
+}
+
+// items walks the n items of a container into s (nil: skipped) or, if
+// any, as values of an interface; the container's head was read.
+func (w *walker) items(n uint64, s *sizer, any bool) bool {
+	if !w.enter() {
+		return false
+	}
+	for range n {
+		var ok bool
+		switch {
+		case any:
+			ok = w.any()
+		case s == nil:
+			ok = w.skip()
+		default:
+			ok = w.walk(s)
+		}
+		if !ok {
+			return false
+		}
+	}
+	w.depth--
+	return true
+}
+
 // count reads a container's head of n items of at least min bytes each,
 // and reports false if the body cannot hold them.
 func (w *walker) count(n uint64, min int) bool {
@@ -431,10 +465,9 @@ func (w *walker) walk(s *sizer) bool {
 	}
 	switch {
 	case major == 0x40 || major == 0x60: // a string of n bytes
-		if n > uint64(len(w.data)-w.off) {
+		if !w.pass(n) {
 			return false
 		}
-		w.off += int(n)
 		if s.kind == sizeString || s.kind == sizeBytes {
 			return w.add(int64(n))
 		}
@@ -521,11 +554,11 @@ func (w *walker) fieldsOf(s *sizer, k int) ([]*sizer, bool) {
 	}
 	switch major {
 	case 0x60:
-		if n > uint64(len(w.data)-w.off) {
+		start := w.off
+		if !w.pass(n) {
 			return nil, false
 		}
-		key := w.data[w.off : w.off+int(n)]
-		w.off += int(n)
+		key := w.data[start:w.off]
 		if k < len(s.named) && s.named[k].name == string(key) {
 			return s.named[k].fields, true
 		}
@@ -578,33 +611,11 @@ func (w *walker) any() bool {
 	}
 	switch major {
 	case 0x40, 0x60:
-		if n > uint64(len(w.data)-w.off) {
-			return false
-		}
-		w.off += int(n)
-		return w.add(24 + int64(n))
+		return w.pass(n) && w.add(24+int64(n))
 	case 0x80:
-		if !w.count(n, 1) || !w.enter() || !w.add(24+16*int64(n)) {
-			return false
-		}
-		for range n {
-			if !w.any() {
-				return false
-			}
-		}
-		w.depth--
-		return true
+		return w.count(n, 1) && w.add(24+16*int64(n)) && w.items(n, nil, true)
 	case 0xa0:
-		if !w.count(n, 2) || !w.enter() || !w.add(mapHeader+32+int64(n)*(4*(16+16)+mapEntry)) {
-			return false
-		}
-		for range 2 * n {
-			if !w.any() {
-				return false
-			}
-		}
-		w.depth--
-		return true
+		return w.count(n, 2) && w.add(mapHeader+32+int64(n)*(4*(16+16)+mapEntry)) && w.items(2*n, nil, true)
 	case 0xc0:
 		if !w.enter() || !w.add(opaqueItem) {
 			return false
@@ -634,27 +645,11 @@ func (w *walker) skip() bool {
 	}
 	switch major {
 	case 0x40, 0x60:
-		if n > uint64(len(w.data)-w.off) {
-			return false
-		}
-		w.off += int(n)
-	case 0x80, 0xa0:
-		items := n
-		if major == 0xa0 {
-			if !w.count(n, 2) {
-				return false
-			}
-			items = 2 * n
-		}
-		if !w.count(items, 1) || !w.enter() {
-			return false
-		}
-		for range items {
-			if !w.skip() {
-				return false
-			}
-		}
-		w.depth--
+		return w.pass(n)
+	case 0x80:
+		return w.count(n, 1) && w.items(n, nil, false)
+	case 0xa0:
+		return w.count(n, 2) && w.items(2*n, nil, false)
 	case 0xc0:
 		if !w.enter() || !w.skip() {
 			return false
