@@ -73,7 +73,6 @@ type Method func(ctx context.Context, impl any, args Args) (reply any, err error
 type Args struct {
 	body []byte
 	reg  *Registry
-	peer *peer.Peer
 	req  *peer.Request // nil for NewArgs
 }
 
@@ -109,20 +108,20 @@ var errNoConnection = remoting.Errorf(remoting.CodeUnimplemented, "no connection
 // a remote interface, reachable by the caller alone, and returns its
 // reference (the zero Ref for a nil impl).
 func (a Args) Export(inv *Invoker, impl any) (remoting.Ref, error) {
-	if a.reg == nil || a.peer == nil {
+	if a.reg == nil || a.req == nil {
 		return remoting.Ref{}, errNoConnection
 	}
-	return a.reg.Export(a.peer.Session().RemoteID(), inv, impl)
+	return a.reg.Export(a.req.Peer.Session().RemoteID(), inv, impl)
 }
 
 // Caller returns a Caller that calls objects on the other end of the
 // connection the call came on, over that same connection: how a server
 // calls the callback objects its client passed.
 func (a Args) Caller() remoting.Caller {
-	if a.reg == nil || a.peer == nil {
+	if a.reg == nil || a.req == nil {
 		return noCaller{}
 	}
-	return &connCaller{p: a.peer, reg: a.reg}
+	return &connCaller{p: a.req.Peer, reg: a.reg}
 }
 
 // Exporter is a Caller that can make local objects reachable from the

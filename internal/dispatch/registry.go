@@ -293,7 +293,7 @@ func (r *Registry) SetCallbackInterceptors(interceptors ...remoting.Interceptor)
 func (r *Registry) Dispatch(ctx context.Context, req *peer.Request) (reply any, err error) {
 	f := req.Frame
 	caller := req.Peer.Session().RemoteID()
-	args := Args{body: f.Body, reg: r, peer: req.Peer, req: req}
+	args := Args{body: f.Body, reg: r, req: req}
 	if f.Object.IsZero() {
 		switch {
 		case f.Method == wire.LookupMethod:

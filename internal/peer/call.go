@@ -544,7 +544,7 @@ func sendError(ctx context.Context, err error, inv *remoting.Invocation, p *Peer
 // result turns the delivered frame (or failure) into the call's outcome,
 // decoding the results into inv.Reply. What they decode to is counted
 // against the session's buffer budget while they are decoded (see
-// wire.DecodeSize): a reply that would take it past is refused.
+// wire.UnmarshalHeld): a reply that would take it past is refused.
 func (cl *call) result(inv *remoting.Invocation, sess *transport.Session) error {
 	if cl.err != nil {
 		return cl.err

@@ -561,10 +561,6 @@ func (s *Session) Hold(n int64) error {
 	return s.meter.charge(int(n))
 }
 
-// MaxBuffered returns the session's limit of buffered bytes (see
-// Options.MaxBuffered).
-func (s *Session) MaxBuffered() int64 { return s.meter.limit }
-
 // RemoteID is the id the other end announced in the handshake: a client's
 // id names the client across its reconnects, and owns what it creates.
 func (s *Session) RemoteID() remoting.ObjectID { return s.remoteID }

@@ -391,14 +391,11 @@ func (w *walker) items(n uint64, s *sizer, any bool) bool {
 		return false
 	}
 	for range n {
-		var ok bool
-		switch {
-		case any:
+		ok := false
+		if any {
 			ok = w.any()
-		case s == nil:
-			ok = w.skip()
-		default:
-			ok = w.walk(s)
+		} else {
+			ok = w.item(s)
 		}
 		if !ok {
 			return false
@@ -473,10 +470,9 @@ func (w *walker) walk(s *sizer) bool {
 		}
 		return true
 	case major == 0x80 && (s.kind == sizeSlice || s.kind == sizeBytes || s.kind == sizeArray || s.kind == sizeStruct):
-		if !w.count(n, 1) || !w.enter() {
+		if !w.count(n, 1) {
 			return false
 		}
-		var elems []*sizer // a toarray struct's fields
 		switch s.kind {
 		case sizeSlice:
 			if !w.add(sliceItem) || !w.add(mul(int64(n), s.each)) {
@@ -486,23 +482,23 @@ func (w *walker) walk(s *sizer) bool {
 			if !w.add(int64(n)) {
 				return false
 			}
-		case sizeStruct:
-			elems = s.order
-		}
-		for i := range n {
-			e := s.elem
-			if s.kind == sizeStruct {
-				e = nil
-				if i < uint64(len(elems)) {
-					e = elems[i]
-				}
-			}
-			if !w.item(e) {
+		case sizeStruct: // toarray: its fields in order
+			if !w.enter() {
 				return false
 			}
+			for i := range n {
+				var f *sizer
+				if i < uint64(len(s.order)) {
+					f = s.order[i]
+				}
+				if !w.item(f) {
+					return false
+				}
+			}
+			w.depth--
+			return true
 		}
-		w.depth--
-		return true
+		return w.items(n, s.elem, false) // a []byte's elem is nil: skipped
 	case major == 0xa0 && (s.kind == sizeMap || s.kind == sizeStruct):
 		if !w.count(n, 2) || !w.enter() {
 			return false

@@ -263,42 +263,55 @@ func TestUnmarshalHeld(t *testing.T) {
 	require.NoError(t, err)
 	small, err := Marshal(&recordsArgs{R: records[:1]})
 	require.NoError(t, err)
-	dup := []byte{0x81, 0x81, 0xa2, 0x62, 'I', 'D', 0x60, 0x62, 'I', 'D', 0x60} // a duplicate field: the plan gives up
+	// 2,000 records and one with a duplicate field, which makes the plan
+	// give up at the end and the mode report it.
+	dup := AppendHead([]byte{0x81}, 0x80, uint64(len(records)+1))
+	dup = append(dup, real[len(dup):]...)
+	dup = append(dup, 0xa2, 0x62, 'I', 'D', 0x60, 0x62, 'I', 'D', 0x60)
+	const (
+		granted = iota // decoded, within what was reserved
+		refused        // the Holder's error, having made no more than it granted
+		failed         // another error, within what was reserved
+	)
 	for _, c := range []struct {
-		name    string
-		body    []byte
-		into    func() any
-		refused bool
+		name  string
+		body  []byte
+		into  func() any
+		want  int
+		tight bool // what was reserved stays near what was made
 	}{
-		{"plans, refused", repeated(1<<20, 0xf6), func() any { return new(recordsArgs) }, true},
-		{"plans, granted", real, func() any { return new(recordsArgs) }, false},
-		{"mode, refused", append(append([]byte{0x82}, repeated(1<<18, 0xa0)[1:]...), 0x80), func() any { return new(anys) }, true},
-		{"mode, granted", append(append([]byte{0x82}, repeated(1<<10, 0xa0)[1:]...), 0x80), func() any { return new(anys) }, false},
-		{"a field left to the modes, refused", append([]byte{0x82, 0x80}, repeated(1<<18, 0xa0)[1:]...), func() any { return new(mixed) }, true},
-		{"the plan gives up", dup, func() any { return new(recordsArgs) }, true},
-		{"small", small, func() any { return new(recordsArgs) }, false},
+		{"plans, refused", repeated(1<<20, 0xf6), func() any { return new(recordsArgs) }, refused, false},
+		{"plans, granted", real, func() any { return new(recordsArgs) }, granted, true},
+		{"mode, refused", append(append([]byte{0x82}, repeated(1<<18, 0xa0)[1:]...), 0x80), func() any { return new(anys) }, refused, false},
+		{"mode, granted", append(append([]byte{0x82}, repeated(1<<10, 0xa0)[1:]...), 0x80), func() any { return new(anys) }, granted, false},
+		{"a field left to the modes, refused", append([]byte{0x82, 0x80}, repeated(1<<18, 0xa0)[1:]...), func() any { return new(mixed) }, refused, false},
+		{"the plan gives up", dup, func() any { return new(recordsArgs) }, failed, false},
+		{"small", small, func() any { return new(recordsArgs) }, granted, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			require.NoError(t, Unmarshal(real, new(recordsArgs)))
 			h := &holder{limit: 8 << 20}
 			var err error
 			cost := allocated(func() { err = UnmarshalHeld(c.body, c.into(), h) })
-			if c.refused && c.name != "the plan gives up" {
+			switch c.want {
+			case refused:
 				require.ErrorIs(t, err, errRefused)
 				assert.LessOrEqual(t, cost, h.limit+allocSlack, "made before the refusal")
 				return
-			}
-			if c.name == "the plan gives up" {
+			case failed:
 				require.Error(t, err, "the mode reports the duplicate")
 				require.NotErrorIs(t, err, errRefused)
-			} else {
+			default:
 				require.NoError(t, err)
 			}
 			assert.LessOrEqual(t, cost, h.held+allocSlack, "made beyond what was reserved")
-			if c.name == "plans, granted" {
+			if c.tight {
 				assert.LessOrEqual(t, h.held, 2*cost+holdChunk, "reserved far beyond what was made")
 			}
 		})
+	}
+	if h := (&holder{limit: 8 << 20}); assert.Error(t, UnmarshalHeld(dup, new(recordsArgs), h)) {
+		assert.Greater(t, h.calls, 1, "the plan reserved as it went, then the walk for the mode")
 	}
 }
 
