@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -57,9 +58,12 @@ var (
 // it rate-limits pings, window updates and stream opens, allows only a
 // hello's worth of data before the handshake, and cuts every data frame
 // into the parts that have arrived, so that yamux (which allocates a
-// frame's claimed length up front) holds only bytes that were received. A
-// peer that breaks a limit gets an error from Read, which ends the
-// session. On the way out it joins each yamux data header with its body
+// frame's claimed length up front) holds only bytes that were received.
+// yamux reads through a 4 KiB buffer, so the rest of a large frame is read
+// into a pooled buffer of bigRead bytes instead (charged to the session's
+// budget while it is held), and handed on as one part per read: a 1 MiB
+// frame is 16 system calls and yamux frames rather than 256. A peer that
+// breaks a limit gets an error from Read, which ends the session. On the way out it joins each yamux data header with its body
 // into one write and bounds every write by a deadline.
 //
 // yamux reads with one goroutine (its receive loop) and writes with one
@@ -87,6 +91,14 @@ type guard struct {
 	rerr    error // an error to return after the bytes already read
 	small   []byte
 	nsmall  int
+	// The rest of a large data frame is read into big, a pooled buffer,
+	// many times the size of yamux's reads; yamux is handed the part read
+	// with one header, and big[off:off+npass] is what it has not taken yet.
+	// meter (nil in tests) is charged for big while it is held.
+	big   *[]byte
+	off   int
+	npass int
+	meter *meter
 
 	// written counts the bytes written, read by the read side.
 	written atomic.Int64
@@ -100,9 +112,9 @@ type guard struct {
 	bufs         net.Buffers
 }
 
-func newGuard(c net.Conn, maxStreams int, writeTimeout time.Duration, log func(error)) *guard {
+func newGuard(c net.Conn, maxStreams int, writeTimeout time.Duration, m *meter, log func(error)) *guard {
 	now := time.Now()
-	g := &guard{Conn: c, log: log, writeTimeout: writeTimeout}
+	g := &guard{Conn: c, log: log, writeTimeout: writeTimeout, meter: m}
 	g.pings = bucket{tokens: pingBurst, burst: pingBurst, rate: pingRate, last: now}
 	g.empties = bucket{tokens: emptyBurst, burst: emptyBurst, rate: emptyRate, last: now}
 	ob := float64(2 * maxStreams)
@@ -116,12 +128,21 @@ const minRead = 64
 
 // Read reads from the connection and passes on what the limits allow.
 func (g *guard) Read(p []byte) (int, error) {
-	if len(p) < minRead {
+	if len(p) < minRead || g.nsmall > 0 {
 		return g.readSmall(p)
+	}
+	if g.npass > 0 {
+		return g.pass(p), nil
 	}
 	for {
 		if g.rerr != nil {
 			return 0, g.rerr
+		}
+		if g.left > uint32(len(p)-yamuxHeaderSize) && g.open.Load() {
+			// The rest of the frame does not fit in p: read it into big.
+			if n, ok := g.readLarge(p); ok {
+				return n, nil
+			}
 		}
 		start := 0
 		if g.left > 0 {
@@ -152,6 +173,60 @@ func (g *guard) Read(p []byte) (int, error) {
 		if total > 0 {
 			return total, nil
 		}
+	}
+}
+
+// bigRead is the size of the buffers that the rest of a large data frame
+// is read into: one system call and one yamux frame for up to this many
+// bytes, where reading through yamux's 4 KiB buffer took sixteen of each.
+const bigRead = 64 << 10
+
+var bigPool = sync.Pool{New: func() any { b := make([]byte, bigRead); return &b }}
+
+// readLarge reads what has arrived of the rest of the current data frame,
+// up to bigRead bytes, into big, and hands yamux that part: its header,
+// and what fits in p of its data, the rest to follow from pass. It
+// reports false, having read nothing, if the session's budget has no room
+// for big, or if nothing was read (g.rerr then says why).
+func (g *guard) readLarge(p []byte) (int, bool) {
+	if g.meter != nil && g.meter.charge(bigRead) != nil {
+		return 0, false
+	}
+	g.big = bigPool.Get().(*[]byte)
+	n, err := g.Conn.Read((*g.big)[:min(uint32(bigRead), g.left)])
+	if err != nil {
+		g.rerr = err
+	}
+	if n == 0 {
+		g.releaseBig()
+		return 0, false
+	}
+	k := uint32(n)
+	g.left -= k
+	copy(p, g.cont[:])
+	binary.BigEndian.PutUint32(p[8:], k)
+	if g.left == 0 && g.fin {
+		binary.BigEndian.PutUint16(p[2:], yamuxFlagFIN)
+	}
+	g.off, g.npass = 0, n
+	return yamuxHeaderSize + g.pass(p[yamuxHeaderSize:]), true
+}
+
+// pass hands yamux the next bytes of big.
+func (g *guard) pass(p []byte) int {
+	n := copy(p, (*g.big)[g.off:g.off+g.npass])
+	g.off += n
+	if g.npass -= n; g.npass == 0 {
+		g.releaseBig()
+	}
+	return n
+}
+
+func (g *guard) releaseBig() {
+	bigPool.Put(g.big)
+	g.big = nil
+	if g.meter != nil {
+		g.meter.charge(-bigRead)
 	}
 }
 

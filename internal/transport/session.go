@@ -167,13 +167,13 @@ func Client(ctx context.Context, conn net.Conn, opts Options) (*Session, error) 
 	opts = opts.withDefaults()
 	deadline := handshakeDeadline(ctx, opts)
 	conn.SetReadDeadline(deadline)
-	g := newGuard(conn, opts.MaxStreams, opts.WriteTimeout, guardLog(opts.Logger, conn))
-	mux, err := yamux.Client(g, opts.yamux())
+	s := newSession(conn, opts)
+	mux, err := yamux.Client(s.guard, opts.yamux())
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
 	}
-	s := newSession(mux, conn, g, opts)
+	s.mux = mux
 	if err := s.clientHandshake(ctx, deadline); err != nil {
 		mux.Close()
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
@@ -210,13 +210,13 @@ func server(ctx context.Context, conn net.Conn, opts Options, refusal error) (*S
 	opts = opts.withDefaults()
 	deadline := handshakeDeadline(ctx, opts)
 	conn.SetReadDeadline(deadline)
-	g := newGuard(conn, opts.MaxStreams, opts.WriteTimeout, guardLog(opts.Logger, conn))
-	mux, err := yamux.Server(g, opts.yamux())
+	s := newSession(conn, opts)
+	mux, err := yamux.Server(s.guard, opts.yamux())
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
 	}
-	s := newSession(mux, conn, g, opts)
+	s.mux = mux
 	// Reading the hello does not watch ctx; closing the session ends it.
 	stop := context.AfterFunc(ctx, func() { mux.Close() })
 	defer stop()
@@ -235,9 +235,12 @@ func server(ctx context.Context, conn net.Conn, opts Options, refusal error) (*S
 	return s, nil
 }
 
-func newSession(mux *yamux.Session, conn net.Conn, g *guard, opts Options) *Session {
-	s := &Session{mux: mux, conn: conn, guard: g, opts: opts, goAway: make(chan struct{}), ctlDone: make(chan struct{})}
+// newSession returns the session of conn, with its guard; its mux is set
+// once yamux runs on the guard.
+func newSession(conn net.Conn, opts Options) *Session {
+	s := &Session{conn: conn, opts: opts, goAway: make(chan struct{}), ctlDone: make(chan struct{})}
 	s.meter.limit, s.meter.pool = int64(opts.MaxBuffered), opts.Budget
+	s.guard = newGuard(conn, opts.MaxStreams, opts.WriteTimeout, &s.meter, guardLog(opts.Logger, conn))
 	return s
 }
 
