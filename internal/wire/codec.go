@@ -153,7 +153,13 @@ func MarshalBuffer(v any) (*bytes.Buffer, error) {
 	buf.Reset()
 	if _, p, pl := valuePlan(v); pl != nil {
 		if b, ok := pl.enc(buf.AvailableBuffer(), p); ok {
-			buf.Write(b)
+			if cap(b) > buf.Available() {
+				// The encoding outgrew the buffer and was moved: keep
+				// it where it is rather than copy it back.
+				*buf = *bytes.NewBuffer(b)
+			} else {
+				buf.Write(b)
+			}
 			return buf, nil
 		}
 	}

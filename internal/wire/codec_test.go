@@ -465,3 +465,24 @@ func benchUnmarshal[T any](b *testing.B, in T, mode bool) {
 		}
 	}
 }
+
+// TestMarshalBufferGrows: an encoding that outgrows the pooled buffer is
+// kept where the plan put it, and is the same as Marshal's; the buffer
+// stays usable for small encodings after it.
+func TestMarshalBufferGrows(t *testing.T) {
+	type blob struct {
+		ID   string
+		Data []byte
+	}
+	for _, n := range []int{0, 100, 70 << 10, 1 << 20} {
+		in := blob{ID: "b", Data: bytes.Repeat([]byte{0xab}, n)}
+		want, err := Marshal(&in)
+		require.NoError(t, err)
+		buf, err := MarshalBuffer(&in)
+		require.NoError(t, err)
+		assert.Equal(t, want, buf.Bytes(), "%d bytes of data", n)
+		buf.WriteByte(1) // the buffer is a working bytes.Buffer
+		assert.Equal(t, len(want)+1, buf.Len(), "%d bytes of data", n)
+		PutBuffer(buf)
+	}
+}

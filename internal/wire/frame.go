@@ -243,25 +243,31 @@ func (r *Reader) ReadFrame() (Frame, error) {
 	return f, nil
 }
 
-// readBody reads n bytes into a buffer that starts with what has arrived
-// (at least minFrameBuffer) and doubles as more comes. A frame that is
-// read at once and is no larger than maxPooledFrame is read into a pooled
-// buffer, which it returns too.
+// readBody reads n bytes. A frame that has arrived whole in the
+// buffer, or is no larger than it (minFrameBuffer), is read into a buffer
+// of its size, pooled if it is no larger than maxPooledFrame, which it
+// returns too. A larger one is read into pooled chunks as its bytes
+// arrive, and copied into a buffer of its size (pooled as above) once it
+// is whole: what it holds grows with the bytes received, and it costs one
+// buffer of its size rather than a series of doubling ones.
 func (r *Reader) readBody(n int) ([]byte, *[]byte, error) {
-	size := n
-	if b := r.r.Buffered(); n > b {
-		size = min(n, max(b, minFrameBuffer))
-	}
 	held := 0
 	if r.charge != nil {
 		defer func() { r.charge(-held) }()
 	}
-	if size == n && n <= maxPooledFrame {
+	if n <= max(r.r.Buffered(), minFrameBuffer) {
 		if r.charge != nil {
 			if err := r.charge(n); err != nil {
 				return nil, nil, err
 			}
 			held = n
+		}
+		if n > maxPooledFrame {
+			buf := make([]byte, n)
+			if _, err := io.ReadFull(r.r, buf); err != nil {
+				return nil, nil, err
+			}
+			return buf, nil, nil
 		}
 		pb := getFrameBuffer(n)
 		buf := (*pb)[:n:n]
@@ -271,29 +277,53 @@ func (r *Reader) readBody(n int) ([]byte, *[]byte, error) {
 		}
 		return buf, pb, nil
 	}
-	var buf []byte
-	got := 0
-	for {
+	var chunks []*[]byte
+	defer func() {
+		for _, c := range chunks {
+			chunkPool.Put(c)
+		}
+	}()
+	for got := 0; got < n; {
+		k := min(n-got, chunkSize)
 		if r.charge != nil {
-			if err := r.charge(size - held); err != nil {
+			if err := r.charge(k); err != nil {
 				return nil, nil, err
 			}
-			held = size
+			held += k
 		}
-		grown := make([]byte, size)
-		copy(grown, buf[:got])
-		buf = grown
-		m, err := io.ReadFull(r.r, buf[got:])
+		c := chunkPool.Get().(*[]byte)
+		chunks = append(chunks, c)
+		m, err := io.ReadFull(r.r, (*c)[:k])
 		got += m
 		if err != nil {
 			return nil, nil, err
 		}
-		if got == n {
-			return buf, nil, nil
-		}
-		size = min(n, 2*size)
 	}
+	if r.charge != nil {
+		if err := r.charge(n); err != nil {
+			return nil, nil, err
+		}
+		held += n
+	}
+	var pb *[]byte
+	var buf []byte
+	if n <= maxPooledFrame {
+		pb = getFrameBuffer(n)
+		buf = (*pb)[:n:n]
+	} else {
+		buf = make([]byte, n)
+	}
+	for i, c := range chunks {
+		copy(buf[i*chunkSize:], *c)
+	}
+	return buf, pb, nil
 }
+
+// chunkSize is the size of the chunks a large frame is read into: a
+// frame whose bytes have not arrived holds at most one chunk beyond them.
+const chunkSize = minFrameBuffer
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
 func (r *Reader) parse(buf []byte) (Frame, error) {
 	p := parser{buf: buf}

@@ -284,3 +284,50 @@ func TestReaderChargesWhileReading(t *testing.T) {
 	assert.EqualError(t, err, "over budget", "ReadFrame over the budget")
 	assert.Equal(t, 0, held, "a failed read gives back what it held")
 }
+
+// chunkReader returns at most n bytes per read, as a stream whose bytes
+// arrive in parts does.
+type chunkReader struct {
+	r io.Reader
+	n int
+}
+
+func (c chunkReader) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.n)]) }
+
+// TestReaderLargeFrames: frames larger than what has arrived are read in
+// chunks as their bytes come and come out whole, whatever their size
+// against the chunks'; one of up to maxPooledFrame bytes is read into a
+// pooled buffer, and a larger one costs about its size in allocations.
+func TestReaderLargeFrames(t *testing.T) {
+	for _, n := range []int{minFrameBuffer + 1, chunkSize - 1, chunkSize, chunkSize + 1, 200<<10 + 7, 1 << 20} {
+		body := make([]byte, n)
+		for i := range body {
+			body[i] = byte(i*31 + i>>16)
+		}
+		in := AppendFrame(nil, &Frame{Kind: KindReply, ID: 9, Body: body})
+		read := func() (Frame, uint64, int) {
+			r := NewReader(chunkReader{bytes.NewReader(in), 9973}, 0)
+			held := 0
+			r.SetCharge(func(d int) error { held += d; return nil })
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			f, err := r.ReadFrame()
+			runtime.ReadMemStats(&after)
+			require.NoError(t, err, "%d bytes", n)
+			return f, after.TotalAlloc - before.TotalAlloc, held
+		}
+		f, _, _ := read()
+		f.Release()
+		f, allocated, held := read() // the chunks' pool is warm
+		assert.True(t, bytes.Equal(f.Body, body), "%d bytes: the body came out whole", n)
+		assert.Equal(t, len(in)-4 <= maxPooledFrame, f.buf != nil, "%d bytes: pooled", n)
+		assert.Equal(t, 0, held, "%d bytes: everything charged is given back", n)
+		if n > maxPooledFrame {
+			// The final buffer, and chunks the pool let go (the race
+			// detector makes it drop some on purpose); doubling buffers
+			// cost twice the size.
+			assert.Less(t, allocated, uint64(n+n/2), "%d bytes: bytes allocated", n)
+		}
+		f.Release()
+	}
+}
