@@ -6,7 +6,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/bench [-rows regexp] [-payload struct,struct-4k,nested,order,small,4k]
+//	go run ./cmd/bench [-rows regexp] [-payload struct,struct-4k,nested,order,small,4k,64k]
 //	                   [-rounds 5] [-duration 1s] [-callers 1,16,64]
 //	                   [-features=true] [-out file.md] [-svg file.svg]
 //
@@ -40,7 +40,7 @@ const (
 
 func main() {
 	rowsFlag := flag.String("rows", "", "regexp selecting rows by name; default all")
-	payloadFlag := flag.String("payload", "struct,struct-4k,nested,order,small,4k", "comma-separated payloads: struct, struct-4k, nested, order, small (100 B) or a size such as 4k or 512")
+	payloadFlag := flag.String("payload", "struct,struct-4k,nested,order,small,4k,64k", "comma-separated payloads: struct, struct-4k, nested, order, small (100 B) or a size such as 4k or 512")
 	rounds := flag.Int("rounds", 5, "interleaved rounds of the peer rows; each figure is the median over them")
 	duration := flag.Duration("duration", time.Second, "length of each measurement")
 	warmup := flag.Duration("warmup", 300*time.Millisecond, "calls made before a row is measured with a payload")
