@@ -147,6 +147,9 @@ func (w *writer) send(ctx context.Context, f *wire.Frame, inline bool) error {
 		w.mu.Unlock()
 		return err
 	}
+	if inline && len(f.Body) > maxInline && len(w.pending) == 0 && !w.writing && !w.running && w.mayWait(ctx) {
+		return w.writeLarge(f)
+	}
 	start := len(w.pending)
 	w.pending = wire.AppendFrame(w.pending, f)
 	if err := wire.CheckSize(w.pending, start, w.maxFrame); err != nil {
@@ -202,6 +205,40 @@ func (w *writer) writeInline() {
 	}
 	w.endLocked()
 	w.mu.Unlock()
+}
+
+// writeLarge writes f, whose body is larger than maxInline, on the
+// calling goroutine, which holds w.mu and finds nothing queued and nobody
+// writing: its header, then its body from the caller's buffer, so that
+// the body is not copied into the queue (a 1 MiB body was, into a queue
+// grown to hold it, each time). Frames queued meanwhile wait for it, and
+// are then left to the goroutine. It returns with w.mu released.
+func (w *writer) writeLarge(f *wire.Frame) error {
+	var arr [64]byte
+	hdr := wire.AppendFrameHeader(arr[:0], f)
+	if err := wire.CheckHeader(hdr, len(f.Body), w.maxFrame); err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	w.writing, w.batch, w.gather = true, 1, false
+	w.mu.Unlock()
+	w.setDeadline()
+	_, err := w.w.Write(hdr)
+	if err == nil {
+		_, err = w.w.Write(f.Body)
+	}
+	if err != nil {
+		w.failed(err)
+	}
+	w.mu.Lock()
+	w.writing = false
+	w.busy = len(w.pending) > 0
+	if w.err == nil && len(w.pending) > 0 {
+		w.startLocked()
+	}
+	w.endLocked()
+	w.mu.Unlock()
+	return nil
 }
 
 // takeLocked takes the queued frames for writing. The caller holds w.mu

@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"context"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -188,4 +189,42 @@ func TestWriterStallsOnAPeerThatDoesNotRead(t *testing.T) {
 	w.mu.Lock()
 	assert.Nil(t, w.pending, "the queue is freed")
 	w.mu.Unlock()
+}
+
+// TestWriterWritesALargeFrameFromTheCallersBuffer: a frame with a body
+// larger than maxInline, sent with nothing queued, is written by its
+// caller as its header and then its body, straight from the caller's
+// buffer; frames sent meanwhile follow it, in order; one past the limit
+// is refused before anything is written.
+func TestWriterWritesALargeFrameFromTheCallersBuffer(t *testing.T) {
+	g := &gate{release: make(chan struct{}), entered: make(chan struct{})}
+	w := newWriter(g, writerConfig{maxFrame: 1 << 20, maxPending: 1 << 20}, nil)
+	body := bytes.Repeat([]byte("0123456789abcdef"), (maxInline+100)/16)
+	first := writeAside(w, &wire.Frame{Kind: wire.KindReply, ID: 1, Body: body})
+	<-g.entered
+	for i := 2; i <= 10; i++ {
+		require.NoError(t, w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply, ID: uint64(i)}), "queued behind the write")
+	}
+	close(g.release)
+	require.NoError(t, <-first)
+	err := w.writeFrame(context.Background(), &wire.Frame{Kind: wire.KindReply, ID: 11, Body: make([]byte, 1<<20)})
+	require.ErrorIs(t, err, wire.ErrFrameTooLarge, "a frame past the limit")
+	w.shutdown()
+	<-w.done
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	require.GreaterOrEqual(t, len(g.writes), 3, "header, body, the frames queued behind them")
+	assert.Len(t, g.writes[1], len(body), "the body is written on its own")
+	r := wire.NewReader(bytes.NewReader(bytes.Join(g.writes, nil)), 0)
+	for i := 1; i <= 10; i++ {
+		f, err := r.ReadFrame()
+		require.NoError(t, err)
+		assert.Equal(t, uint64(i), f.ID, "frames keep their order")
+		if i == 1 {
+			assert.Equal(t, body, f.Body, "the large frame's body")
+		}
+	}
+	_, err = r.ReadFrame()
+	assert.ErrorIs(t, err, io.EOF, "nothing of the refused frame was written")
 }

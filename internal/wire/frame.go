@@ -119,6 +119,12 @@ func putFrameBuffer(pb *[]byte) {
 // AppendFrame appends the encoding of f (length prefix included) to dst.
 // It does not check the size limit: see [CheckSize].
 func AppendFrame(dst []byte, f *Frame) []byte {
+	return append(AppendFrameHeader(dst, f), f.Body...)
+}
+
+// AppendFrameHeader appends the encoding of f without its body, which is
+// to follow it: the length prefix counts the body too. See [CheckHeader].
+func AppendFrameHeader(dst []byte, f *Frame) []byte {
 	start := len(dst)
 	flags := f.Flags
 	if f.Kind == KindRequest && f.Key != "" {
@@ -143,15 +149,24 @@ func AppendFrame(dst []byte, f *Frame) []byte {
 			dst = appendString(dst, f.Key)
 		}
 	}
-	dst = append(dst, f.Body...)
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-lengthSize))
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-lengthSize+len(f.Body)))
 	return dst
 }
 
 // CheckSize returns an error wrapping [ErrFrameTooLarge] if the encoded
 // frame at the end of buf (starting at start) exceeds max.
 func CheckSize(buf []byte, start, max int) error {
-	if n := len(buf) - start - lengthSize; n > max {
+	return checkLength(len(buf)-start-lengthSize, max)
+}
+
+// CheckHeader is CheckSize for a frame encoded by [AppendFrameHeader] as
+// hdr, to be followed by a body of n bytes.
+func CheckHeader(hdr []byte, n, max int) error {
+	return checkLength(len(hdr)-lengthSize+n, max)
+}
+
+func checkLength(n, max int) error {
+	if n > max {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, max)
 	}
 	return nil

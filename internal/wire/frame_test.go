@@ -39,6 +39,10 @@ func TestFrameRoundTrip(t *testing.T) {
 		t.Run(f.Kind.String(), func(t *testing.T) {
 			enc := AppendFrame(nil, f)
 			assert.Equal(t, uint32(len(enc)-4), binary.BigEndian.Uint32(enc), "length prefix")
+			hdr := AppendFrameHeader(nil, f)
+			assert.Equal(t, enc, append(hdr, f.Body...), "the header and the body are the frame")
+			assert.Equal(t, CheckSize(enc, 0, len(enc)-5) != nil, CheckHeader(hdr, len(f.Body), len(enc)-5) != nil, "CheckHeader checks what CheckSize does")
+			assert.NoError(t, CheckHeader(hdr, len(f.Body), len(enc)-4), "a frame at the limit")
 			got, err := NewReader(bytes.NewReader(enc), 0).ReadFrame()
 			require.NoError(t, err, "ReadFrame(%x)", enc)
 			want := *f
