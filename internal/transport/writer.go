@@ -172,7 +172,8 @@ func (w *writer) send(ctx context.Context, f *wire.Frame, inline bool) error {
 }
 
 // maxInline is the largest batch a caller writes itself; a larger one,
-// which may wait for the peer's window, is left to the goroutine.
+// which may wait for the peer's window, is left to the goroutine, except
+// a lone large frame with nothing queued (see writeLarge).
 const maxInline = 64 << 10
 
 // mayWait reports whether the caller, with ctx, may write its frame
