@@ -206,6 +206,10 @@ func PutBuffer(buf *bytes.Buffer) {
 type plan struct {
 	enc func(dst []byte, p unsafe.Pointer) ([]byte, bool)
 	dec func(d *decoder, p unsafe.Pointer) bool
+	// encN and decN, if set, do what enc and dec do for n values in a
+	// row from p: a slice of integers costs no call per element.
+	encN func(dst []byte, p unsafe.Pointer, n int) []byte
+	decN func(d *decoder, p unsafe.Pointer, n int) bool
 }
 
 // plans caches the plan of each type Marshal or Unmarshal was given a
@@ -322,54 +326,59 @@ func newPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 }
 
 func intPlan(k reflect.Kind, bits int) *plan {
-	get := func(p unsafe.Pointer) int64 {
-		switch k {
-		case reflect.Int8:
-			return int64(*(*int8)(p))
-		case reflect.Int16:
-			return int64(*(*int16)(p))
-		case reflect.Int32:
-			return int64(*(*int32)(p))
-		case reflect.Int64:
-			return *(*int64)(p)
-		}
-		return int64(*(*int)(p))
+	switch k {
+	case reflect.Int8:
+		return signedPlan[int8](bits)
+	case reflect.Int16:
+		return signedPlan[int16](bits)
+	case reflect.Int32:
+		return signedPlan[int32](bits)
+	case reflect.Int64:
+		return signedPlan[int64](bits)
 	}
-	set := func(p unsafe.Pointer, v int64) {
-		switch k {
-		case reflect.Int8:
-			*(*int8)(p) = int8(v)
-		case reflect.Int16:
-			*(*int16)(p) = int16(v)
-		case reflect.Int32:
-			*(*int32)(p) = int32(v)
-		case reflect.Int64:
-			*(*int64)(p) = v
-		default:
-			*(*int)(p) = int(v)
-		}
-	}
+	return signedPlan[int](bits)
+}
+
+// signedPlan is the plan of a signed integer type of the given bits, made
+// for each type, so that a value costs no switch on its kind.
+func signedPlan[T int | int8 | int16 | int32 | int64](bits int) *plan {
 	lim := uint64(1)<<(bits-1) - 1 // the largest value; the smallest is -1-lim
+	enc := func(dst []byte, v int64) []byte {
+		if v < 0 {
+			return AppendHead(dst, 0x20, uint64(-(v + 1)))
+		}
+		return AppendHead(dst, 0x00, uint64(v))
+	}
+	dec := func(d *decoder, p *T) bool {
+		major, n, ok := d.head()
+		if !ok || n > lim {
+			return false
+		}
+		switch major {
+		case 0x00:
+			*p = T(n)
+		case 0x20:
+			*p = T(-1 - int64(n))
+		default:
+			return false
+		}
+		return true
+	}
 	return &plan{
-		enc: func(dst []byte, p unsafe.Pointer) ([]byte, bool) {
-			v := get(p)
-			if v < 0 {
-				return AppendHead(dst, 0x20, uint64(-(v + 1))), true
+		enc: func(dst []byte, p unsafe.Pointer) ([]byte, bool) { return enc(dst, int64(*(*T)(p))), true },
+		dec: func(d *decoder, p unsafe.Pointer) bool { return dec(d, (*T)(p)) },
+		encN: func(dst []byte, p unsafe.Pointer, n int) []byte {
+			for _, v := range unsafe.Slice((*T)(p), n) {
+				dst = enc(dst, int64(v))
 			}
-			return AppendHead(dst, 0x00, uint64(v)), true
+			return dst
 		},
-		dec: func(d *decoder, p unsafe.Pointer) bool {
-			major, n, ok := d.head()
-			if !ok || n > lim {
-				return false
-			}
-			switch major {
-			case 0x00:
-				set(p, int64(n))
-			case 0x20:
-				set(p, -1-int64(n))
-			default:
-				return false
+		decN: func(d *decoder, p unsafe.Pointer, n int) bool {
+			s := unsafe.Slice((*T)(p), n)
+			for i := range s {
+				if !dec(d, &s[i]) {
+					return false
+				}
 			}
 			return true
 		},
@@ -377,42 +386,46 @@ func intPlan(k reflect.Kind, bits int) *plan {
 }
 
 func uintPlan(k reflect.Kind, bits int) *plan {
-	get := func(p unsafe.Pointer) uint64 {
-		switch k {
-		case reflect.Uint8:
-			return uint64(*(*uint8)(p))
-		case reflect.Uint16:
-			return uint64(*(*uint16)(p))
-		case reflect.Uint32:
-			return uint64(*(*uint32)(p))
-		case reflect.Uint64:
-			return *(*uint64)(p)
-		}
-		return uint64(*(*uint)(p))
+	switch k {
+	case reflect.Uint8:
+		return unsignedPlan[uint8](bits)
+	case reflect.Uint16:
+		return unsignedPlan[uint16](bits)
+	case reflect.Uint32:
+		return unsignedPlan[uint32](bits)
+	case reflect.Uint64:
+		return unsignedPlan[uint64](bits)
 	}
-	set := func(p unsafe.Pointer, v uint64) {
-		switch k {
-		case reflect.Uint8:
-			*(*uint8)(p) = uint8(v)
-		case reflect.Uint16:
-			*(*uint16)(p) = uint16(v)
-		case reflect.Uint32:
-			*(*uint32)(p) = uint32(v)
-		case reflect.Uint64:
-			*(*uint64)(p) = v
-		default:
-			*(*uint)(p) = uint(v)
-		}
-	}
+	return unsignedPlan[uint](bits)
+}
+
+// unsignedPlan is signedPlan for an unsigned integer type.
+func unsignedPlan[T uint | uint8 | uint16 | uint32 | uint64](bits int) *plan {
 	lim := uint64(1)<<(bits-1) - 1 + uint64(1)<<(bits-1)
+	dec := func(d *decoder, p *T) bool {
+		major, n, ok := d.head()
+		if !ok || major != 0x00 || n > lim {
+			return false
+		}
+		*p = T(n)
+		return true
+	}
 	return &plan{
-		enc: func(dst []byte, p unsafe.Pointer) ([]byte, bool) { return AppendHead(dst, 0x00, get(p)), true },
-		dec: func(d *decoder, p unsafe.Pointer) bool {
-			major, n, ok := d.head()
-			if !ok || major != 0x00 || n > lim {
-				return false
+		enc: func(dst []byte, p unsafe.Pointer) ([]byte, bool) { return AppendHead(dst, 0x00, uint64(*(*T)(p))), true },
+		dec: func(d *decoder, p unsafe.Pointer) bool { return dec(d, (*T)(p)) },
+		encN: func(dst []byte, p unsafe.Pointer, n int) []byte {
+			for _, v := range unsafe.Slice((*T)(p), n) {
+				dst = AppendHead(dst, 0x00, uint64(v))
 			}
-			set(p, n)
+			return dst
+		},
+		decN: func(d *decoder, p unsafe.Pointer, n int) bool {
+			s := unsafe.Slice((*T)(p), n)
+			for i := range s {
+				if !dec(d, &s[i]) {
+					return false
+				}
+			}
 			return true
 		},
 	}
@@ -447,6 +460,9 @@ func slicePlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 			return append(dst, 0xf6), true // NilContainerAsNull
 		}
 		dst = AppendHead(dst, 0x80, uint64(s.len))
+		if elem.encN != nil {
+			return elem.encN(dst, s.data, s.len), true
+		}
 		var ok bool
 		for i := range s.len {
 			if dst, ok = elem.enc(dst, unsafe.Add(s.data, uintptr(i)*size)); !ok {
@@ -480,6 +496,11 @@ func slicePlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		v.Grow(int(n))
 		v.SetLen(int(n))
 		data := v.UnsafePointer()
+		if elem.decN != nil {
+			ok := elem.decN(d, data, int(n))
+			d.depth--
+			return ok
+		}
 		for i := range int(n) {
 			if !elem.dec(d, unsafe.Add(data, uintptr(i)*size)) {
 				return false

@@ -108,6 +108,10 @@ type planned struct {
 	MR      map[string]record
 	MI      map[int32]string
 	Tagged  tagged
+	Ints    []int64
+	Small   []int8
+	Us      []uint16
+	Is      []int
 	// Left to the modes, each field alone.
 	Any any
 	Arr [2]int
@@ -177,8 +181,9 @@ func samplePlanned() []planned {
 			Tagged: tagged{ID: "t", Note: "n", N: 3, Skip: "not sent", Dash: "d", Opts: []string{"o"}, When: r.At,
 				Ptr: &record{}, PT: &r.At, PO: &opaque{5}, Labels: map[string]string{"k": "v"}, Ratio: 0.5, hidden: 1},
 			Any: map[string]any{"k": []any{uint64(1), "two"}}, Arr: [2]int{1, -2}, Op: opaque{1, 2, 3, 4},
-			Big: new(big.Int).Lsh(big.NewInt(1), 100),
-			Emb: embedding{record: r, Extra: "e", inner: inner{Deep: 7, Later: "l"}, Named: inner{Deep: -1}, Level: 3}},
+			Big:  new(big.Int).Lsh(big.NewInt(1), 100),
+			Emb:  embedding{record: r, Extra: "e", inner: inner{Deep: 7, Later: "l"}, Named: inner{Deep: -1}, Level: 3},
+			Ints: []int64{0, -1, 23, 24, -25, 1 << 40, -1 << 63, 1<<63 - 1}, Small: []int8{-128, 127, 0}, Us: []uint16{0, 65535, 300}, Is: []int{}},
 		{I: 23, I64: 24, U: 255, U16: 256, S: string(make([]byte, 300)), Bytes: make([]byte, 70000),
 			T: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Records: []record{},
 			M: map[string]int64{}, MR: map[string]record{}, Tagged: tagged{Opts: []string{}, Labels: map[string]string{}, hidden: 2},
