@@ -208,7 +208,7 @@ type plan struct {
 	dec func(d *decoder, p unsafe.Pointer) bool
 	// encN and decN, if set, do what enc and dec do for n values in a
 	// row from p: a slice of integers costs no call per element.
-	encN func(dst []byte, p unsafe.Pointer, n int) []byte
+	encN func(dst []byte, p unsafe.Pointer, n int) ([]byte, bool)
 	decN func(d *decoder, p unsafe.Pointer, n int) bool
 }
 
@@ -304,7 +304,7 @@ func newPlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return uintPlan(t.Kind(), t.Bits())
 	case reflect.Float64:
-		return &plan{enc: encodeFloat64Fast, dec: decodeFloat64Fast}
+		return &plan{enc: encodeFloat64Fast, dec: decodeFloat64Fast, encN: encodeFloat64s, decN: decodeFloat64s}
 	case reflect.Float32:
 		return &plan{enc: encodeFloat32Fast, dec: decodeFloat32Fast}
 	case reflect.String:
@@ -367,11 +367,11 @@ func signedPlan[T int | int8 | int16 | int32 | int64](bits int) *plan {
 	return &plan{
 		enc: func(dst []byte, p unsafe.Pointer) ([]byte, bool) { return enc(dst, int64(*(*T)(p))), true },
 		dec: func(d *decoder, p unsafe.Pointer) bool { return dec(d, (*T)(p)) },
-		encN: func(dst []byte, p unsafe.Pointer, n int) []byte {
+		encN: func(dst []byte, p unsafe.Pointer, n int) ([]byte, bool) {
 			for _, v := range unsafe.Slice((*T)(p), n) {
 				dst = enc(dst, int64(v))
 			}
-			return dst
+			return dst, true
 		},
 		decN: func(d *decoder, p unsafe.Pointer, n int) bool {
 			s := unsafe.Slice((*T)(p), n)
@@ -411,13 +411,15 @@ func unsignedPlan[T uint | uint8 | uint16 | uint32 | uint64](bits int) *plan {
 		return true
 	}
 	return &plan{
-		enc: func(dst []byte, p unsafe.Pointer) ([]byte, bool) { return AppendHead(dst, 0x00, uint64(*(*T)(p))), true },
+		enc: func(dst []byte, p unsafe.Pointer) ([]byte, bool) {
+			return AppendHead(dst, 0x00, uint64(*(*T)(p))), true
+		},
 		dec: func(d *decoder, p unsafe.Pointer) bool { return dec(d, (*T)(p)) },
-		encN: func(dst []byte, p unsafe.Pointer, n int) []byte {
+		encN: func(dst []byte, p unsafe.Pointer, n int) ([]byte, bool) {
 			for _, v := range unsafe.Slice((*T)(p), n) {
 				dst = AppendHead(dst, 0x00, uint64(v))
 			}
-			return dst
+			return dst, true
 		},
 		decN: func(d *decoder, p unsafe.Pointer, n int) bool {
 			s := unsafe.Slice((*T)(p), n)
@@ -461,7 +463,7 @@ func slicePlan(t reflect.Type, seen map[reflect.Type]*plan) *plan {
 		}
 		dst = AppendHead(dst, 0x80, uint64(s.len))
 		if elem.encN != nil {
-			return elem.encN(dst, s.data, s.len), true
+			return elem.encN(dst, s.data, s.len)
 		}
 		var ok bool
 		for i := range s.len {
@@ -712,6 +714,26 @@ func encodeFloat64Fast(dst []byte, p unsafe.Pointer) ([]byte, bool) {
 		return dst, false // converted to half precision by the mode
 	}
 	return binary.BigEndian.AppendUint64(append(dst, 0xfb), math.Float64bits(f)), true
+}
+
+// encodeFloat64s and decodeFloat64s are the float64 plan's encN and decN.
+func encodeFloat64s(dst []byte, p unsafe.Pointer, n int) ([]byte, bool) {
+	for _, f := range unsafe.Slice((*float64)(p), n) {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return dst, false
+		}
+		dst = binary.BigEndian.AppendUint64(append(dst, 0xfb), math.Float64bits(f))
+	}
+	return dst, true
+}
+
+func decodeFloat64s(d *decoder, p unsafe.Pointer, n int) bool {
+	for i := range n {
+		if !decodeFloat64Fast(d, unsafe.Add(p, uintptr(i)*8)) {
+			return false
+		}
+	}
+	return true
 }
 
 func decodeFloat64Fast(d *decoder, p unsafe.Pointer) bool {

@@ -112,6 +112,7 @@ type planned struct {
 	Small   []int8
 	Us      []uint16
 	Is      []int
+	Fs      []float64
 	// Left to the modes, each field alone.
 	Any any
 	Arr [2]int
@@ -183,12 +184,13 @@ func samplePlanned() []planned {
 			Any: map[string]any{"k": []any{uint64(1), "two"}}, Arr: [2]int{1, -2}, Op: opaque{1, 2, 3, 4},
 			Big:  new(big.Int).Lsh(big.NewInt(1), 100),
 			Emb:  embedding{record: r, Extra: "e", inner: inner{Deep: 7, Later: "l"}, Named: inner{Deep: -1}, Level: 3},
-			Ints: []int64{0, -1, 23, 24, -25, 1 << 40, -1 << 63, 1<<63 - 1}, Small: []int8{-128, 127, 0}, Us: []uint16{0, 65535, 300}, Is: []int{}},
+			Ints: []int64{0, -1, 23, 24, -25, 1 << 40, -1 << 63, 1<<63 - 1}, Small: []int8{-128, 127, 0}, Us: []uint16{0, 65535, 300}, Is: []int{},
+			Fs: []float64{0, -0.5, 1e300, 5e-324}},
 		{I: 23, I64: 24, U: 255, U16: 256, S: string(make([]byte, 300)), Bytes: make([]byte, 70000),
 			T: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Records: []record{},
 			M: map[string]int64{}, MR: map[string]record{}, Tagged: tagged{Opts: []string{}, Labels: map[string]string{}, hidden: 2},
 			Any: int64(-1), Big: big.NewInt(-5)},
-		{T: time.Date(1, 1, 1, 0, 0, 0, 1, time.FixedZone("", -(3*3600+30*60)))},
+		{T: time.Date(1, 1, 1, 0, 0, 0, 1, time.FixedZone("", -(3*3600+30*60))), Fs: []float64{1, math.Inf(-1)}},
 	}
 }
 

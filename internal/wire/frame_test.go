@@ -40,7 +40,10 @@ func TestFrameRoundTrip(t *testing.T) {
 			enc := AppendFrame(nil, f)
 			assert.Equal(t, uint32(len(enc)-4), binary.BigEndian.Uint32(enc), "length prefix")
 			hdr := AppendFrameHeader(nil, f)
-			assert.Equal(t, enc, append(hdr, f.Body...), "the header and the body are the frame")
+			assert.Equal(t, enc[:4], hdr[:4], "the header's length prefix counts the body")
+			assert.Equal(t, len(enc), len(hdr)+len(f.Body), "the header and the body are the frame")
+			split, err := NewReader(bytes.NewReader(append(hdr, f.Body...)), 0).ReadFrame()
+			require.NoError(t, err, "ReadFrame of the header and the body")
 			assert.Equal(t, CheckSize(enc, 0, len(enc)-5) != nil, CheckHeader(hdr, len(f.Body), len(enc)-5) != nil, "CheckHeader checks what CheckSize does")
 			assert.NoError(t, CheckHeader(hdr, len(f.Body), len(enc)-4), "a frame at the limit")
 			got, err := NewReader(bytes.NewReader(enc), 0).ReadFrame()
@@ -50,8 +53,9 @@ func TestFrameRoundTrip(t *testing.T) {
 				want.Body = []byte{}
 			}
 			assert.NotNil(t, got.buf, "ReadFrame(%x) reads a small frame into a pooled buffer", enc)
-			got.buf = nil
+			got.buf, split.buf = nil, nil
 			assert.Equal(t, want, got, "ReadFrame(%x)", enc)
+			assert.Equal(t, want, split, "ReadFrame of the header and the body")
 		})
 	}
 }
