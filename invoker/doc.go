@@ -76,6 +76,8 @@
 //	                                          plus 32 KiB per running call
 //	yamux receive buffers         0         MaxStreams x 1 MiB window (16 MiB)        MaxStreams
 //	a frame                       -         MaxFrameSize (4 MiB), grown as it arrives MaxFrameSize
+//	the socket read of a large    0         64 KiB, counted with the frames           MaxConnBuffered
+//	  frame's rest
 //	handshake                     -         HandshakeTimeout (10s), on the connection HandshakeTimeout
 //	before the handshake          -         4 KiB frames, 8 KiB of data, 1 stream     fixed
 //	a write to a client           -         WriteTimeout (10s); then closed           WriteTimeout
