@@ -493,3 +493,33 @@ func TestMarshalBufferGrows(t *testing.T) {
 		PutBuffer(buf)
 	}
 }
+
+// seriesArgs is a generated argument struct that carries a time series: a
+// name, a time, and 256 samples as floats and as counts.
+type seriesArgs struct {
+	_ struct{} `cbor:",toarray"`
+	S series
+}
+
+type series struct {
+	Name   string
+	At     time.Time
+	Values []float64
+	Counts []int64
+}
+
+func sampleSeries() seriesArgs {
+	s := series{Name: "cpu.load", At: sampleRecord().R.At, Values: make([]float64, 256), Counts: make([]int64, 256)}
+	for i := range 256 {
+		s.Values[i] = float64(i) * 1.5
+		s.Counts[i] = int64(i * i * 31)
+	}
+	return seriesArgs{S: s}
+}
+
+// The Series benchmarks measure slices of numbers through the plans and,
+// as Mode, through the modes alone.
+func BenchmarkMarshalSeries(b *testing.B)       { benchMarshal(b, sampleSeries(), false) }
+func BenchmarkMarshalSeriesMode(b *testing.B)   { benchMarshal(b, sampleSeries(), true) }
+func BenchmarkUnmarshalSeries(b *testing.B)     { benchUnmarshal(b, sampleSeries(), false) }
+func BenchmarkUnmarshalSeriesMode(b *testing.B) { benchUnmarshal(b, sampleSeries(), true) }
