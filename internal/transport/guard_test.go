@@ -62,19 +62,11 @@ func summarize(b []byte) yamuxSummary {
 // stream, its flags, the other frames), up to where the guard stopped the
 // peer.
 func FuzzGuard(f *testing.F) {
-	hdr := func(typ uint8, flags uint16, id, n uint32) []byte {
-		h := make([]byte, yamuxHeaderSize)
-		h[1] = typ
-		binary.BigEndian.PutUint16(h[2:], flags)
-		binary.BigEndian.PutUint32(h[4:], id)
-		binary.BigEndian.PutUint32(h[8:], n)
-		return h
-	}
-	f.Add(append(hdr(yamuxTypeData, yamuxFlagSYN|yamuxFlagFIN, 1, 5), "hello"...), []byte{3, 7}, true)
-	f.Add(append(append(hdr(yamuxTypeWindow, yamuxFlagSYN, 3, 0), hdr(yamuxTypeData, 0, 3, 3)...), "abc"...), []byte{1, 12, 13}, false)
-	f.Add(bytes.Repeat(hdr(yamuxTypePing, yamuxFlagSYN, 0, 1), 20), []byte{100}, true)
-	large := append(hdr(yamuxTypeData, yamuxFlagSYN, 1, 70000), bytes.Repeat([]byte{7}, 70000)...)
-	f.Add(append(large, hdr(yamuxTypePing, yamuxFlagSYN, 0, 1)...), []byte{200, 0, 9, 255}, true)
+	f.Add(append(yamuxHeader(yamuxTypeData, yamuxFlagSYN|yamuxFlagFIN, 1, 5), "hello"...), []byte{3, 7}, true)
+	f.Add(append(append(yamuxHeader(yamuxTypeWindow, yamuxFlagSYN, 3, 0), yamuxHeader(yamuxTypeData, 0, 3, 3)...), "abc"...), []byte{1, 12, 13}, false)
+	f.Add(bytes.Repeat(yamuxHeader(yamuxTypePing, yamuxFlagSYN, 0, 1), 20), []byte{100}, true)
+	large := append(yamuxHeader(yamuxTypeData, yamuxFlagSYN, 1, 70000), bytes.Repeat([]byte{7}, 70000)...)
+	f.Add(append(large, yamuxHeader(yamuxTypePing, yamuxFlagSYN, 0, 1)...), []byte{200, 0, 9, 255}, true)
 	buf := make([]byte, 128<<10)
 	f.Fuzz(func(t *testing.T, in, cuts []byte, open bool) {
 		var chunks [][]byte
@@ -146,6 +138,16 @@ func FuzzGuard(f *testing.F) {
 	})
 }
 
+// yamuxHeader is a yamux frame header.
+func yamuxHeader(typ uint8, flags uint16, id, n uint32) []byte {
+	h := make([]byte, yamuxHeaderSize)
+	h[1] = typ
+	binary.BigEndian.PutUint16(h[2:], flags)
+	binary.BigEndian.PutUint32(h[4:], id)
+	binary.BigEndian.PutUint32(h[8:], n)
+	return h
+}
+
 // sumClaimed returns the bytes the data frames of stream id in b claim.
 func sumClaimed(b []byte, id uint32) uint32 {
 	var n uint32
@@ -171,14 +173,6 @@ func sumClaimed(b []byte, id uint32) uint32 {
 // buffer, the stream's data is unchanged, and the buffer is charged only
 // while it is held; with no room in the budget the parts are small again.
 func TestGuardLargeFrames(t *testing.T) {
-	hdr := func(typ uint8, flags uint16, id, n uint32) []byte {
-		h := make([]byte, yamuxHeaderSize)
-		h[1] = typ
-		binary.BigEndian.PutUint16(h[2:], flags)
-		binary.BigEndian.PutUint32(h[4:], id)
-		binary.BigEndian.PutUint32(h[8:], n)
-		return h
-	}
 	body := func(n int, seed byte) []byte {
 		b := make([]byte, n)
 		for i := range b {
@@ -187,11 +181,11 @@ func TestGuardLargeFrames(t *testing.T) {
 		return b
 	}
 	var in []byte
-	in = append(in, hdr(yamuxTypeWindow, yamuxFlagSYN, 1, 0)...)
-	in = append(append(in, hdr(yamuxTypeData, 0, 1, 300<<10)...), body(300<<10, 1)...)
-	in = append(in, hdr(yamuxTypePing, yamuxFlagSYN, 0, 1)...)
-	in = append(append(in, hdr(yamuxTypeData, 0, 3, 100)...), body(100, 2)...)
-	in = append(append(in, hdr(yamuxTypeData, yamuxFlagFIN, 1, 70000)...), body(70000, 3)...)
+	in = append(in, yamuxHeader(yamuxTypeWindow, yamuxFlagSYN, 1, 0)...)
+	in = append(append(in, yamuxHeader(yamuxTypeData, 0, 1, 300<<10)...), body(300<<10, 1)...)
+	in = append(in, yamuxHeader(yamuxTypePing, yamuxFlagSYN, 0, 1)...)
+	in = append(append(in, yamuxHeader(yamuxTypeData, 0, 3, 100)...), body(100, 2)...)
+	in = append(append(in, yamuxHeader(yamuxTypeData, yamuxFlagFIN, 1, 70000)...), body(70000, 3)...)
 	want := summarize(in)
 
 	for _, tc := range []struct {

@@ -340,7 +340,10 @@ func intPlan(k reflect.Kind, bits int) *plan {
 }
 
 // signedPlan is the plan of a signed integer type of the given bits, made
-// for each type, so that a value costs no switch on its kind.
+// for each type, so that a value costs no switch on its kind. Its runs
+// (encN, decN) call enc and dec, closures of this function, which the
+// compiler inlines there; one helper for all the number plans, taking
+// them as function values, made encoding a slice 1.8 times slower.
 func signedPlan[T int | int8 | int16 | int32 | int64](bits int) *plan {
 	lim := uint64(1)<<(bits-1) - 1 // the largest value; the smallest is -1-lim
 	enc := func(dst []byte, v int64) []byte {
