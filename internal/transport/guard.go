@@ -61,9 +61,10 @@ var (
 // frame's claimed length up front) holds only bytes that were received.
 // yamux reads through a 4 KiB buffer, so the rest of a large frame is read
 // into a pooled buffer of bigRead bytes instead (charged to the session's
-// budget while it is held), and handed on as one part per read: a 1 MiB
-// frame is 16 system calls and yamux frames rather than 256. A peer that
-// breaks a limit gets an error from Read, which ends the session. On the way out it joins each yamux data header with its body
+// budget while the read waits for the peer), and handed on as one part per
+// read: a 1 MiB frame is 16 system calls and yamux frames rather than 256.
+// A peer that breaks a limit gets an error from Read, which ends the
+// session. On the way out it joins each yamux data header with its body
 // into one write and bounds every write by a deadline.
 //
 // yamux reads with one goroutine (its receive loop) and writes with one
@@ -94,7 +95,7 @@ type guard struct {
 	// The rest of a large data frame is read into big, a pooled buffer,
 	// many times the size of yamux's reads; yamux is handed the part read
 	// with one header, and big[off:off+npass] is what it has not taken yet.
-	// meter (nil in tests) is charged for big while it is held.
+	// meter (nil in tests) is charged for big while a read into it waits.
 	big   *[]byte
 	off   int
 	npass int
@@ -188,12 +189,21 @@ var bigPool = sync.Pool{New: func() any { b := make([]byte, bigRead); return &b 
 // and what fits in p of its data, the rest to follow from pass. It
 // reports false, having read nothing, if the session's budget has no room
 // for big, or if nothing was read (g.rerr then says why).
+//
+// big is charged to the session's budget only while the read waits for
+// the peer. Once it returns, big holds bytes that have arrived, which
+// yamux takes in the reads that follow; a yamux that stops reading
+// meanwhile (a frame over its window ends the session) leaves big to the
+// collector, and nothing charged behind.
 func (g *guard) readLarge(p []byte) (int, bool) {
 	if g.meter != nil && g.meter.charge(bigRead) != nil {
 		return 0, false
 	}
 	g.big = bigPool.Get().(*[]byte)
 	n, err := g.Conn.Read((*g.big)[:min(uint32(bigRead), g.left)])
+	if g.meter != nil {
+		g.meter.charge(-bigRead)
+	}
 	if err != nil {
 		g.rerr = err
 	}
@@ -225,9 +235,6 @@ func (g *guard) pass(p []byte) int {
 func (g *guard) releaseBig() {
 	bigPool.Put(g.big)
 	g.big = nil
-	if g.meter != nil {
-		g.meter.charge(-bigRead)
-	}
 }
 
 // filter inspects p[:end], of which p[start:end] just arrived, and returns
