@@ -198,9 +198,9 @@ type Reader struct {
 // maxInterned bounds the method name table of a Reader.
 const maxInterned = 1024
 
-// minFrameBuffer is the buffer a frame starts with when the bytes of it
-// that have arrived are fewer; it doubles as more arrive. Frames up to its
-// size, the common ones, are allocated once at their size.
+// minFrameBuffer is the largest frame read straight into a buffer of its
+// size, whatever has arrived of it: the common frames. Larger ones are read
+// in chunks of this size as their bytes arrive (see readBody).
 const minFrameBuffer = 16 << 10
 
 // NewReader returns a Reader on r that refuses frames larger than max bytes
@@ -258,31 +258,24 @@ func (r *Reader) ReadFrame() (Frame, error) {
 	return f, nil
 }
 
-// readBody reads n bytes. A frame that has arrived whole in the
-// buffer, or is no larger than it (minFrameBuffer), is read into a buffer
-// of its size, pooled if it is no larger than maxPooledFrame, which it
-// returns too. A larger one is read into pooled chunks as its bytes
-// arrive, and copied into a buffer of its size (pooled as above) once it
-// is whole: what it holds grows with the bytes received, and it costs one
-// buffer of its size rather than a series of doubling ones.
+// readBody reads n bytes. A frame of up to minFrameBuffer bytes is read
+// into a pooled buffer of its size, which it returns too. A larger one is
+// read into pooled chunks as its bytes arrive, and copied into a buffer of
+// its size (pooled up to maxPooledFrame) once it is whole: what it holds
+// grows with the bytes received, and it costs one buffer of its size
+// rather than a series of doubling ones. What is charged is the chunks,
+// which add up to the frame.
 func (r *Reader) readBody(n int) ([]byte, *[]byte, error) {
 	held := 0
 	if r.charge != nil {
 		defer func() { r.charge(-held) }()
 	}
-	if n <= max(r.r.Buffered(), minFrameBuffer) {
+	if n <= minFrameBuffer {
 		if r.charge != nil {
 			if err := r.charge(n); err != nil {
 				return nil, nil, err
 			}
 			held = n
-		}
-		if n > maxPooledFrame {
-			buf := make([]byte, n)
-			if _, err := io.ReadFull(r.r, buf); err != nil {
-				return nil, nil, err
-			}
-			return buf, nil, nil
 		}
 		pb := getFrameBuffer(n)
 		buf := (*pb)[:n:n]
@@ -313,12 +306,6 @@ func (r *Reader) readBody(n int) ([]byte, *[]byte, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-	}
-	if r.charge != nil {
-		if err := r.charge(n); err != nil {
-			return nil, nil, err
-		}
-		held += n
 	}
 	var pb *[]byte
 	var buf []byte
