@@ -74,7 +74,7 @@
 //	what arguments decode to      0         MaxConnBuffered, with the frames; then    MaxConnBuffered
 //	                                          the call is refused (ResourceExhausted),
 //	                                          plus 32 KiB per running call
-//	yamux receive buffers         0         MaxStreams x 1 MiB window (16 MiB)        MaxStreams
+//	yamux receive buffers         0         MaxStreams x StreamWindow (16 MiB)        MaxStreams, StreamWindow
 //	a frame                       -         MaxFrameSize (4 MiB), grown as it arrives MaxFrameSize
 //	the socket read of a large    0         64 KiB, counted with the frames           MaxConnBuffered
 //	  frame's rest

@@ -54,6 +54,12 @@ type Options struct {
 	// past it is refused, and a client that keeps opening streams past
 	// it is disconnected. Default 16.
 	MaxStreams int
+	// StreamWindow is the most a client may send on one stream before the
+	// server has read it (yamux's receive window): with many large
+	// requests in flight, a larger window spares the client some waits
+	// for window updates. A connection may hold up to MaxStreams windows
+	// of unread data. Values under 256 KiB mean the default, 1 MiB.
+	StreamWindow uint32
 	// MaxConnBuffered bounds the bytes one connection holds in frames
 	// being read (a frame's buffer grows as its bytes arrive) and frames
 	// queued to be written; a connection that would pass it is closed.
@@ -134,6 +140,7 @@ func (o Options) transport(budget *transport.Budget) transport.Options {
 		WriteTimeout:      o.WriteTimeout,
 		HandshakeTimeout:  o.HandshakeTimeout,
 		MaxStreams:        o.MaxStreams,
+		StreamWindow:      o.StreamWindow,
 		MaxBuffered:       o.MaxConnBuffered,
 		Budget:            budget,
 		Logger:            o.Logger,

@@ -61,6 +61,12 @@ type Options struct {
 	// are spread over them round-robin. One stream pipelines thousands of
 	// concurrent calls; more help only with large payloads. Default 1.
 	Streams int
+	// StreamWindow is the most the server may send on one call stream
+	// before this client has read it (yamux's receive window): with many
+	// large replies in flight, a larger window spares the server waits for
+	// window updates (see invoker.Options.StreamWindow). Values under
+	// 256 KiB mean the default, 1 MiB.
+	StreamWindow uint32
 	// MaxFrameSize is the largest reply this client accepts; a request
 	// larger than the server's limit fails with ResourceExhausted before
 	// it is sent. Default 4 MiB.
@@ -269,6 +275,7 @@ func (c *Client) dialOne(ctx context.Context, ep remote) (*peer.Peer, error) {
 		MaxFrameSize:      c.opts.MaxFrameSize,
 		KeepAliveInterval: c.opts.KeepAliveInterval,
 		WriteTimeout:      c.opts.WriteTimeout,
+		StreamWindow:      c.opts.StreamWindow,
 		Logger:            c.opts.Logger,
 		ID:                c.id,
 	})

@@ -97,3 +97,28 @@ func TestZeroWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamWindow: the window a server grants a client's call stream is
+// its Options.StreamWindow, 1 MiB by default: what a client may send on
+// the stream before the server has read it.
+func TestStreamWindow(t *testing.T) {
+	for _, tc := range []struct {
+		window uint32
+		want   int64
+	}{{0, 1 << 20}, {4 << 20, 4 << 20}} {
+		srv := Serve(t, invoker.Options{StreamWindow: tc.window})
+		r := Connect(t, srv.Addr)
+		require.NoError(t, r.Handshake(5*time.Second))
+		r.Discard()
+		require.NoError(t, r.OpenCalls(3))
+		var got int64
+		ok := Eventually(5*time.Second, func() bool {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			got = r.windows[3]
+			return got > initialWindow
+		})
+		require.True(t, ok, "StreamWindow %d: no window granted beyond yamux's initial one", tc.window)
+		assert.InDelta(t, tc.want, got, 16, "StreamWindow %d: the window of the call stream", tc.window)
+	}
+}

@@ -39,8 +39,13 @@ func TestSyncCallRoundTrip(t *testing.T) {
 // and the receiving side reads their rest in large parts), come back
 // byte for byte.
 func TestLargePayloadsRoundTrip(t *testing.T) {
-	s := startServer(t, invoker.Options{})
-	c := dial(t, s.endpoint, requestor.Options{})
+	t.Run("default windows", func(t *testing.T) { largePayloadsRoundTrip(t, 0) })
+	t.Run("4 MiB windows", func(t *testing.T) { largePayloadsRoundTrip(t, 4<<20) })
+}
+
+func largePayloadsRoundTrip(t *testing.T, window uint32) {
+	s := startServer(t, invoker.Options{StreamWindow: window})
+	c := dial(t, s.endpoint, requestor.Options{StreamWindow: window})
 	p := lookup(t, c)
 	ctx := ctxT(t)
 

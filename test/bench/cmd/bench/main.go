@@ -47,22 +47,27 @@ func main() {
 	callersFlag := flag.String("callers", "1,16,64", "comma-separated numbers of concurrent callers")
 	out := flag.String("out", "", "also write the markdown to this file")
 	svg := flag.String("svg", "", "write a bar chart of calls/s at 64 callers to this SVG file")
+	window := flag.Uint("stream-window", 0, "the remoting row's stream window on both ends, in bytes (invoker and requestor Options.StreamWindow); default the middleware's")
 	features := flag.Bool("features", true, "also measure the feature rows: lifecycle strategies, invocation modes, reactivation, leases")
 	flag.Parse()
 
-	if err := run(*rowsFlag, *payloadFlag, *callersFlag, *rounds, *duration, *warmup, *features, *out, *svg); err != nil {
+	if err := run(*rowsFlag, *payloadFlag, *callersFlag, *rounds, *duration, *warmup, uint32(*window), *features, *out, *svg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rowsExpr, payloadList, callerList string, rounds int, duration, warmup time.Duration, features bool, out, svg string) error {
+func run(rowsExpr, payloadList, callerList string, rounds int, duration, warmup time.Duration, window uint32, features bool, out, svg string) error {
 	re, err := regexp.Compile(rowsExpr)
 	if err != nil {
 		return fmt.Errorf("-rows: %w", err)
 	}
 	var rows []bench.Row
 	for _, r := range bench.Rows() {
+		if rm, ok := r.Peer.(bench.Remoting); ok && window > 0 {
+			rm.Server.StreamWindow, rm.Client.StreamWindow = window, window
+			r.Peer = rm
+		}
 		if re.MatchString(r.Name) {
 			rows = append(rows, r)
 		}
