@@ -221,7 +221,7 @@ func (w *writer) writeLarge(f *wire.Frame) error {
 		w.mu.Unlock()
 		return err
 	}
-	w.writing, w.batch, w.gather = true, 1, false
+	w.writing = true
 	w.mu.Unlock()
 	w.setDeadline()
 	_, err := w.w.Write(hdr)
