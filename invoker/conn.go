@@ -48,21 +48,22 @@ func (c *conn) serve() (*peer.Peer, error) {
 	p := peer.New(sess, c.srv.reg, peer.Options{
 		MaxConcurrentCalls: c.srv.opts.MaxConcurrentCalls,
 		Logger:             c.srv.opts.Logger,
-		OnClose: func(p *peer.Peer) {
+		// Recorded before the peer serves a request, so that Stats,
+		// Shutdown and close see every connection whose calls may run.
+		OnStart: func(p *peer.Peer) {
 			c.mu.Lock()
-			c.peer = p // if the session ended before serve recorded it
+			c.peer = p
 			c.mu.Unlock()
-			c.srv.peerGone(id, c)
 		},
+		OnClose: func(*peer.Peer) { c.srv.peerGone(id, c) },
 	})
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		p.Close()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		p.Close() // close ran before OnStart, and closed only nc
 		return p, nil
 	}
-	c.peer = p
-	c.mu.Unlock()
 	if c.srv.shuttingDown() {
 		p.GoAway()
 	}
@@ -87,9 +88,9 @@ func (c *conn) addStats(st *Stats) {
 }
 
 // active returns the number of calls the connection runs. A connection
-// that has shaken hands but whose peer serve has not yet recorded counts
-// one: the peer may be running calls already (peer.New starts serving),
-// and Shutdown must wait for them. One still shaking hands counts none.
+// that has shaken hands but whose peer is not yet recorded counts one: it
+// is about to serve calls, and Shutdown must wait for them. One still
+// shaking hands counts none.
 func (c *conn) active() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()

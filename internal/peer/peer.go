@@ -32,6 +32,10 @@ type Options struct {
 	// Logger receives malformed-frame and dropped-reply events. Default:
 	// discard.
 	Logger *slog.Logger
+	// OnStart, if set, is called once with the peer in New, before the
+	// peer reads anything from the session: whoever keeps the peer can
+	// record it before the peer serves its first request.
+	OnStart func(*Peer)
 	// OnClose, if set, is called once with the peer, after the session has
 	// ended and every goroutine of the peer has exited.
 	OnClose func(*Peer)
@@ -98,6 +102,9 @@ func New(sess *transport.Session, d Dispatcher, opts Options) *Peer {
 		done:     make(chan struct{}),
 	}
 	p.self = func(context.Context, *remoting.Invocation) (*Peer, error) { return p, nil }
+	if opts.OnStart != nil {
+		opts.OnStart(p)
+	}
 	p.wg.Add(1)
 	go p.acceptLoop()
 	go func() {
