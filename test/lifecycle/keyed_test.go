@@ -272,7 +272,11 @@ func TestKeyedReadOnlyMethodsDoNotSave(t *testing.T) {
 
 func TestKeyedInvocationModes(t *testing.T) {
 	tr := new(account.Tracker)
-	s, store := keyedServer(t, tr, passivation.NewMemoryStore(), lifecycle.KeyedOptions{Durability: lifecycle.SaveEveryCall}, invoker.Options{})
+	// A keyed object runs one call at a time, but not in the order sent:
+	// each request runs on a goroutine of its own, and a one-way call can
+	// reach the object after a later call. One call of a connection at a
+	// time runs them in the order sent.
+	s, store := keyedServer(t, tr, passivation.NewMemoryStore(), lifecycle.KeyedOptions{Durability: lifecycle.SaveEveryCall}, invoker.Options{MaxConcurrentCalls: 1})
 	c := s.dial(t)
 	ctx := ctxT(t)
 	acct := byKey(t, c, "modes")
