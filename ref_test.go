@@ -3,6 +3,7 @@ package remoting_test
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -76,8 +77,12 @@ type dupErr struct{}
 
 func (dupErr) Error() string { return "dup" }
 
+// registerDupErr registers dupErr once per test binary, so that the test
+// below also runs with -count > 1.
+var registerDupErr = sync.OnceFunc(func() { remoting.RegisterError[dupErr]("remoting_test.dupErr") })
+
 func TestRegisterErrorTwicePanics(t *testing.T) {
-	remoting.RegisterError[dupErr]("remoting_test.dupErr")
+	registerDupErr()
 	assert.Panics(t, func() { remoting.RegisterError[dupErr]("remoting_test.other") })
 	assert.Panics(t, func() { remoting.RegisterError[*dupErr]("remoting_test.dupErr") })
 	name, v, ok := errtypes.Find(fmt.Errorf("a: %w", errors.Join(errors.New("b"), dupErr{})))
