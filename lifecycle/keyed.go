@@ -144,10 +144,13 @@ const DefaultSaveInterval = time.Second
 // SaveOnPassivation) and deactivated.
 //
 // An object serves one call at a time, as an actor does: a call waits for
-// the one before it to return (and, with SaveEveryCall, for its save), so
+// the one running to return (and, with SaveEveryCall, for its save), so
 // an instance needs no locking of its own, and each save holds exactly the
 // effect of the calls acknowledged before it. Calls of different keys run
-// in parallel.
+// in parallel. Waiting calls take their turn in no set order: a one-way
+// call can reach the object after a call its client sent later. A server
+// with invoker.Options.MaxConcurrentCalls = 1 runs each connection's calls
+// in the order sent, keys included.
 //
 // T must implement the remote interface, StateSaver and StateRestorer. For
 // a concrete T this is checked when the interface is registered; for an
