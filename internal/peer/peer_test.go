@@ -2,6 +2,7 @@ package peer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -518,6 +519,26 @@ func TestOnCloseRunsOnceAfterTheGoroutines(t *testing.T) {
 	recv(t, done, "OnClose")
 	assert.Equal(t, int64(1), closes.Load(), "OnClose calls")
 	assert.Same(t, client, onClose, "OnClose's peer")
+}
+
+// TestOnStartRunsBeforeTheFirstRequest: what OnStart records is there
+// when the first request runs, however soon the other end sends it.
+func TestOnStartRunsBeforeTheFirstRequest(t *testing.T) {
+	var started atomic.Pointer[peer.Peer]
+	var starts atomic.Int64
+	d := dispatcherFunc(func(ctx context.Context, req *peer.Request) (any, error) {
+		if started.Load() == nil {
+			return nil, errors.New("a request ran before OnStart")
+		}
+		return double(ctx, req)
+	})
+	client, server := pair(t, nil, d, peer.Options{}, peer.Options{OnStart: func(p *peer.Peer) {
+		starts.Add(1)
+		started.Store(p)
+	}})
+	require.NoError(t, client.Invoke(ctxT(t), call("Obj.Do", 1)))
+	assert.Same(t, server, started.Load(), "OnStart's peer")
+	assert.Equal(t, int64(1), starts.Load(), "OnStart calls")
 }
 
 func TestNilDispatcherRefusesWithNotFound(t *testing.T) {
